@@ -1,0 +1,1 @@
+"""Local runtime: the whole pipeline on one machine, AWS emulated by moto."""
