@@ -44,7 +44,7 @@ bench: $(STAMP) ## Run the benchmarks
 	$(BIN)/python -m bench
 
 build: $(STAMP) ## sam build: artifacts for the template's runtime (python3.13) and arm64, no Docker
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam build
+	PATH="$(CURDIR)/$(BIN):$$PATH" PYTHON="$(CURDIR)/$(BIN)/python" MAKEFLAGS= $(BIN)/sam build
 
 deploy: build ## sam deploy (guided the first time: make deploy GUIDED=1)
 	$(BIN)/sam deploy $(if $(GUIDED),--guided,)

@@ -1,0 +1,72 @@
+"""Webhook function: Meta's handshake (GET) and signed webhook deliveries (POST) from the HTTP API.
+
+Lean on purpose: Meta expects a median answer under 250 ms, so the cold path imports boto3, the
+logger and the project's small intake modules, and nothing else.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+from typing import Any
+
+import boto3
+
+from wacloud.credentials import CredentialsCache
+from wacloud.errors import WaCloudError
+from wacloud.intake import WebhookIntake
+from wacloud.observability import logger
+from wacloud.settings import WebhookSettings
+from wacloud.signature import SIGNATURE_HEADER
+
+settings = WebhookSettings.from_env(os.environ)
+intake = WebhookIntake(
+    credentials=CredentialsCache(
+        boto3.client("secretsmanager"), settings.secret_arn, settings.secret_max_age_seconds
+    ),
+    sqs=boto3.client("sqs"),
+    s3_factory=lambda: boto3.client("s3"),
+    queue_url=settings.queue_url,
+    payload_bucket=settings.payload_bucket,
+)
+
+
+def _response(status: int, body: str = "") -> dict[str, Any]:
+    return {"statusCode": status, "headers": {"content-type": "text/plain; charset=utf-8"}, "body": body}
+
+
+def _raw_body(event: dict[str, Any]) -> bytes:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        return base64.b64decode(body)
+    return body.encode("utf-8")
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = event.get("requestContext", {})
+    request_id = request.get("requestId", "")
+    logger.append_keys(request_id=request_id)
+    method = request.get("http", {}).get("method", "")
+    try:
+        if method == "GET":
+            challenge = intake.handshake(event.get("queryStringParameters") or {})
+            if challenge is None:
+                logger.warning("webhook verification refused")
+                return _response(403, "Forbidden")
+            return _response(200, challenge)
+        if method == "POST":
+            body = _raw_body(event)
+            headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}
+            if not intake.is_authentic(body, headers.get(SIGNATURE_HEADER)):
+                logger.warning("webhook signature missing or invalid", extra={"bytes": len(body)})
+                return _response(401, "Invalid signature")
+            message_id = intake.enqueue(body, request_id, request.get("timeEpoch") or int(time.time() * 1000))
+            logger.info("webhook queued", extra={"sqs_message_id": message_id, "bytes": len(body)})
+            return _response(200, "OK")
+    except WaCloudError as exc:
+        # Not 200, so Meta retries: a webhook we could not queue is delivered again later.
+        logger.exception("webhook not accepted", extra={"error": type(exc).__name__})
+        return _response(503 if exc.retryable else 500, "Temporarily unavailable")
+    return _response(405, "Method not allowed")

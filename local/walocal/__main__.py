@@ -1,0 +1,80 @@
+"""``wa-local``: run the pipeline locally, or post a signed webhook to it."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import requests
+
+from wacloud.signature import SIGNATURE_HEADER, sign
+from walocal.runtime import LocalRuntime, RuntimeConfig, RuntimeConfigError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="wa-local", description=__doc__)
+    commands = parser.add_subparsers(dest="command")
+    run = commands.add_parser("run", help="run the whole pipeline in the foreground (the default)")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--webhook-port", type=int, default=3000)
+    run.add_argument("--invoke-port", type=int, default=3001)
+    run.add_argument("--graph-port", type=int, default=3002)
+    run.add_argument("--aws-port", type=int, default=4566)
+    run.add_argument("--log-level", default=os.environ.get("LOCAL_LOG_LEVEL", "INFO"))
+    post = commands.add_parser("post-webhook", help="sign a payload with the app secret and POST it")
+    post.add_argument("payload", type=Path, help="a webhook payload, e.g. events/webhooks/message_text.json")
+    post.add_argument("--url", default="http://127.0.0.1:3000/webhook")
+    post.add_argument("--unsigned", action="store_true", help="send it without a signature")
+    args = parser.parse_args(argv)
+
+    if args.command == "post-webhook":
+        return _post_webhook(args.payload, args.url, args.unsigned)
+    if args.command is None:
+        args = parser.parse_args(["run", *(argv or sys.argv[1:])])
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    config = RuntimeConfig.from_env(
+        os.environ,
+        host=args.host,
+        webhook_port=args.webhook_port,
+        invoke_port=args.invoke_port,
+        graph_port=args.graph_port,
+        aws_port=args.aws_port,
+    )
+    runtime = LocalRuntime(config)
+    try:
+        runtime.start()
+    except (RuntimeConfigError, OSError) as exc:
+        print(f"wa-local: cannot start: {exc}", file=sys.stderr)
+        runtime.stop()
+        return 1
+    print(runtime.guide(), flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    stopped.wait()
+    runtime.stop()
+    return 0
+
+
+def _post_webhook(payload: Path, url: str, unsigned: bool) -> int:
+    body = payload.read_bytes()
+    headers = {"content-type": "application/json"}
+    if not unsigned:
+        secret = os.environ.get("WHATSAPP_APP_SECRET") or RuntimeConfig().app_secret
+        headers[SIGNATURE_HEADER] = sign(body, secret)
+    response = requests.post(url, data=body, headers=headers, timeout=10)
+    print(f"{response.status_code} {response.text}")
+    return 0 if response.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
