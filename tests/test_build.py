@@ -49,7 +49,7 @@ def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "template.yaml",
         "--no-cached",
     ]
-    result = subprocess.run(  # noqa: S603 - fixed command, no shell
+    result = subprocess.run(
         command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
     )
     if result.returncode != 0:

@@ -1,0 +1,48 @@
+"""Processor function: stores every update of each queued webhook; failed records are retried alone."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from wacloud.observability import logger
+from wacloud.processing import WebhookProcessor, queued_webhook_from_record
+from wacloud.settings import ProcessorSettings
+from wacloud.store import ConversationStore
+
+settings = ProcessorSettings.from_env(os.environ)
+processor = WebhookProcessor(
+    store=ConversationStore(boto3.resource("dynamodb").Table(settings.table_name)),
+    s3_factory=lambda: boto3.client("s3"),
+    settings=settings,
+)
+# Report every failed record, even when all fail, instead of failing the invocation: the
+# outcome is the same (all redelivered) without an error that looks like a crash.
+batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def record_handler(record: SQSRecord) -> None:
+    webhook = queued_webhook_from_record(record.raw_event)
+    logger.append_keys(sqs_message_id=webhook.message_id, request_id=webhook.request_id)
+    summary = processor.process(webhook)
+    logger.info(
+        "webhook stored",
+        extra={
+            "messages": summary.messages,
+            "statuses": summary.statuses,
+            "other_changes": summary.other_changes,
+            "duplicate": summary.duplicate,
+        },
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=batch, context=context
+    )

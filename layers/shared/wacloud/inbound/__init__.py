@@ -1,0 +1,1 @@
+"""Inbound webhook payloads from Meta: typed models in :mod:`wacloud.inbound.models`."""

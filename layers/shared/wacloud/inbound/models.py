@@ -1,0 +1,497 @@
+"""Typed models of the WhatsApp Cloud API webhook payloads (``object: whatsapp_business_account``).
+
+Parse a POST body with ``WebhookPayload.model_validate_json(body)``, then walk every update with
+:func:`iter_changes`, :func:`iter_messages` and :func:`iter_statuses`: one POST may carry several
+entries, each with several changes, each with several messages and statuses.
+
+The models are open on purpose, because Meta adds fields, message types and status values over
+time and an update must never be lost for that:
+
+* every model keeps unexpected fields (``extra="allow"``; read them from ``model_extra``);
+* ``InboundMessage.type`` and ``Status.status`` are plain strings, not enums;
+* only changes with ``field == "messages"`` are typed (:meth:`Change.messages_value`); the value of
+  any other field (``message_template_status_update``, ``account_update``, ...) stays a dict.
+
+``InboundMessage.raw`` and ``Status.raw`` give the JSON object exactly as Meta sent it (timestamps
+still strings, unknown fields included). ``model_dump(by_alias=True, exclude_unset=True)`` gives the
+same keys with the parsed values (timestamps as ``int``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    TypeAdapter,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "Audio",
+    "Button",
+    "ButtonReply",
+    "Change",
+    "Contact",
+    "ContactAddress",
+    "ContactEmail",
+    "ContactName",
+    "ContactOrg",
+    "ContactPhone",
+    "ContactUrl",
+    "Conversation",
+    "ConversationOrigin",
+    "Document",
+    "Entry",
+    "ErrorData",
+    "GraphError",
+    "InboundMessage",
+    "Interactive",
+    "ListReply",
+    "Location",
+    "Media",
+    "MessageContext",
+    "MessagesValue",
+    "Metadata",
+    "NfmReply",
+    "Order",
+    "Pricing",
+    "ProductItem",
+    "Profile",
+    "Reaction",
+    "Referral",
+    "ReferredProduct",
+    "SharedContact",
+    "Status",
+    "Sticker",
+    "System",
+    "Text",
+    "Unsupported",
+    "WebhookModel",
+    "WebhookPayload",
+    "iter_changes",
+    "iter_messages",
+    "iter_statuses",
+]
+
+_JSON_OBJECT: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
+
+
+class WebhookModel(BaseModel):
+    """Base of every webhook model: unexpected fields are kept, fields fill by name or alias."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class _KeepsRaw(WebhookModel):
+    """Remembers the JSON object the model was validated from, for storing updates verbatim."""
+
+    _raw: dict[str, Any] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_raw(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        model = handler(data)
+        # Input keyed by Python names (from_=...) is not Meta's JSON: raw then falls back to a dump.
+        renamed = {name for name, info in cls.model_fields.items() if info.alias not in (None, name)}
+        if isinstance(data, dict) and renamed.isdisjoint(data):
+            model._raw = data
+        return model
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The object this model was parsed from (shared, not copied): exactly what Meta sent."""
+        if self._raw is None:  # built without validation (model_construct)
+            return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        return self._raw
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+class ErrorData(WebhookModel):
+    details: str | None = None
+
+
+class GraphError(WebhookModel):
+    """An error in a change value, an unsupported message or a failed status."""
+
+    code: int
+    title: str | None = None
+    message: str | None = None
+    error_data: ErrorData | None = None
+    href: str | None = None
+    # Older payloads (unknown / unsupported messages) put the details here, not in error_data.
+    details: str | None = None
+
+
+# --- message bodies -----------------------------------------------------------------------------
+
+
+class Text(WebhookModel):
+    body: str
+
+
+class Reaction(WebhookModel):
+    message_id: str
+    emoji: str | None = None  # absent when the customer removes a reaction
+
+
+class Media(WebhookModel):
+    """An image or video; ``id`` fetches the file (Meta stores it before it notifies)."""
+
+    id: str
+    mime_type: str | None = None
+    sha256: str | None = None
+    caption: str | None = None
+
+
+class Audio(Media):
+    voice: bool | None = None  # true for a voice note recorded in WhatsApp
+
+
+class Document(Media):
+    filename: str | None = None
+
+
+class Sticker(Media):
+    animated: bool | None = None
+
+
+class Location(WebhookModel):
+    latitude: float
+    longitude: float
+    name: str | None = None
+    address: str | None = None
+    url: str | None = None
+
+
+class ContactName(WebhookModel):
+    formatted_name: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    middle_name: str | None = None
+    suffix: str | None = None
+    prefix: str | None = None
+
+
+class ContactAddress(WebhookModel):
+    street: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip: str | None = None
+    country: str | None = None
+    country_code: str | None = None
+    type: str | None = None
+
+
+class ContactEmail(WebhookModel):
+    email: str | None = None
+    type: str | None = None
+
+
+class ContactPhone(WebhookModel):
+    phone: str | None = None
+    wa_id: str | None = None
+    type: str | None = None
+
+
+class ContactUrl(WebhookModel):
+    url: str | None = None
+    type: str | None = None
+
+
+class ContactOrg(WebhookModel):
+    company: str | None = None
+    department: str | None = None
+    title: str | None = None
+
+
+class SharedContact(WebhookModel):
+    """A contact card the customer shared (``type == "contacts"``)."""
+
+    name: ContactName | None = None
+    addresses: list[ContactAddress] = Field(default_factory=list)
+    birthday: str | None = None
+    emails: list[ContactEmail] = Field(default_factory=list)
+    org: ContactOrg | None = None
+    phones: list[ContactPhone] = Field(default_factory=list)
+    urls: list[ContactUrl] = Field(default_factory=list)
+
+
+class ButtonReply(WebhookModel):
+    id: str
+    title: str
+
+
+class ListReply(WebhookModel):
+    id: str
+    title: str
+    description: str | None = None
+
+
+class NfmReply(WebhookModel):
+    """A completed WhatsApp Flow; ``response_json`` is the JSON text of the flow's answers."""
+
+    name: str | None = None
+    body: str | None = None
+    response_json: str
+
+    @field_validator("response_json", mode="before")
+    @classmethod
+    def _as_json_text(cls, value: Any) -> Any:
+        # Meta sends a string, but its own reference shows an object: accept both, expose one type.
+        return _JSON_OBJECT.dump_json(value).decode() if isinstance(value, dict) else value
+
+    def response(self) -> dict[str, Any]:
+        """``response_json`` decoded (a JSON object carrying at least ``flow_token``)."""
+        return _JSON_OBJECT.validate_json(self.response_json)
+
+
+class Interactive(WebhookModel):
+    """The answer to an interactive message; ``type`` names the attribute that is set."""
+
+    type: str
+    button_reply: ButtonReply | None = None
+    list_reply: ListReply | None = None
+    nfm_reply: NfmReply | None = None
+
+
+class Button(WebhookModel):
+    """A quick-reply button of a template message."""
+
+    text: str
+    payload: str | None = None
+
+
+class ProductItem(WebhookModel):
+    product_retailer_id: str
+    quantity: int
+    item_price: Decimal
+    currency: str
+
+
+class Order(WebhookModel):
+    catalog_id: str
+    product_items: list[ProductItem] = Field(default_factory=list)
+    text: str | None = None
+
+
+class System(WebhookModel):
+    """A system notice: ``type`` is ``user_changed_number``, ``customer_identity_changed``, ..."""
+
+    type: str | None = None
+    body: str | None = None
+    new_wa_id: str | None = None
+    wa_id: str | None = None
+    identity: str | None = None
+    customer: str | None = None
+
+
+class Unsupported(WebhookModel):
+    type: str | None = None
+
+
+# --- message ------------------------------------------------------------------------------------
+
+
+class ReferredProduct(WebhookModel):
+    catalog_id: str
+    product_retailer_id: str
+
+
+class MessageContext(WebhookModel):
+    """The message replied to (``id``, ``from``), forwarding flags, or the product asked about."""
+
+    from_: str | None = Field(default=None, alias="from")
+    id: str | None = None
+    forwarded: bool | None = None
+    frequently_forwarded: bool | None = None
+    referred_product: ReferredProduct | None = None
+
+
+class Referral(WebhookModel):
+    """The click-to-WhatsApp ad or post the customer came from."""
+
+    source_url: str | None = None
+    source_id: str | None = None
+    source_type: str | None = None
+    headline: str | None = None
+    body: str | None = None
+    media_type: str | None = None
+    image_url: str | None = None
+    video_url: str | None = None
+    thumbnail_url: str | None = None
+    ctwa_clid: str | None = None
+
+
+class InboundMessage(_KeepsRaw):
+    """A message from a customer.
+
+    The attribute named like ``type`` holds the body (``text``, ``image``, ``interactive``, ...).
+    Types without a body here: ``request_welcome`` (a first contact), ``unknown`` and ``unsupported``
+    (see ``errors``), and types Meta adds later, whose body stays in ``model_extra[type]``.
+    """
+
+    id: str
+    # Users who adopt a username may hide their number: from_user_id then identifies them.
+    from_: str | None = Field(default=None, alias="from")
+    from_user_id: str | None = None
+    timestamp: int
+    # Meta always sends it; defaulting keeps one odd message from sinking the rest of the POST.
+    type: str = "unknown"
+    context: MessageContext | None = None
+    referral: Referral | None = None
+    errors: list[GraphError] = Field(default_factory=list)
+
+    text: Text | None = None
+    reaction: Reaction | None = None
+    image: Media | None = None
+    video: Media | None = None
+    audio: Audio | None = None
+    document: Document | None = None
+    sticker: Sticker | None = None
+    location: Location | None = None
+    contacts: list[SharedContact] | None = None
+    interactive: Interactive | None = None
+    button: Button | None = None
+    order: Order | None = None
+    system: System | None = None
+    unsupported: Unsupported | None = None
+
+
+# --- status -------------------------------------------------------------------------------------
+
+
+class ConversationOrigin(WebhookModel):
+    type: str | None = None
+
+
+class Conversation(WebhookModel):
+    id: str | None = None
+    expiration_timestamp: int | None = None
+    origin: ConversationOrigin | None = None
+
+
+class Pricing(WebhookModel):
+    billable: bool | None = None
+    pricing_model: str | None = None
+    category: str | None = None
+    type: str | None = None
+
+
+class Status(_KeepsRaw):
+    """What became of a message the business sent (``status``: sent, delivered, read, failed, ...)."""
+
+    id: str
+    status: str
+    timestamp: int
+    recipient_id: str | None = None
+    conversation: Conversation | None = None
+    pricing: Pricing | None = None
+    errors: list[GraphError] = Field(default_factory=list)
+    biz_opaque_callback_data: str | None = None
+
+
+# --- envelope -----------------------------------------------------------------------------------
+
+
+class Metadata(WebhookModel):
+    display_phone_number: str
+    phone_number_id: str
+
+
+class Profile(WebhookModel):
+    name: str | None = None
+
+
+class Contact(WebhookModel):
+    """The customer behind messages of a change (not a shared contact card)."""
+
+    wa_id: str | None = None
+    user_id: str | None = None
+    profile: Profile | None = None
+
+
+class MessagesValue(WebhookModel):
+    """The value of a ``messages`` change. Status-only values come without ``contacts``."""
+
+    messaging_product: str = "whatsapp"
+    metadata: Metadata
+    contacts: list[Contact] = Field(default_factory=list)
+    messages: list[InboundMessage] = Field(default_factory=list)
+    statuses: list[Status] = Field(default_factory=list)
+    errors: list[GraphError] = Field(default_factory=list)
+
+    def contact_for(self, message: InboundMessage) -> Contact | None:
+        """The entry of ``contacts`` describing the sender of ``message``, if Meta sent one."""
+        for contact in self.contacts:
+            if (message.from_ is not None and contact.wa_id == message.from_) or (
+                message.from_user_id is not None and contact.user_id == message.from_user_id
+            ):
+                return contact
+        return None
+
+
+class Change(WebhookModel):
+    """One update of an entry. ``value`` is a :class:`MessagesValue` only for ``field == "messages"``."""
+
+    field: str
+    value: MessagesValue | dict[str, Any]
+
+    @field_validator("value", mode="plain")
+    @classmethod
+    def _type_messages_only(cls, value: Any, info: ValidationInfo) -> MessagesValue | dict[str, Any]:
+        # Chosen by field, not by shape: other fields (echoes, history, ...) can look alike.
+        if info.data.get("field") == "messages":
+            return MessagesValue.model_validate(value)
+        return _JSON_OBJECT.validate_python(value)
+
+    def messages_value(self) -> MessagesValue | None:
+        """The typed value of a ``messages`` change; ``None`` for any other field."""
+        return self.value if isinstance(self.value, MessagesValue) else None
+
+
+class Entry(WebhookModel):
+    id: str  # the WhatsApp Business Account id
+    changes: list[Change] = Field(default_factory=list)
+
+
+class WebhookPayload(WebhookModel):
+    """The body of one webhook POST."""
+
+    object: str
+    entry: list[Entry] = Field(default_factory=list)
+
+
+def iter_changes(payload: WebhookPayload) -> Iterator[tuple[Entry, Change]]:
+    """Every change of every entry, in payload order."""
+    for entry in payload.entry:
+        for change in entry.changes:
+            yield entry, change
+
+
+def iter_messages(payload: WebhookPayload) -> Iterator[tuple[MessagesValue, InboundMessage]]:
+    """Every inbound message of the payload, with the value it came in (metadata, contacts)."""
+    for _, change in iter_changes(payload):
+        value = change.messages_value()
+        if value is not None:
+            for message in value.messages:
+                yield value, message
+
+
+def iter_statuses(payload: WebhookPayload) -> Iterator[tuple[MessagesValue, Status]]:
+    """Every status update of the payload, with the value it came in (metadata)."""
+    for _, change in iter_changes(payload):
+        value = change.messages_value()
+        if value is not None:
+            for status in value.statuses:
+                yield value, status

@@ -1,0 +1,66 @@
+"""Shared fixtures: an emulated stack created from template.yaml, and the functions loaded from it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from walocal.functions import LocalFunction
+from walocal.provision import LocalStack, provision
+from walocal.runtime import LOCAL_ACCESS_TOKEN, LOCAL_APP_SECRET, LOCAL_PHONE_NUMBER_ID, LOCAL_VERIFY_TOKEN
+from walocal.template import Template
+
+REGION = "us-east-1"
+GRAPH_TEST_URL = "https://graph.test"
+LOCAL_SECRETS = {
+    "app_secret": LOCAL_APP_SECRET,
+    "verify_token": LOCAL_VERIFY_TOKEN,
+    "access_token": LOCAL_ACCESS_TOKEN,
+}
+
+
+@pytest.fixture(scope="session")
+def template() -> Template:
+    return Template.load()
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials, so nothing in a test can ever reach a real account."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+
+
+@pytest.fixture
+def stack(aws_credentials: None, template: Template) -> Iterator[LocalStack]:
+    with mock_aws():
+        yield provision(
+            template,
+            boto3.Session(region_name=REGION),
+            parameters={"PhoneNumberId": LOCAL_PHONE_NUMBER_ID, "GraphApiUrl": GRAPH_TEST_URL},
+            secret_values=LOCAL_SECRETS,
+        )
+
+
+@pytest.fixture
+def load_function(
+    stack: LocalStack, template: Template, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[str], LocalFunction]:
+    """Cold-start a function of the template with its resolved environment, as Lambda would."""
+
+    def load(name: str) -> LocalFunction:
+        spec = template.functions()[name]
+        for key, value in stack.function_environment(spec).items():
+            monkeypatch.setenv(key, value)
+        function = LocalFunction(spec)
+        function.load()
+        return function
+
+    return load
