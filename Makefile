@@ -32,7 +32,7 @@ test: $(STAMP) ## Run the test suite
 lint: $(STAMP) ## ruff, mypy, cfn-lint and sam validate --lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/shared local functions tests bench
+	$(BIN)/mypy layers/shared local tools functions tests bench
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/sam validate --lint
 
