@@ -30,17 +30,20 @@ def main(argv: list[str] | None = None) -> int:
     post.add_argument("payload", type=Path, help="a webhook payload, e.g. events/webhooks/message_text.json")
     post.add_argument("--url", default="http://127.0.0.1:3000/webhook")
     post.add_argument("--unsigned", action="store_true", help="send it without a signature")
-    args = parser.parse_args(argv)
-
+    words = list(sys.argv[1:] if argv is None else argv)
+    if not words or (words[0].startswith("-") and words[0] not in {"-h", "--help"}):
+        words.insert(0, "run")  # `wa-local --webhook-port 4000` means `wa-local run ...`
+    args = parser.parse_args(words)
     if args.command == "post-webhook":
         return _post_webhook(args.payload, args.url, args.unsigned)
-    if args.command is None:
-        args = parser.parse_args(["run", *(argv or sys.argv[1:])])
     return _run(args)
 
 
 def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # The emulator's access log and botocore's endpoint notes drown the functions' own logs.
+    for noisy in ("werkzeug", "botocore", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     config = RuntimeConfig.from_env(
         os.environ,
         host=args.host,

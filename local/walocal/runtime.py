@@ -6,7 +6,6 @@ Ports (a public contract, see the README): 3000 webhook HTTP API, 3001 Lambda In
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import threading
@@ -158,8 +157,8 @@ class LocalRuntime:
     def _start_simulator(self) -> None:
         from walocal.simulator import GraphApiSimulator, SimulatorConfig  # noqa: PLC0415 (optional piece)
 
-        simulator_config = dataclasses.replace(
-            SimulatorConfig.from_env(os.environ),
+        simulator_config = SimulatorConfig.from_env(
+            os.environ,
             host=self.config.host,
             port=self.config.graph_port,
             access_token=self.config.access_token,

@@ -1,0 +1,106 @@
+"""``python -m walocal.simulator``: run the simulator, or ``inbound`` to play a user against a running one."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from .config import SimulatorConfig
+from .server import GraphApiSimulator
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "inbound":
+        return _inbound(args)
+    return _serve(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m walocal.simulator",
+        description="Local stand-in for the WhatsApp Cloud API. Settings come from SIMULATOR_* variables; "
+        "the options below override them.",
+    )
+    parser.add_argument("--host", help="address to listen on (SIMULATOR_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (SIMULATOR_PORT, default 3002)")
+    parser.add_argument("--webhook-url", help="where signed webhooks go (SIMULATOR_WEBHOOK_URL)")
+    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="run the simulator in the foreground (the default)")
+
+    inbound = commands.add_parser("inbound", help="send a message as a user, through a running simulator")
+    inbound.add_argument("--url", default=os.environ.get("SIMULATOR_URL", "http://127.0.0.1:3002"))
+    inbound.add_argument(
+        "--from", dest="sender", required=True, help="the user's phone number, e.g. 16505551234"
+    )
+    inbound.add_argument("--name", help="the user's profile name")
+    body = inbound.add_mutually_exclusive_group(required=True)
+    body.add_argument("--text", help="a text message with this body")
+    body.add_argument("--json", type=Path, help="a file holding the message object, as in Meta's webhook")
+    inbound.add_argument("--timeout", type=float, default=10.0)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    overrides = {
+        name: value
+        for name, value in (("host", args.host), ("port", args.port), ("webhook_url", args.webhook_url))
+        if value is not None
+    }
+    simulator = GraphApiSimulator(SimulatorConfig.from_env(**overrides))
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: simulator.stop())
+    simulator.start()
+    try:
+        # A timed wait lets Ctrl+C through on every platform.
+        while not simulator.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        simulator.stop()
+    return 0
+
+
+def _inbound(args: argparse.Namespace) -> int:
+    message: dict[str, Any]
+    if args.json is not None:
+        loaded = json.loads(args.json.read_text(encoding="utf-8"))
+        if not isinstance(loaded, dict):
+            print(f"{args.json}: expected a JSON object", file=sys.stderr)
+            return 2
+        message = loaded
+    else:
+        message = {"type": "text", "text": {"body": args.text}}
+    message["from"] = args.sender
+    if args.name:
+        message["name"] = args.name
+    try:
+        response = requests.post(
+            args.url.rstrip("/") + "/_simulator/inbound", json=message, timeout=args.timeout
+        )
+    except requests.RequestException as exc:
+        print(f"simulator not reachable at {args.url}: {exc}", file=sys.stderr)
+        return 2
+    print(response.text)
+    if response.status_code != 200:
+        return 2
+    return 0 if response.json().get("delivered") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,246 @@
+"""Request handling without sockets: the Graph ``/messages`` endpoint and the ``/_simulator`` controls."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import random
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from . import errors, statuses
+from .config import SimulatorConfig
+from .ids import new_wamid
+from .state import SimulatorState
+from .validation import MarkRead, parse_request
+from .webhooks import DeliveryResult, Outgoing, WebhookDispatcher, inbound_payload, statuses_payload
+
+_MESSAGES_PATH = re.compile(r"^/v\d+(?:\.\d+)?/([^/]+)/messages/?$")
+CONTROL_PREFIX = "/_simulator"
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, list[str]] = field(default_factory=dict)
+
+    def header(self, name: str) -> str:
+        lowered = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == lowered), "")
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: Any
+
+
+class GraphApi:
+    def __init__(
+        self,
+        config: SimulatorConfig,
+        state: SimulatorState,
+        dispatcher: WebhookDispatcher,
+        stopping: threading.Event,
+    ) -> None:
+        self._config = config
+        self._state = state
+        self._dispatcher = dispatcher
+        self._stopping = stopping
+        self._rng = random.Random(config.seed)  # noqa: S311 - chaos, not secrets: reproducible by seed
+        self._rng_lock = threading.Lock()
+
+    def handle(self, request: Request) -> Response:
+        try:
+            if request.path == CONTROL_PREFIX or request.path.startswith(CONTROL_PREFIX + "/"):
+                return self._control(request)
+            return self._graph(request)
+        except errors.GraphError as exc:
+            return Response(exc.http_status, exc.body())
+
+    # --- Graph API -------------------------------------------------------------------------------
+
+    def _graph(self, request: Request) -> Response:
+        self._pause(self._config.latency)
+        self._authenticate(request)
+        match = _MESSAGES_PATH.match(request.path)
+        if match is None:
+            raise errors.unknown_path(request.path)
+        method = request.method.lower()
+        if match.group(1) != self._config.phone_number_id:
+            raise errors.unknown_object(match.group(1), method)
+        if request.method != "POST":
+            raise errors.GraphError(100, f"Unsupported {method} request.", error_type="GraphMethodException")
+        self._inject_faults()
+        parsed = parse_request(_json_body(request.body), self._config)
+        if isinstance(parsed, MarkRead):
+            self._state.add_read_receipt(parsed.message_id, parsed.typing_indicator)
+            return Response(200, {"success": True})
+
+        admission = self._state.admit(parsed)
+        with self._rng_lock:
+            steps = statuses.disorder(statuses.plan(self._config, parsed, admission), self._config, self._rng)
+        self._dispatcher.send_sequence(
+            [
+                Outgoing(
+                    step.delay,
+                    statuses_payload(self._config, [step.status]),
+                    partial(self._record_status, admission.wamid, step),
+                )
+                for step in steps
+            ]
+        )
+        return Response(
+            200,
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": parsed.to, "wa_id": parsed.wa_id}],
+                "messages": [{"id": admission.wamid, "message_status": "accepted"}],
+            },
+        )
+
+    def _authenticate(self, request: Request) -> None:
+        scheme, _, token = request.header("Authorization").partition(" ")
+        if scheme.lower() != "bearer":
+            token = (request.query.get("access_token") or [""])[0]
+        token = token.strip()
+        if token in self._config.expired_tokens:
+            raise errors.expired_token()
+        if not token or not hmac.compare_digest(token.encode(), self._config.access_token.encode()):
+            raise errors.invalid_token()
+
+    def _inject_faults(self) -> None:
+        with self._rng_lock:
+            fail = self._rng.random() < self._config.error_probability
+            hang = self._rng.random() < self._config.timeout_probability
+            code = self._rng.choice((1, 2))
+        if fail:
+            raise errors.injected_failure(code)
+        # After a hang the send goes ahead, as Meta's can after the client gave up waiting.
+        if hang and not self._pause(self._config.hang_seconds):
+            raise errors.injected_failure(2)
+
+    def _pause(self, seconds: float) -> bool:
+        """Wait without outliving ``stop()``; False when interrupted by it."""
+        if seconds <= 0:
+            return True
+        return not self._stopping.wait(seconds)
+
+    def _record_status(self, wamid: str, step: statuses.PlannedStatus, result: DeliveryResult) -> None:
+        entry: dict[str, Any] = {
+            "status": step.status["status"],
+            "timestamp": step.status["timestamp"],
+            "duplicate": step.duplicate,
+            "webhook_status": result.http_status,
+            "attempts": result.attempts,
+            "delivered_at": self._config.clock(),
+        }
+        if "errors" in step.status:
+            entry["errors"] = step.status["errors"]
+        if "pricing" in step.status:
+            entry["pricing"] = step.status["pricing"]
+        if result.error is not None:
+            entry["error"] = result.error
+        self._state.add_status(wamid, entry)
+
+    # --- simulator controls ----------------------------------------------------------------------
+
+    def _control(self, request: Request) -> Response:
+        route = request.path[len(CONTROL_PREFIX) :].rstrip("/")
+        config = self._config
+        if route == "/health" and request.method == "GET":
+            return Response(
+                200,
+                {
+                    "status": "ok",
+                    "phone_number_id": config.phone_number_id,
+                    "waba_id": config.waba_id,
+                    "webhook_url": config.webhook_url,
+                },
+            )
+        if route == "/messages" and request.method == "GET":
+            recipients = request.query.get("to")
+            return Response(200, self._state.snapshot(recipients[0] if recipients else None))
+        if route == "/messages" and request.method == "DELETE":
+            self._state.reset()
+            return Response(200, {"reset": True})
+        if route == "/inbound" and request.method == "POST":
+            return self._inbound(request)
+        if route in ("/health", "/messages", "/inbound"):
+            return _control_error(405, f"{request.method} is not allowed on {request.path}")
+        return _control_error(404, f"no simulator endpoint {request.path}")
+
+    def _inbound(self, request: Request) -> Response:
+        """Play the user: send a message from a contact to the business, as Meta's webhook would."""
+        try:
+            data = json.loads(request.body or b"{}")
+        except ValueError:
+            return _control_error(400, "the body must be JSON")
+        if not isinstance(data, dict):
+            return _control_error(400, "the body must be a JSON object")
+        sender = data.get("from")
+        wa_id = re.sub(r"[\s\-().+]", "", sender) if isinstance(sender, str) else ""
+        if not wa_id.isdigit():
+            return _control_error(400, "'from' must be the contact's phone number")
+        name = data.get("name") or "WhatsApp User"
+        if not isinstance(name, str):
+            return _control_error(400, "'name' must be a string")
+        extra = {
+            key: value
+            for key, value in data.items()
+            if key not in ("from", "name", "id", "timestamp", "type")
+        }
+        message: dict[str, Any] = {
+            "from": wa_id,
+            "id": data.get("id") or new_wamid(wa_id),
+            "timestamp": str(data.get("timestamp") or int(self._config.clock())),
+            "type": data.get("type", "text"),
+            **extra,
+        }
+        if message["type"] == "text":
+            text = message.get("text")
+            if not isinstance(text, dict) or not isinstance(text.get("body"), str):
+                return _control_error(400, "a text message needs text.body")
+
+        message_id = str(message["id"])
+        self._state.add_inbound(
+            wa_id,
+            {"id": message_id, "from": wa_id, "name": name, "message": message, "time": self._config.clock()},
+        )
+        result = self._dispatcher.deliver_now(
+            inbound_payload(self._config, name, wa_id, message),
+            partial(self._record_inbound, message_id),
+        )
+        answer: dict[str, Any] = {
+            "wamid": message_id,
+            "webhook_status": result.http_status,
+            "delivered": result.delivered,
+        }
+        if result.error is not None:
+            answer["error"] = result.error
+        return Response(200, answer)
+
+    def _record_inbound(self, message_id: str, result: DeliveryResult) -> None:
+        self._state.update_inbound(message_id, webhook_status=result.http_status, attempts=result.attempts)
+
+
+def _json_body(raw: bytes) -> object:
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise errors.GraphError(
+            100, "(#100) Invalid parameter", details="The request body is not valid JSON"
+        ) from None
+
+
+def _control_error(status: int, message: str) -> Response:
+    return Response(status, {"error": {"message": message}})
