@@ -1,0 +1,60 @@
+"""Cold start of each function's module against the floor every function pays: importing boto3.
+
+Each sample is a fresh interpreter (as a new Lambda sandbox is), timed from start to exit.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+ENV = {
+    "WEBHOOK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/q",
+    "PAYLOAD_BUCKET": "bucket",
+    "SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:s",
+    "TABLE_NAME": "table",
+    "GRAPH_API_URL": "https://graph.facebook.com",
+    "GRAPH_API_VERSION": "v24.0",
+    "WHATSAPP_PHONE_NUMBER_ID": "123456789012345",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "POWERTOOLS_SERVICE_NAME": "bench",
+}
+FLOOR = "import boto3"
+LOAD = (
+    "from walocal.template import Template\n"
+    "from walocal.functions import load_module\n"
+    "load_module(Template.load().functions()[{name!r}])\n"
+)
+# Importing the loader itself (yaml, the template) is not part of a Lambda cold start: subtract it.
+LOADER_ONLY = "import boto3\nfrom walocal.template import Template\nTemplate.load().functions()\n"
+
+
+def _median_seconds(code: str, samples: int) -> float:
+    env = {**os.environ, **ENV}
+    times = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], env=env, check=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def run(samples: int = 7) -> str:
+    interpreter = _median_seconds("pass", samples)
+    floor = _median_seconds(FLOOR, samples) - interpreter
+    loader = _median_seconds(LOADER_ONLY, samples) - interpreter
+    lines = [
+        "cold start: module import time over the boto3 floor (fresh interpreter, median of "
+        f"{samples}; boto3 floor {floor * 1000:.0f} ms)",
+        f"  {'function':<20} {'import ms':>10} {'x floor':>8}",
+    ]
+    for name in ("WebhookFunction", "ProcessorFunction", "SenderFunction"):
+        total = _median_seconds(LOAD.format(name=name), samples) - interpreter
+        own = floor + max(total - loader, 0.0)
+        lines.append(f"  {name:<20} {own * 1000:>10.0f} {own / floor:>8.2f}")
+    return "\n".join(lines)
