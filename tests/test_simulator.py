@@ -501,10 +501,9 @@ def test_rate_limit_holds_under_concurrent_sends(start: Callable[..., GraphApiSi
     assert len(accepted) == sum(a.status_code == 200 for a in answers)
     for index, first in enumerate(accepted):
         assert sum(1 for t in accepted[index:] if t < first + 1.0) <= 80
-    if elapsed >= 1.0:
-        pytest.skip(f"81 sends took {elapsed:.2f} s, more than the one-second window")
     rejected = [a for a in answers if a.status_code != 200]
-    assert rejected
+    if elapsed < 1.0:  # all 81 fell in one window, so one must have been refused
+        assert rejected
     assert all(a.status_code == 429 and error_of(a)["code"] == 130429 for a in rejected)
 
 
