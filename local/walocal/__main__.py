@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -13,7 +14,8 @@ from pathlib import Path
 import requests
 
 from wacloud.signature import SIGNATURE_HEADER, sign
-from walocal.runtime import LocalRuntime, RuntimeConfig, RuntimeConfigError
+from walocal.runtime import LocalRuntime, RuntimeConfig, RuntimeConfigError, schedule_event
+from walocal.template import Template
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,16 +28,28 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--graph-port", type=int, default=3002)
     run.add_argument("--aws-port", type=int, default=4566)
     run.add_argument("--log-level", default=os.environ.get("LOCAL_LOG_LEVEL", "INFO"))
+    run.add_argument(
+        "--parameter-overrides",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="template parameters, e.g. ReminderScheduleState=ENABLED",
+    )
     post = commands.add_parser("post-webhook", help="sign a payload with the app secret and POST it")
     post.add_argument("payload", type=Path, help="a webhook payload, e.g. events/webhooks/message_text.json")
     post.add_argument("--url", default="http://127.0.0.1:3000/webhook")
     post.add_argument("--unsigned", action="store_true", help="send it without a signature")
+    fire = commands.add_parser("fire-schedule", help="run a schedule of the template now")
+    fire.add_argument("name", help="the ScheduleV2 event's name, e.g. DailyReminder")
+    fire.add_argument("--invoke-url", default="http://127.0.0.1:3001")
     words = list(sys.argv[1:] if argv is None else argv)
     if not words or (words[0].startswith("-") and words[0] not in {"-h", "--help"}):
         words.insert(0, "run")  # `wa-local --webhook-port 4000` means `wa-local run ...`
     args = parser.parse_args(words)
     if args.command == "post-webhook":
         return _post_webhook(args.payload, args.url, args.unsigned)
+    if args.command == "fire-schedule":
+        return _fire_schedule(args.name, args.invoke_url)
     return _run(args)
 
 
@@ -51,6 +65,7 @@ def _run(args: argparse.Namespace) -> int:
         invoke_port=args.invoke_port,
         graph_port=args.graph_port,
         aws_port=args.aws_port,
+        parameters=dict(_key_value(item) for item in args.parameter_overrides),
     )
     runtime = LocalRuntime(config)
     try:
@@ -66,6 +81,29 @@ def _run(args: argparse.Namespace) -> int:
     stopped.wait()
     runtime.stop()
     return 0
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise SystemExit(f"wa-local: --parameter-overrides takes KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def _fire_schedule(name: str, invoke_url: str) -> int:
+    """Invoke the schedule's target with the schedule's input, as Scheduler would."""
+    schedules = {schedule.name: schedule for schedule in Template.load().schedules()}
+    if name not in schedules:
+        print(f"wa-local: no schedule {name!r}; the template has: {', '.join(schedules)}", file=sys.stderr)
+        return 2
+    schedule = schedules[name]
+    if not isinstance(schedule.input, str | None):
+        print(f"wa-local: {name}'s Input is not a literal string", file=sys.stderr)
+        return 2
+    url = f"{invoke_url}/2015-03-31/functions/{schedule.function}/invocations"
+    response = requests.post(url, data=json.dumps(schedule_event(schedule.input)), timeout=900)
+    print(f"{schedule.function}: {response.status_code} {response.text}")
+    return 0 if response.ok and "X-Amz-Function-Error" not in response.headers else 1
 
 
 def _post_webhook(payload: Path, url: str, unsigned: bool) -> int:

@@ -6,11 +6,13 @@ Ports (a public contract, see the README): 3000 webhook HTTP API, 3001 Lambda In
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import boto3
@@ -21,6 +23,7 @@ from walocal.http_api import HttpApiServer
 from walocal.invoke_api import InvokeApiServer
 from walocal.poller import QueuePoller
 from walocal.provision import LocalStack, provision
+from walocal.schedules import Scheduler, ScheduleTimer
 from walocal.template import TEMPLATE_PATH, Template
 
 log = logging.getLogger("walocal")
@@ -51,6 +54,8 @@ class RuntimeConfig:
     phone_number_id: str = LOCAL_PHONE_NUMBER_ID
     graph_api_url: str | None = None  # None: the local simulator
     simulator: bool = True
+    # Template parameter overrides, as `sam deploy --parameter-overrides` takes them.
+    parameters: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **overrides: Any) -> RuntimeConfig:
@@ -97,6 +102,7 @@ class LocalRuntime:
         self._servers: list[HttpApiServer | InvokeApiServer] = []
         self._pollers: list[QueuePoller] = []
         self._simulator: Any = None
+        self.scheduler: Scheduler | None = None
 
     def __enter__(self) -> LocalRuntime:
         self.start()
@@ -115,6 +121,7 @@ class LocalRuntime:
             self.template,
             session,
             parameters={
+                **config.parameters,
                 "PhoneNumberId": config.phone_number_id,
                 "GraphApiUrl": config.effective_graph_api_url,
             },
@@ -153,6 +160,22 @@ class LocalRuntime:
             )
             poller.start()
             self._pollers.append(poller)
+        self.scheduler = Scheduler(self._enabled_schedules())
+        self.scheduler.start()
+
+    def _enabled_schedules(self) -> list[tuple[str, ScheduleTimer, Callable[[], Any]]]:
+        assert self.stack is not None
+        enabled: list[tuple[str, ScheduleTimer, Callable[[], Any]]] = []
+        for schedule in self.template.schedules():
+            if str(self.stack.resolver.resolve(schedule.state)) != "ENABLED":
+                continue
+            timer = ScheduleTimer(
+                str(self.stack.resolver.resolve(schedule.expression)),
+                str(self.stack.resolver.resolve(schedule.timezone)),
+            )
+            event = schedule_event(self.stack.resolver.resolve(schedule.input))
+            enabled.append((schedule.name, timer, partial(self.functions[schedule.function].invoke, event)))
+        return enabled
 
     def _start_simulator(self) -> None:
         from walocal.simulator import GraphApiSimulator, SimulatorConfig  # noqa: PLC0415 (optional piece)
@@ -170,6 +193,8 @@ class LocalRuntime:
         self._simulator.start()
 
     def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
         for poller in self._pollers:
             poller.stop()
         for server in self._servers:
@@ -179,6 +204,24 @@ class LocalRuntime:
             self._simulator.stop()
         if self._moto is not None:
             self._moto.stop()
+
+    def _schedule_lines(self) -> list[str]:
+        assert self.stack is not None
+        upcoming = self.scheduler.next_fire_times() if self.scheduler else {}
+        lines = []
+        for schedule in self.template.schedules():
+            when = upcoming.get(schedule.name)
+            state = (
+                f"next {when:%Y-%m-%d %H:%M} UTC"
+                if when
+                else str(self.stack.resolver.resolve(schedule.state))
+            )
+            lines.append(
+                f"  schedule             {schedule.name} -> {schedule.function} "
+                f"{self.stack.resolver.resolve(schedule.expression)} ({state}; fire now: "
+                f"wa-local fire-schedule {schedule.name})"
+            )
+        return lines
 
     def guide(self) -> str:
         config = self.config
@@ -192,6 +235,7 @@ class LocalRuntime:
                 f"  Graph API            {graph}{'  (simulator)' if config.graph_api_url is None else ''}",
                 f"  emulated AWS (moto)  {config.aws_endpoint}",
                 f"  table                {', '.join(self.stack.table_names.values())}",
+                *self._schedule_lines(),
                 f"  queues               {', '.join(self.stack.queue_urls.values())}",
                 "",
                 "Local secret values (WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN, WHATSAPP_ACCESS_TOKEN):",
@@ -209,6 +253,16 @@ class LocalRuntime:
                 "Ctrl-C stops everything (the emulated AWS state lives in memory).",
             ]
         )
+
+
+def schedule_event(schedule_input: Any) -> Any:
+    """The event Scheduler passes to its target: the schedule's Input, parsed when it is JSON."""
+    if isinstance(schedule_input, str):
+        try:
+            return json.loads(schedule_input)
+        except ValueError:
+            return schedule_input
+    return schedule_input if schedule_input is not None else {}
 
 
 def _point_aws_at(endpoint: str) -> None:
