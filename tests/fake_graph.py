@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -18,20 +18,39 @@ class RecordedRequest:
     body: dict[str, Any]
 
 
+class Disconnect:
+    """A script entry: read the request, then close the connection without answering."""
+
+
+DISCONNECT = Disconnect()
+Answer = tuple[int, dict[str, Any]] | Disconnect
+
+
 @dataclass
 class FakeGraph:
-    """Answers ``(status, json)`` pairs from ``script`` in order, then Meta's success shape."""
+    """Answers ``(status, json)`` pairs (or :data:`DISCONNECT`) from ``script`` in order, then success.
 
-    script: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    ``on_request`` runs for every request before it is answered (in the server's thread), for
+    example to hold an answer back until a test has done something else.
+    """
+
+    script: list[Answer] = field(default_factory=list)
     requests: list[RecordedRequest] = field(default_factory=list)
+    on_request: Callable[[dict[str, Any]], None] | None = None
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        if self.script:
-            return self.script.pop(0)
-        if body.get("status") == "read":
-            return 200, {"success": True}
-        wamid = f"wamid.FAKE{next(self._ids):06d}"
+    def record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+    def answer(self, body: dict[str, Any]) -> Answer:
+        with self._lock:
+            if self.script:
+                return self.script.pop(0)
+            if body.get("status") == "read":
+                return 200, {"success": True}
+            wamid = f"wamid.FAKE{next(self._ids):06d}"
         return 200, {
             "messaging_product": "whatsapp",
             "contacts": [{"input": body.get("to"), "wa_id": body.get("to")}],
@@ -52,11 +71,15 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
         fake = self.server.fake
-        fake.requests.append(
-            RecordedRequest(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-        )
-        status, answer = fake.answer(body)
-        payload = json.dumps(answer).encode()
+        fake.record(RecordedRequest(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+        if fake.on_request is not None:
+            fake.on_request(body)
+        answer = fake.answer(body)
+        if isinstance(answer, Disconnect):
+            self.close_connection = True
+            return
+        status, payload_object = answer
+        payload = json.dumps(payload_object).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(payload)))
@@ -79,7 +102,8 @@ class FakeGraphServer:
     def __init__(self) -> None:
         self.fake = FakeGraph()
         self._server = _Server(self.fake)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits for it, once per test.
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.01,), daemon=True)
 
     @property
     def url(self) -> str:

@@ -1,42 +1,92 @@
-"""Sender function: sends Cloud API messages given by direct invocation, and records them."""
+"""Sender function: sends Cloud API messages and runs the daily reminder.
+
+Event sources, told apart by shape: an SQS batch of the outbound queue, the reminder schedule
+(``{"source": "schedule", "job": "daily_reminder"}``), an EventBridge event whose ``detail`` is
+a send request, and a direct invocation with a send request.
+"""
 
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 from typing import Any
 
 import boto3
 import requests
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from wacloud.credentials import CredentialsCache
 from wacloud.graph_client import GraphClient, GraphEndpoint
 from wacloud.observability import logger
-from wacloud.outbound.models import SendRequestError, parse_send_request
+from wacloud.outbound.models import SendRequestError
+from wacloud.outbound_queue import OutboundQueue
+from wacloud.rate_limit import SlidingWindowRateLimiter
+from wacloud.reminders import ReminderFanout
+from wacloud.retry import Deadline, RetryPolicy
+from wacloud.send_ledger import SendLedger
+from wacloud.sender_service import SenderService
 from wacloud.sending import MessageSender
 from wacloud.settings import SenderSettings
 from wacloud.store import ConversationStore
 
 settings = SenderSettings.from_env(os.environ)
-sender = MessageSender(
-    graph=GraphClient(
-        requests.Session(),
-        GraphEndpoint(settings.graph_api_url, settings.graph_api_version, settings.phone_number_id),
-        connect_timeout=settings.connect_timeout_seconds,
-        read_timeout=settings.read_timeout_seconds,
+table = boto3.resource("dynamodb").Table(settings.table_name)
+ledger = SendLedger(table)
+queue = OutboundQueue(boto3.client("sqs"), settings.outbound_queue_url)
+service = SenderService(
+    sender=MessageSender(
+        graph=GraphClient(
+            requests.Session(),
+            GraphEndpoint(settings.graph_api_url, settings.graph_api_version, settings.phone_number_id),
+            connect_timeout=settings.connect_timeout_seconds,
+            read_timeout=settings.read_timeout_seconds,
+        ),
+        credentials=CredentialsCache(
+            boto3.client("secretsmanager"), settings.secret_arn, settings.secret_max_age_seconds
+        ),
+        store=ConversationStore(table),
+        ledger=ledger,
+        # One phone number per deployment, so one limiter per process.
+        limiter=SlidingWindowRateLimiter(settings.send_rate_per_second),
+        retry=RetryPolicy(
+            base_seconds=settings.send_backoff_base_seconds, max_attempts=settings.send_max_attempts
+        ),
     ),
-    credentials=CredentialsCache(
-        boto3.client("secretsmanager"), settings.secret_arn, settings.secret_max_age_seconds
-    ),
-    store=ConversationStore(boto3.resource("dynamodb").Table(settings.table_name)),
+    queue=queue,
+    fanout=ReminderFanout(table, queue, ledger, settings.reminders),
+    reminders=settings.reminders,
 )
+# Report every failed record, even when all fail, rather than fail the invocation: each record
+# is then redelivered alone, and no error looks like a crash.
+batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def record_handler(record: SQSRecord, lambda_context: Any) -> None:
+    service.handle_queued(record.body, record.message_id, Deadline.from_context(lambda_context))
 
 
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: Any) -> Any:
+    if _is_sqs(event):
+        response: PartialItemFailureResponse = process_partial_response(
+            event=event, record_handler=record_handler, processor=batch, context=context
+        )
+        return response
+    deadline = Deadline.from_context(context)
+    if event.get("source") == "schedule" and event.get("job") == "daily_reminder":
+        return asdict(service.run_daily_reminder(event, deadline))
     try:
-        items = parse_send_request(event)
+        if "detail-type" in event and "detail" in event:
+            logger.append_keys(event_id=event.get("id"))
+            return service.send_event(event, deadline).model_dump(mode="json")
+        return service.send_direct(event, deadline).model_dump(mode="json")
     except SendRequestError as exc:
         logger.warning("invalid send request", extra={"problems": [str(p) for p in exc.problems]})
+        if "detail-type" in event:
+            # Asynchronous: nobody reads the answer, so fail and let the failure destination keep it.
+            raise
         return {
             "error": {
                 "type": "InvalidRequest",
@@ -44,4 +94,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 "problems": [{"field": p.loc, "rule": p.msg} for p in exc.problems],
             }
         }
-    return sender.send_all(items).model_dump(mode="json")
+
+
+def _is_sqs(event: dict[str, Any]) -> bool:
+    records = event.get("Records")
+    return isinstance(records, list) and bool(records) and records[0].get("eventSource") == "aws:sqs"

@@ -55,6 +55,11 @@ class GraphClient:
     def endpoint(self) -> GraphEndpoint:
         return self._endpoint
 
+    @property
+    def max_request_seconds(self) -> float:
+        """The longest one request can take before its timeouts end it."""
+        return self._timeout[0] + self._timeout[1]
+
     def post_message(self, body: dict[str, Any], access_token: str) -> dict[str, Any]:
         """POST one message body; Meta's JSON answer, or GraphApiError / GraphTransportError."""
         try:

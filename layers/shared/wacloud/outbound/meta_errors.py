@@ -22,6 +22,9 @@ class Remedy(StrEnum):
 
 
 PAIR_RATE_LIMIT = 131056
+RETRY_TOMORROW = 131049
+OPTED_OUT_OF_MARKETING = 131050
+TOKEN_EXPIRED = 190
 
 _RETRY_WITH_BACKOFF = (1, 2, 4, 80007, 130429, 131000, 131016, PAIR_RATE_LIMIT, 131057)
 # Listed although they share the default remedy, so the table documents every code Meta names.
@@ -38,9 +41,9 @@ REMEDIES: Mapping[int, Remedy] = MappingProxyType(
     {
         **dict.fromkeys(_RETRY_WITH_BACKOFF, Remedy.RETRY_WITH_BACKOFF),
         **dict.fromkeys(_DO_NOT_RETRY, Remedy.DO_NOT_RETRY),
-        131049: Remedy.RETRY_AFTER_24H,
-        190: Remedy.REFRESH_TOKEN,
-        131050: Remedy.OPT_OUT,
+        RETRY_TOMORROW: Remedy.RETRY_AFTER_24H,
+        TOKEN_EXPIRED: Remedy.REFRESH_TOKEN,
+        OPTED_OUT_OF_MARKETING: Remedy.OPT_OUT,
     }
 )
 

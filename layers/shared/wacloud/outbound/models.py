@@ -753,6 +753,10 @@ class SendError(BaseModel):
     message: str | None = None
     details: str | None = None
     retryable: bool
+    hint: str | None = Field(default=None, description="What to do about it, when the sender knows.")
+    retry_after_seconds: int | None = Field(
+        default=None, description="For a retryable error: the earliest sensible retry, when known."
+    )
 
     @classmethod
     def from_graph(cls, error: Mapping[str, Any]) -> SendError:
