@@ -29,7 +29,13 @@ batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=F
 def record_handler(record: SQSRecord) -> None:
     webhook = queued_webhook_from_record(record.raw_event)
     logger.append_keys(sqs_message_id=webhook.message_id, request_id=webhook.request_id)
-    summary = processor.process(webhook)
+    try:
+        summary = processor.process(webhook)
+    except Exception:
+        # Logged here, where the record is known: it will be retried, and dead-lettered after
+        # maxReceiveCount, so operators need to see why.
+        logger.exception("webhook not stored; the record will be retried")
+        raise
     logger.info(
         "webhook stored",
         extra={

@@ -8,33 +8,43 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from wacloud.errors import PayloadFetchError, WaCloudError
-from wacloud.inbound.models import InboundMessage, MessagesValue, Status, WebhookPayload
+from wacloud.inbound.models import Entry, InboundMessage, MessagesValue, Status, WebhookPayload
 from wacloud.queued_webhook import LOCATION_S3, PayloadPointer
 from wacloud.settings import ProcessorSettings
 from wacloud.store import (
     MESSAGE_SK,
     RAW_SK,
     ConversationStore,
+    Facet,
     compact_json,
+    consent_facet,
     contact_pk,
     day_of,
+    inbound_facet,
+    marketing_stopped_facet,
     message_pk,
+    name_facet,
+    number_change_facet,
     raw_pk,
+    status_facet,
     time_key,
 )
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-# Raw bodies larger than this are archived in S3 and the item points there (items max 400 KB).
-MAX_INLINE_ARCHIVE_BYTES = 300_000
+# Raw bodies larger than this are archived in S3 and the item points there. Above about 8 KB an S3
+# PUT ($5 per million) costs less than the extra DynamoDB write units (one per KB, $0.625 per million)
+# and storage, and the table's items stay small.
+MAX_INLINE_ARCHIVE_BYTES = 8_192
 OPTED_OUT_MARKETING = 131050
 
 
@@ -103,11 +113,15 @@ class WebhookProcessor:
 
     def _archive(self, body: bytes, digest: str, webhook: QueuedWebhook) -> bool:
         received_s = webhook.received_at_ms // 1000
+        # Lists the day's payloads in order of receipt, and orders the receipts of one body: the
+        # ids break ties (one POST queued twice), so which copy is kept does not depend on which
+        # one was processed first.
+        receipt = f"{webhook.received_at_ms:013d}#{webhook.request_id}#{webhook.message_id}"
         item: dict[str, Any] = {
             "pk": raw_pk(digest),
             "sk": RAW_SK,
             "gsi1pk": f"RAW#{day_of(received_s)}",
-            "gsi1sk": time_key(webhook.received_at_ms, digest),
+            "gsi1sk": receipt,
             "sha256": digest,
             "size": len(body),
             "received_at_ms": webhook.received_at_ms,
@@ -119,7 +133,7 @@ class WebhookProcessor:
             item["body"] = webhook.body
         else:
             item["body_s3"] = self._archive_in_bucket(body, digest, webhook)
-        return self._store.put_if_absent(item)
+        return self._store.archive(item)
 
     def _archive_in_bucket(self, body: bytes, digest: str, webhook: QueuedWebhook) -> str:
         if webhook.location == LOCATION_S3:
@@ -137,63 +151,97 @@ class WebhookProcessor:
 
     # ------------------------------------------------------------------ updates
     def _store_updates(self, payload: WebhookPayload, duplicate: bool) -> ProcessingSummary:
-        items: list[dict[str, Any]] = []
-        after: list[Callable[[], object]] = []
-        counts = {"messages": 0, "statuses": 0, "other": 0}
+        changes = _Changes(self._settings)
         for entry in payload.entry:
             for change in entry.changes:
                 value = change.messages_value()
                 if value is None:
-                    items.append(_event_item(entry.id, change.field, change.value))
-                    counts["other"] += 1
+                    changes.add_event(entry, change.field, change.value)
                     continue
                 if value.errors:
-                    errors = [error.model_dump(mode="json", by_alias=True) for error in value.errors]
-                    items.append(_event_item(entry.id, "messages.errors", {"errors": errors}))
+                    errors = [
+                        error.model_dump(mode="json", by_alias=True, exclude_unset=True)
+                        for error in value.errors
+                    ]
+                    changes.add_event(entry, "messages.errors", {"errors": errors})
                 for message in value.messages:
-                    items.append(_message_item(value, message))
-                    after.extend(self._message_effects(value, message))
-                    counts["messages"] += 1
+                    changes.add_message(value, message)
                 for status in value.statuses:
-                    items.append(_status_item(status))
-                    after.extend(self._status_effects(status))
-                    counts["statuses"] += 1
-        self._store.put_items(items)
-        for effect in after:
-            effect()
-        return ProcessingSummary(counts["messages"], counts["statuses"], counts["other"], duplicate)
+                    changes.add_status(status)
+        changes.write(self._store)
+        return ProcessingSummary(changes.messages, changes.statuses, changes.others, duplicate)
 
-    def _message_effects(self, value: MessagesValue, message: InboundMessage) -> list[Callable[[], object]]:
+
+@dataclass
+class _Changes:
+    """What one payload changes: items to put, and facets folded per evolving item.
+
+    Folding keeps, per item and facet, only the newest update of the payload, so a POST with many
+    updates for one contact or one message costs one conditional write per item, not per update.
+    """
+
+    settings: ProcessorSettings
+    items: list[dict[str, Any]] = field(default_factory=list)
+    profiles: dict[str, list[Facet]] = field(default_factory=lambda: defaultdict(list))
+    message_facets: dict[str, list[Facet]] = field(default_factory=lambda: defaultdict(list))
+    recipients: dict[str, str] = field(default_factory=dict)
+    number_links: set[tuple[str, str]] = field(default_factory=set)
+    messages: int = 0
+    statuses: int = 0
+    others: int = 0
+
+    def add_event(self, entry: Entry, field_name: str, value: Any) -> None:
+        self.items.append(_event_item(entry, field_name, value))
+        self.others += 1
+
+    def add_message(self, value: MessagesValue, message: InboundMessage) -> None:
+        self.messages += 1
+        self.items.append(_message_item(value, message))
         wa_id = _sender_id(message)
         if wa_id is None:
-            return []
+            return
+        ts, wamid = message.timestamp, message.id
+        facets: list[Facet] = []
+        if message.type != "system":
+            # System notices (number or identity changed) come from WhatsApp, not from the user, so
+            # they do not open the 24-hour customer service window.
+            facets.append(inbound_facet(ts, wamid))
         contact = value.contact_for(message)
-        name = contact.profile.name if contact and contact.profile else None
-        store, ts, wamid = self._store, message.timestamp, message.id
-        effects: list[Callable[[], object]] = [lambda: store.record_inbound(wa_id, ts, wamid, name)]
+        if contact is not None and contact.profile is not None and contact.profile.name:
+            facets.append(name_facet(ts, wamid, contact.profile.name))
         keyword = _consent_keyword(message)
-        if keyword in self._settings.opt_out_keywords:
-            effects.append(lambda: store.record_consent(wa_id, False, ts, wamid, f"keyword:{keyword}"))
-        elif keyword in self._settings.opt_in_keywords:
-            effects.append(lambda: store.record_consent(wa_id, True, ts, wamid, f"keyword:{keyword}"))
+        if keyword in self.settings.opt_out_keywords:
+            facets.append(consent_facet(ts, wamid, False, f"keyword:{keyword}"))
+        elif keyword in self.settings.opt_in_keywords:
+            facets.append(consent_facet(ts, wamid, True, f"keyword:{keyword}"))
         system = message.system
         if system is not None and system.type == "user_changed_number" and system.new_wa_id:
-            new_wa_id = system.new_wa_id
-            effects.append(lambda: store.record_number_change(wa_id, new_wa_id, ts, wamid))
-        return effects
+            facets.append(number_change_facet(ts, wamid, system.new_wa_id))
+            self.number_links.add((system.new_wa_id, wa_id))
+        if facets:
+            self.profiles[wa_id].extend(facets)
 
-    def _status_effects(self, status: Status) -> list[Callable[[], object]]:
-        store = self._store
+    def add_status(self, status: Status) -> None:
+        self.statuses += 1
+        self.items.append(_status_item(status))
         errors = [error.model_dump(mode="json", exclude_none=True) for error in status.errors]
-        effects: list[Callable[[], object]] = [
-            lambda: store.apply_status(
-                status.id, status.status, status.timestamp, status.recipient_id, errors
-            )
-        ]
+        facet = status_facet(status.status, status.timestamp, status.id, errors)
+        if facet is not None:
+            self.message_facets[status.id].append(facet)
+            if status.recipient_id:
+                self.recipients[status.id] = status.recipient_id
         recipient = status.recipient_id
         if recipient and any(error.code == OPTED_OUT_MARKETING for error in status.errors):
-            effects.append(lambda: store.record_marketing_stopped(recipient, status.timestamp, status.id))
-        return effects
+            self.profiles[recipient].append(marketing_stopped_facet(status.timestamp, status.id))
+
+    def write(self, store: ConversationStore) -> None:
+        store.put_items(self.items)
+        for wamid, facets in self.message_facets.items():
+            store.advance_message(wamid, facets, self.recipients.get(wamid))
+        for wa_id, facets in self.profiles.items():
+            store.advance_profile(wa_id, facets)
+        for new_wa_id, old_wa_id in sorted(self.number_links):
+            store.link_previous_number(new_wa_id, old_wa_id)
 
 
 def queued_webhook_from_record(record: Any) -> QueuedWebhook:
@@ -241,6 +289,10 @@ def summary_text(message: InboundMessage) -> str | None:
         return message.location.name or f"{message.location.latitude},{message.location.longitude}"
     if message.system is not None:
         return message.system.body
+    if message.order is not None:
+        return message.order.text
+    if message.contacts and message.contacts[0].name is not None:
+        return message.contacts[0].name.formatted_name
     for media in (message.image, message.video, message.document):
         if media is not None and getattr(media, "caption", None):
             return str(media.caption)
@@ -288,13 +340,26 @@ def _status_item(status: Status) -> dict[str, Any]:
     return item
 
 
-def _event_item(entry_id: str, field: str, value: Any) -> dict[str, Any]:
-    """A change of a field the processor does not model (or value-level errors), kept verbatim."""
+def _event_item(entry: Entry, field_name: str, value: Any) -> dict[str, Any]:
+    """A change of a field the processor does not model (or value-level errors), kept verbatim.
+
+    Keyed by the entry's time (when Meta sends one) and a hash of the value, so the events of a
+    field list in time order and a redelivered event lands on the same item.
+    """
     raw = compact_json(value)
+    digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()
     return {
-        "pk": f"EVENT#{field}",
-        "sk": f"{entry_id}#{hashlib.sha256(raw.encode('utf-8')).hexdigest()}",
-        "field": field,
-        "entry_id": entry_id,
+        "pk": f"EVENT#{field_name}",
+        "sk": f"{time_key(_entry_time(entry), entry.id)}#{digest}",
+        "field": field_name,
+        "entry_id": entry.id,
         "raw": raw,
     }
+
+
+def _entry_time(entry: Entry) -> int:
+    value: Any = (entry.model_extra or {}).get("time")
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0

@@ -2,20 +2,24 @@
 
 Every write is idempotent and independent of arrival order, because Meta redelivers for days and
 SQS is at-least-once and unordered:
-- items fully determined by their key (an inbound message, one status event, a raw payload) are
-  plain puts: writing one twice leaves the same item;
-- state that evolves (a message's current status, a contact's last inbound message, consent) is an
-  update guarded by an *order key*: it applies only when its key is greater than the stored one,
-  so the final state is the one of the greatest key, whatever the order of arrival.
+- items fully determined by their key (an inbound message, one status event, an event of another
+  field) are plain batched puts: writing one twice leaves the same item;
+- state that evolves (a message's current status, a contact's last inbound message, name, consent)
+  is split into *facets*, each with an *order key*: a facet is written only when its key is greater
+  than the stored one, so each facet ends as the one of its greatest key, whatever the order of
+  arrival. The facets of one item are written together in one conditional update;
+- a raw payload is archived once per body, keeping its earliest receipt.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
@@ -35,6 +39,9 @@ STATUS_RANK = {
     "read": 3,
     "failed": 4,
 }
+
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+_DESERIALIZER = TypeDeserializer()
 
 
 def contact_pk(wa_id: str) -> str:
@@ -62,6 +69,86 @@ def compact_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
 
 
+@dataclass(frozen=True)
+class Facet:
+    """A part of an item that evolves on its own: ``values`` are written only with a newer ``key``.
+
+    ``key_attribute`` names the stored order key. Keys compare as strings, so they are built from
+    zero-padded numbers (see :func:`time_key`).
+    """
+
+    key_attribute: str
+    key: str
+    values: Mapping[str, Any]
+
+
+def newest(facets: Iterable[Facet]) -> list[Facet]:
+    """One facet per key attribute, the one with the greatest key: what a series of writes leaves."""
+    kept: dict[str, Facet] = {}
+    for facet in facets:
+        current = kept.get(facet.key_attribute)
+        if current is None or facet.key > current.key:
+            kept[facet.key_attribute] = facet
+    return list(kept.values())
+
+
+# ---------------------------------------------------------------------- facets of a contact profile
+def inbound_facet(timestamp: int, wamid: str) -> Facet:
+    """The contact's latest inbound message: it opens the 24-hour customer service window."""
+    return Facet(
+        "last_inbound_key",
+        time_key(timestamp, wamid),
+        {"last_inbound_at": timestamp, "last_inbound_wamid": wamid},
+    )
+
+
+def name_facet(timestamp: int, wamid: str, name: str) -> Facet:
+    """The profile name of the latest message that carried one (system messages carry none)."""
+    return Facet("profile_name_key", time_key(timestamp, wamid), {"profile_name": name})
+
+
+def consent_facet(timestamp: int, wamid: str, opted_in: bool, reason: str) -> Facet:
+    """Opt-in state from the contact's latest consent keyword (STOP, START, ...)."""
+    return Facet(
+        "consent_key",
+        time_key(timestamp, wamid),
+        {"opted_in": opted_in, "consent_at": timestamp, "consent_reason": reason},
+    )
+
+
+def marketing_stopped_facet(timestamp: int, wamid: str) -> Facet:
+    """Error 131050 on a status: the user stopped marketing messages from the business."""
+    return Facet(
+        "marketing_stopped_key",
+        time_key(timestamp, wamid),
+        {"marketing_stopped": True, "marketing_stopped_at": timestamp},
+    )
+
+
+def number_change_facet(timestamp: int, wamid: str, new_wa_id: str) -> Facet:
+    """``user_changed_number`` on the old number's profile: the newest change wins."""
+    return Facet(
+        "changed_key", time_key(timestamp, wamid), {"changed_to": new_wa_id, "changed_at": timestamp}
+    )
+
+
+# ---------------------------------------------------------------------- facet of a message
+def status_facet(
+    status: str, timestamp: int, wamid: str, errors: Sequence[Mapping[str, Any]]
+) -> Facet | None:
+    """The message's current status, ordered by rank then time; None for unranked statuses."""
+    rank = STATUS_RANK.get(status)
+    if rank is None:
+        return None
+    values: dict[str, Any] = {"status": status, "status_at": timestamp}
+    if status == "failed":
+        # The sparse index gsi2 lists failed messages by day: only failed messages carry its keys.
+        values["status_errors"] = compact_json(list(errors))
+        values["gsi2pk"] = f"FAILED#{day_of(timestamp)}"
+        values["gsi2sk"] = time_key(timestamp, wamid)
+    return Facet("status_key", f"{rank}#{timestamp:010d}#{status}", values)
+
+
 class ConversationStore:
     def __init__(self, table: Table, clock: Callable[[], float] = time.time) -> None:
         self._table = table
@@ -74,72 +161,86 @@ class ConversationStore:
             for item in items:
                 batch.put_item(Item=dict(item))
 
-    def put_if_absent(self, item: Mapping[str, Any]) -> bool:
-        """Put unless an item with that key exists (first delivery wins); whether it was written."""
-        return self._guarded(
-            lambda: self._table.put_item(Item=dict(item), ConditionExpression="attribute_not_exists(pk)")
-        )
+    def archive(self, item: Mapping[str, Any]) -> bool:
+        """Archive a raw payload, keeping its earliest receipt; whether the body was new.
 
+        Meta redelivers the same body in new requests and SQS may hand them over in any order, so
+        "first processed wins" would depend on that order. The smallest receipt key (``gsi1sk``:
+        receipt time, then request and message ids) does not.
+        """
+        try:
+            old = self._table.put_item(
+                Item=dict(item),
+                ConditionExpression="attribute_not_exists(pk) OR gsi1sk > :receipt",
+                ExpressionAttributeValues={":receipt": item["gsi1sk"]},
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _condition_failed(exc):
+                return False  # this body was received earlier already
+            raise
+        return "Attributes" not in old
+
+    def advance(
+        self, pk: str, sk: str, facets: Iterable[Facet], constants: Mapping[str, Any] | None = None
+    ) -> set[str]:
+        """Write each facet whose key is newer than the stored one; the key attributes written.
+
+        ``constants`` are attributes with one value for the item's whole life (the contact's wa_id,
+        a message's recipient): set whenever they are missing, whichever facet wins.
+
+        One conditional update writes every facet while all are newer (the usual case: updates
+        arrive roughly in order). When one is not, the stored item that DynamoDB returns with the
+        failed condition (at no extra cost) tells which facets are still behind, and those are
+        retried alone. A stored key never decreases, so each retry drops at least one facet.
+        """
+        pending = {facet.key_attribute: facet for facet in newest(facets)}
+        to_set = dict(constants or {})
+        while pending or to_set:
+            try:
+                self._update_facets(pk, sk, list(pending.values()), to_set)
+            except ClientError as exc:
+                response: Mapping[str, Any] = exc.response
+                if not _condition_failed(exc) or "Item" not in response:
+                    raise
+                stored = {name: _DESERIALIZER.deserialize(value) for name, value in response["Item"].items()}
+                still_behind = {
+                    name: facet
+                    for name, facet in pending.items()
+                    if name not in stored or str(stored[name]) < facet.key
+                }
+                if len(still_behind) == len(pending):
+                    raise  # cannot happen with keys that only grow; never loop on it
+                pending = still_behind
+                to_set = {name: value for name, value in to_set.items() if name not in stored}
+                continue
+            return set(pending)
+        return set()
+
+    def advance_profile(self, wa_id: str, facets: Iterable[Facet]) -> set[str]:
+        return self.advance(contact_pk(wa_id), PROFILE_SK, facets, {"wa_id": wa_id})
+
+    def advance_message(self, wamid: str, facets: Iterable[Facet], recipient_id: str | None) -> set[str]:
+        constants = {"wamid": wamid}
+        if recipient_id:
+            constants["recipient_id"] = recipient_id
+        return self.advance(message_pk(wamid), MESSAGE_SK, facets, constants)
+
+    # One-facet conveniences, for writers other than the processor (which folds a POST's facets).
     def record_inbound(self, wa_id: str, timestamp: int, wamid: str, name: str | None) -> None:
-        """The contact's latest inbound message: it opens the 24-hour window and names the contact."""
-        names: dict[str, str] = {"#key": "last_inbound_key"}
-        values: dict[str, Any] = {
-            ":key": time_key(timestamp, wamid),
-            ":at": timestamp,
-            ":wamid": wamid,
-            ":wa_id": wa_id,
-        }
-        assignments = [
-            "#key = :key",
-            "last_inbound_at = :at",
-            "last_inbound_wamid = :wamid",
-            "wa_id = :wa_id",
-        ]
+        """A message from the contact: it opens the 24-hour window and (when given) names the contact."""
+        facets = [inbound_facet(timestamp, wamid)]
         if name:
-            assignments.append("profile_name = :name")
-            values[":name"] = name
-        self._guarded_update(contact_pk(wa_id), PROFILE_SK, assignments, names, values)
+            facets.append(name_facet(timestamp, wamid, name))
+        self.advance_profile(wa_id, facets)
 
-    def record_consent(self, wa_id: str, opted_in: bool, timestamp: int, wamid: str, reason: str) -> None:
-        """Opt-in state from the contact's latest consent keyword (STOP, START, ...)."""
-        self._guarded_update(
-            contact_pk(wa_id),
-            PROFILE_SK,
-            ["#key = :key", "opted_in = :in", "consent_at = :at", "consent_reason = :why", "wa_id = :wa_id"],
-            {"#key": "consent_key"},
-            {
-                ":key": time_key(timestamp, wamid),
-                ":in": opted_in,
-                ":at": timestamp,
-                ":why": reason,
-                ":wa_id": wa_id,
-            },
-        )
+    def record_consent(self, wa_id: str, opted_in: bool, timestamp: int, wamid: str, reason: str) -> bool:
+        """Opt-in state from a consent keyword (STOP, START, ...) or another source of consent."""
+        return bool(self.advance_profile(wa_id, [consent_facet(timestamp, wamid, opted_in, reason)]))
 
-    def record_marketing_stopped(self, wa_id: str, timestamp: int, wamid: str) -> None:
+    def record_marketing_stopped(self, wa_id: str, timestamp: int, wamid: str) -> bool:
         """Error 131050: the user stopped marketing messages from the business."""
-        self._guarded_update(
-            contact_pk(wa_id),
-            PROFILE_SK,
-            ["#key = :key", "marketing_stopped_at = :at", "marketing_stopped = :yes", "wa_id = :wa_id"],
-            {"#key": "marketing_stopped_key"},
-            {":key": time_key(timestamp, wamid), ":at": timestamp, ":yes": True, ":wa_id": wa_id},
-        )
-
-    def record_number_change(self, old_wa_id: str, new_wa_id: str, timestamp: int, wamid: str) -> None:
-        """``user_changed_number``: link both profiles, newest change wins on the old one."""
-        self._guarded_update(
-            contact_pk(old_wa_id),
-            PROFILE_SK,
-            ["#key = :key", "changed_to = :new", "changed_at = :at", "wa_id = :old"],
-            {"#key": "changed_key"},
-            {":key": time_key(timestamp, wamid), ":new": new_wa_id, ":at": timestamp, ":old": old_wa_id},
-        )
-        self._table.update_item(
-            Key={"pk": contact_pk(new_wa_id), "sk": PROFILE_SK},
-            UpdateExpression="ADD previous_wa_ids :old SET wa_id = :new",
-            ExpressionAttributeValues={":old": {old_wa_id}, ":new": new_wa_id},
-        )
+        return bool(self.advance_profile(wa_id, [marketing_stopped_facet(timestamp, wamid)]))
 
     def apply_status(
         self,
@@ -154,26 +255,25 @@ class ConversationStore:
         A status can arrive before the sender recorded the message: the update then creates the
         item with the status alone, and the sender's record fills in the rest without touching it.
         """
-        rank = STATUS_RANK.get(status)
-        if rank is None:
+        facet = status_facet(status, timestamp, wamid, errors)
+        if facet is None:
             return False
-        assignments = ["#key = :key", "#status = :status", "status_at = :at", "wamid = :wamid"]
-        values: dict[str, Any] = {
-            ":key": f"{rank}#{timestamp:010d}#{status}",
-            ":status": status,
-            ":at": timestamp,
-            ":wamid": wamid,
-        }
-        if recipient_id:
-            assignments.append("recipient_id = :to")
-            values[":to"] = recipient_id
-        if status == "failed":
-            assignments += ["status_errors = :errors", "gsi2pk = :failed_day", "gsi2sk = :failed_key"]
-            values[":errors"] = compact_json(errors)
-            values[":failed_day"] = f"FAILED#{day_of(timestamp)}"
-            values[":failed_key"] = time_key(timestamp, wamid)
-        return self._guarded_update(
-            message_pk(wamid), MESSAGE_SK, assignments, {"#key": "status_key", "#status": "status"}, values
+        return bool(self.advance_message(wamid, [facet], recipient_id))
+
+    def record_number_change(self, old_wa_id: str, new_wa_id: str, timestamp: int, wamid: str) -> None:
+        """``user_changed_number``: link both profiles, newest change wins on the old one."""
+        self.advance_profile(old_wa_id, [number_change_facet(timestamp, wamid, new_wa_id)])
+        self.link_previous_number(new_wa_id, old_wa_id)
+
+    def link_previous_number(self, new_wa_id: str, old_wa_id: str) -> None:
+        """``user_changed_number`` on the new number's profile: the numbers it had before.
+
+        Adding to a set is idempotent and commutes, so it needs no order key.
+        """
+        self._table.update_item(
+            Key={"pk": contact_pk(new_wa_id), "sk": PROFILE_SK},
+            UpdateExpression="ADD previous_wa_ids :old SET wa_id = :new",
+            ExpressionAttributeValues={":old": {old_wa_id}, ":new": new_wa_id},
         )
 
     def record_outbound(self, wamid: str, fields: Mapping[str, Any]) -> None:
@@ -197,6 +297,8 @@ class ConversationStore:
         history = [item for item in items if str(item["sk"]).startswith("STATUS#")]
         if message is None and not history:
             return None
+        # Within one second the sort key orders statuses by name; their rank is the real order.
+        history.sort(key=lambda item: (int(item["timestamp"]), STATUS_RANK.get(str(item["status"]), -1)))
         result = dict(message or {"pk": message_pk(wamid), "sk": MESSAGE_SK, "wamid": wamid})
         result["history"] = history
         return result
@@ -234,33 +336,36 @@ class ConversationStore:
         return list(response.get("Items", []))
 
     # ------------------------------------------------------------------ helpers
-    def _guarded_update(
-        self,
-        pk: str,
-        sk: str,
-        assignments: list[str],
-        names: dict[str, str],
-        values: dict[str, Any],
-    ) -> bool:
-        return self._guarded(
-            lambda: self._table.update_item(
-                Key={"pk": pk, "sk": sk},
-                UpdateExpression="SET " + ", ".join(assignments),
-                ConditionExpression="attribute_not_exists(#key) OR #key < :key",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        )
+    def _update_facets(self, pk: str, sk: str, facets: Sequence[Facet], constants: Mapping[str, Any]) -> None:
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        assignments: list[str] = []
+        conditions: list[str] = []
 
-    @staticmethod
-    def _guarded(write: Callable[[], object]) -> bool:
-        try:
-            write()
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False  # an equal or newer state is already stored
-            raise
-        return True
+        def assign(attribute: str, value: Any) -> str:
+            name, placeholder = f"#a{len(names)}", f":v{len(values)}"
+            names[name] = attribute
+            values[placeholder] = value
+            assignments.append(f"{name} = {placeholder}")
+            return name
+
+        for facet in facets:
+            key_name = assign(facet.key_attribute, facet.key)
+            conditions.append(f"(attribute_not_exists({key_name}) OR {key_name} < :v{len(values) - 1})")
+            for attribute, value in facet.values.items():
+                assign(attribute, value)
+        for attribute, value in constants.items():
+            assign(attribute, value)
+        request: dict[str, Any] = {
+            "Key": {"pk": pk, "sk": sk},
+            "UpdateExpression": "SET " + ", ".join(assignments),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        if conditions:
+            request["ConditionExpression"] = " AND ".join(conditions)
+            request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        self._table.update_item(**request)
 
     def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -270,3 +375,7 @@ class ConversationStore:
             if "LastEvaluatedKey" not in response:
                 return items
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _condition_failed(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == _CONDITION_FAILED
