@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 import boto3
 import pytest
+from fake_graph import FakeGraphServer
 from moto import mock_aws
 
 from walocal.functions import LocalFunction
@@ -64,3 +65,25 @@ def load_function(
         return function
 
     return load
+
+
+@pytest.fixture
+def graph() -> Iterator[FakeGraphServer]:
+    """A scripted Graph API on loopback."""
+    with FakeGraphServer() as server:
+        yield server
+
+
+@pytest.fixture
+def sender(
+    load_function: Callable[[str], LocalFunction], graph: FakeGraphServer, monkeypatch: pytest.MonkeyPatch
+) -> LocalFunction:
+    """The sender cold-started against the fake Graph API, with no rate or backoff waits."""
+    function = load_function("SenderFunction")
+    # GRAPH_API_URL points the cold start at the fake, as it does for a real deployment; the rate
+    # is lifted and backoffs shortened so that retries take no noticeable time.
+    monkeypatch.setenv("GRAPH_API_URL", graph.url)
+    monkeypatch.setenv("SEND_RATE_PER_SECOND", "10000")
+    monkeypatch.setenv("SEND_BACKOFF_BASE_SECONDS", "0.001")
+    function.load()
+    return function

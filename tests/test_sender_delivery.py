@@ -20,7 +20,7 @@ import pytest
 import requests
 from fake_graph import DISCONNECT, FakeGraphServer, graph_error
 from moto import mock_aws
-from support import REGION
+from support import REGION, FakeTime
 
 from wacloud.credentials import CredentialsCache
 from wacloud.graph_client import GraphClient, GraphEndpoint
@@ -45,20 +45,6 @@ SECRET = {
     "verify_token": LOCAL_VERIFY_TOKEN,
     "access_token": LOCAL_ACCESS_TOKEN,
 }
-
-
-class FakeTime:
-    def __init__(self, start: float = START) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @dataclass
@@ -130,7 +116,7 @@ def table(secret_arn: str, template: Template) -> Iterator[Table]:
 
 @pytest.fixture
 def rig(secret_arn: str, table: Table) -> Iterator[Rig]:
-    clock = FakeTime()
+    clock = FakeTime(START)
     with FakeGraphServer() as graph:
         yield Rig(secret_arn, graph, clock, ConversationStore(table), SendLedger(table, clock=clock))
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -26,26 +25,6 @@ from walocal.runtime import LOCAL_ACCESS_TOKEN, LOCAL_PHONE_NUMBER_ID
 
 TO = "16505551234"
 OUTBOUND_ARN = "arn:aws:sqs:us-east-1:123456789012:whatsapp-cloud-OutboundQueue"
-
-
-@pytest.fixture
-def graph() -> Iterator[FakeGraphServer]:
-    with FakeGraphServer() as server:
-        yield server
-
-
-@pytest.fixture
-def sender(
-    load_function: Callable[[str], LocalFunction], graph: FakeGraphServer, monkeypatch: pytest.MonkeyPatch
-) -> LocalFunction:
-    function = load_function("SenderFunction")
-    # Point the cold start at the fake Graph API, as GRAPH_API_URL does for a real deployment;
-    # lift the per-instance rate and shorten backoffs so retries take no noticeable time.
-    monkeypatch.setenv("GRAPH_API_URL", graph.url)
-    monkeypatch.setenv("SEND_RATE_PER_SECOND", "10000")
-    monkeypatch.setenv("SEND_BACKOFF_BASE_SECONDS", "0.001")
-    function.load()
-    return function
 
 
 def store(stack: LocalStack) -> ConversationStore:

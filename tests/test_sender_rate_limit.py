@@ -6,23 +6,10 @@ import random
 from bisect import bisect_left
 
 import pytest
+from support import FakeTime
 
 from wacloud.rate_limit import SlidingWindowRateLimiter
 from wacloud.retry import Deadline, RetryPolicy
-
-
-class FakeTime:
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def busiest_second(times: list[float]) -> int:

@@ -11,7 +11,6 @@ import json
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -54,12 +53,6 @@ SETTINGS = ReminderSettings(
 )
 
 
-@pytest.fixture
-def graph() -> Iterator[FakeGraphServer]:
-    with FakeGraphServer() as server:
-        yield server
-
-
 @pytest.fixture(autouse=True)
 def cheap_sqs_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """moto's ReceiveMessage reads its clock for every message of the queue, through a slow
@@ -72,18 +65,6 @@ def cheap_sqs_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr("moto.sqs.models.unix_time", now)
     monkeypatch.setattr("moto.sqs.models.unix_time_millis", lambda dt=None: now(dt) * 1000.0)
-
-
-@pytest.fixture
-def sender(
-    load_function: Callable[[str], LocalFunction], graph: FakeGraphServer, monkeypatch: pytest.MonkeyPatch
-) -> LocalFunction:
-    function = load_function("SenderFunction")
-    monkeypatch.setenv("GRAPH_API_URL", graph.url)
-    monkeypatch.setenv("SEND_RATE_PER_SECOND", "10000")
-    monkeypatch.setenv("SEND_BACKOFF_BASE_SECONDS", "0.001")
-    function.load()
-    return function
 
 
 def store(stack: LocalStack) -> ConversationStore:
