@@ -32,6 +32,9 @@ class HttpApiServer(ThreadingHTTPServer):
 class _HttpApiHandler(BaseHTTPRequestHandler):
     server: HttpApiServer
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, keep-alive clients wait for a
+    # delayed ACK (about 40 ms) before the body.
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         self._dispatch("GET")

@@ -31,6 +31,9 @@ class InvokeApiServer(ThreadingHTTPServer):
 class _InvokeHandler(BaseHTTPRequestHandler):
     server: InvokeApiServer
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, keep-alive clients wait for a
+    # delayed ACK (about 40 ms) before the body.
+    disable_nagle_algorithm = True
 
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)

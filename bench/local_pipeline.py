@@ -1,0 +1,101 @@
+"""The local pipeline over HTTP: a signed webhook POST against the handshake GET on the same server.
+
+The handshake is the floor: same HTTP server, event building and handler, minus the signature
+check and the SQS send. Also reported: how long a signed text message takes to be stored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import requests
+
+from wacloud.signature import sign
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _median_ms(call: object, rounds: int) -> float:
+    samples = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        call()  # type: ignore[operator]
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def run(rounds: int = 200) -> str:
+    ports = [_free_port() for _ in range(4)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WHATSAPP_", "GRAPH_API"))}
+    args = ["--webhook-port", "--invoke-port", "--graph-port", "--aws-port"]
+    command = [
+        sys.executable,
+        "-m",
+        "walocal",
+        *[x for pair in zip(args, map(str, ports), strict=True) for x in pair],
+    ]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{ports[0]}/webhook"
+    session = requests.Session()
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                session.get(url, timeout=1)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        params = {"hub.mode": "subscribe", "hub.verify_token": "local-verify-token", "hub.challenge": "1"}
+        payload = json.loads((ROOT / "events/webhooks/message_text.json").read_text())
+        body = json.dumps(payload).encode()
+        headers = {"content-type": "application/json", "x-hub-signature-256": sign(body, "local-app-secret")}
+        get_ms = _median_ms(lambda: session.get(url, params=params, timeout=5), rounds)
+        post_ms = _median_ms(lambda: session.post(url, data=body, headers=headers, timeout=5), rounds)
+
+        table = boto3.resource(
+            "dynamodb",
+            endpoint_url=f"http://127.0.0.1:{ports[3]}",
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+        ).Table("whatsapp-cloud-MessagesTable")
+        stored = []
+        for index in range(5):
+            wamid = f"wamid.bench{index}{time.time_ns()}"
+            payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"] = wamid
+            body = json.dumps(payload).encode()
+            started = time.perf_counter()
+            session.post(
+                url, data=body, headers={**headers, "x-hub-signature-256": sign(body, "local-app-secret")}
+            )
+            while "Item" not in table.get_item(Key={"pk": f"MSG#{wamid}", "sk": "MESSAGE"}):
+                time.sleep(0.01)
+            stored.append(time.perf_counter() - started)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+    return "\n".join(
+        [
+            f"local pipeline over HTTP (median of {rounds}; moto as AWS, so absolute times are local ones)",
+            f"  handshake GET (floor)   {get_ms:8.2f} ms",
+            f"  signed POST to queue    {post_ms:8.2f} ms   x floor {post_ms / get_ms:.2f}",
+            f"  POST until stored       {statistics.median(stored) * 1000:8.0f} ms   (median of 5)",
+        ]
+    )
