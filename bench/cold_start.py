@@ -11,19 +11,38 @@ import subprocess
 import sys
 import time
 
-ENV = {
-    "WEBHOOK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/q",
-    "PAYLOAD_BUCKET": "bucket",
-    "SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:s",
-    "TABLE_NAME": "table",
-    "GRAPH_API_URL": "https://graph.facebook.com",
-    "GRAPH_API_VERSION": "v24.0",
-    "WHATSAPP_PHONE_NUMBER_ID": "123456789012345",
+from walocal.template import Resolver, Template
+
+BASE_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench",
-    "POWERTOOLS_SERVICE_NAME": "bench",
 }
+
+
+class _Anything(dict[tuple[str, str], str]):
+    def __missing__(self, key: tuple[str, str]) -> str:
+        return f"{key[0]}-{key[1]}"
+
+
+def _environment(name: str) -> dict[str, str]:
+    """The function's environment from template.yaml, every resource standing in by name."""
+    template = Template.load()
+    resolver = Resolver(
+        parameters={**template.parameter_defaults(), "PhoneNumberId": "123456789012345"},
+        conditions_source=template.body.get("Conditions", {}),
+        refs={resource: f"https://example.test/{resource}" for resource in template.resources},
+        attributes=_Anything(),
+        pseudo={
+            "AWS::Region": "us-east-1",
+            "AWS::AccountId": "123456789012",
+            "AWS::URLSuffix": "amazonaws.com",
+        },
+    )
+    spec = template.functions()[name]
+    return {key: str(resolver.resolve(value)) for key, value in spec.environment.items()}
+
+
 FLOOR = "import boto3"
 LOAD = (
     "from walocal.template import Template\n"
@@ -34,8 +53,8 @@ LOAD = (
 LOADER_ONLY = "import boto3\nfrom walocal.template import Template\nTemplate.load().functions()\n"
 
 
-def _median_seconds(code: str, samples: int) -> float:
-    env = {**os.environ, **ENV}
+def _median_seconds(code: str, samples: int, function: str | None = None) -> float:
+    env = {**os.environ, **BASE_ENV, **(_environment(function) if function else {})}
     times = []
     for _ in range(samples):
         started = time.perf_counter()
@@ -54,7 +73,7 @@ def run(samples: int = 7) -> str:
         f"  {'function':<20} {'import ms':>10} {'x floor':>8}",
     ]
     for name in ("WebhookFunction", "ProcessorFunction", "SenderFunction"):
-        total = _median_seconds(LOAD.format(name=name), samples) - interpreter
+        total = _median_seconds(LOAD.format(name=name), samples, name) - interpreter
         own = floor + max(total - loader, 0.0)
         lines.append(f"  {name:<20} {own * 1000:>10.0f} {own / floor:>8.2f}")
     return "\n".join(lines)
