@@ -66,8 +66,9 @@ def eventually(probe: Callable[[], T | None], timeout: float = 10.0) -> T:
 
 
 @pytest.fixture(scope="module")
-def runtime() -> Iterator[Runtime]:
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     ports = [free_port() for _ in range(4)]
+    log = (tmp_path_factory.mktemp("runtime") / "wa-local.log").open("w+", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WHATSAPP_", "GRAPH_API"))}
     process = subprocess.Popen(
         [
@@ -84,7 +85,9 @@ def runtime() -> Iterator[Runtime]:
             str(ports[3]),
         ],
         env=env,
-        stdout=subprocess.PIPE,
+        # A file, not a pipe: nobody reads the runtime's logs while it runs, and a full pipe would
+        # block it.
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -98,7 +101,8 @@ def runtime() -> Iterator[Runtime]:
 
     def ready() -> bool:
         if process.poll() is not None:
-            output = process.stdout.read() if process.stdout else ""
+            log.seek(0)
+            output = log.read()
             raise AssertionError(f"the local runtime exited early:\n{output}")
         try:
             return requests.get(rt.webhook_url, timeout=1).status_code == 403
@@ -114,6 +118,7 @@ def runtime() -> Iterator[Runtime]:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+        log.close()
 
 
 def test_handshake_over_http(runtime: Runtime) -> None:
@@ -202,3 +207,80 @@ def test_unknown_function_is_a_404_like_lambda(runtime: Runtime) -> None:
     )
     assert response.status_code == 404
     assert response.headers["x-amzn-ErrorType"] == "ResourceNotFoundException"
+
+
+# ------------------------------------------------------------------------- the operator's loop
+def wactl(runtime: Runtime, *argv: str) -> subprocess.CompletedProcess[str]:
+    """The operator CLI as a separate process, pointed at this runtime's ports."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wactl",
+            *argv,
+            "--local",
+            "--endpoint-url",
+            runtime.aws_url,
+            "--invoke-url",
+            runtime.invoke_url,
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_contact_writes_gets_a_reply_that_is_read_and_a_stranger_gets_nothing(runtime: Runtime) -> None:
+    contact, stranger = "16505550101", "16505550199"
+    table = runtime.table()
+
+    # (a) The contact writes (the simulator signs and posts Meta's webhook); wactl shows it.
+    inbound = requests.post(
+        f"{runtime.graph_url}/_simulator/inbound",
+        json={"from": contact, "name": "Ada Lovelace", "type": "text", "text": {"body": "Open today?"}},
+        timeout=10,
+    ).json()
+    assert inbound["delivered"] is True
+    eventually(lambda: table.get_item(Key={"pk": f"MSG#{inbound['wamid']}", "sk": "MESSAGE"}).get("Item"))
+    shown = wactl(runtime, "conversation", contact)
+    assert shown.returncode == 0, shown.stderr
+    conversation = json.loads(shown.stdout)
+    assert (conversation["summary"]["name"], conversation["summary"]["window"]) == ("Ada Lovelace", "open")
+    assert [(m["direction"], m["text"]) for m in conversation["messages"]] == [("inbound", "Open today?")]
+
+    # (b) A free-form reply inside the window: accepted, delivered by the simulator, read.
+    sent = wactl(
+        runtime, "send", "--to", contact, "--text", "Yes, until 8 pm.", "--reply-to", inbound["wamid"]
+    )
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    [result] = json.loads(sent.stdout)["results"]
+    assert result["status"] == "accepted"
+    wamid = result["message_id"]
+    received = requests.get(
+        f"{runtime.graph_url}/_simulator/messages", params={"to": contact}, timeout=5
+    ).json()
+    assert [m["wamid"] for m in received["messages"]] == [wamid]
+    key = {"pk": f"MSG#{wamid}", "sk": "MESSAGE"}
+    eventually(lambda: table.get_item(Key=key)["Item"].get("status") == "read", timeout=20)
+    history = json.loads(wactl(runtime, "message", wamid).stdout)
+    assert history["message"]["status"] == "read"
+    assert json.loads(history["message"]["request"])["context"] == {"message_id": inbound["wamid"]}
+    assert [event["status"] for event in history["history"]] == ["sent", "delivered", "read"]
+
+    # (c) A free-form message to someone who never wrote: refused with 131047, recorded as failed.
+    refused = wactl(runtime, "send", "--to", stranger, "--text", "Hello?")
+    assert refused.returncode == 1
+    [result] = json.loads(refused.stdout)["results"]
+    assert (result["status"], result["error"]["code"]) == ("failed", 131047)
+    failed = json.loads(wactl(runtime, "failed").stdout)["failed"]
+    assert [(f["kind"], f["to"], [e["code"] for e in f["errors"]]) for f in failed] == [
+        ("send", stranger, [131047])
+    ]
+    received = requests.get(
+        f"{runtime.graph_url}/_simulator/messages", params={"to": stranger}, timeout=5
+    ).json()
+    assert received["messages"] == []

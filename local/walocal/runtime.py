@@ -223,6 +223,25 @@ class LocalRuntime:
             )
         return lines
 
+    def _operator_lines(self) -> list[str]:
+        """The operator commands, with the options that point them at this runtime's ports."""
+        config = self.config
+        target = "--local"
+        if config.aws_endpoint != "http://127.0.0.1:4566":
+            target += f" --endpoint-url {config.aws_endpoint}"
+        if config.invoke_url != "http://127.0.0.1:3001":
+            target += f" --invoke-url {config.invoke_url}"
+        lines = []
+        if self._simulator is not None:
+            url = "" if config.graph_port == 3002 else f" --url {config.simulator_url}"
+            lines.append(f"  .venv/bin/python -m walocal.simulator inbound{url} --from 16505551234 --text hi")
+        return [
+            *lines,
+            f"  .venv/bin/wactl conversation 16505551234 {target}",
+            f'  .venv/bin/wactl send {target} --to 16505551234 --text "Hello from the business"',
+            f"  .venv/bin/wactl failed {target}",
+        ]
+
     def guide(self) -> str:
         config = self.config
         assert self.stack is not None
@@ -249,6 +268,7 @@ class LocalRuntime:
                 f"  aws lambda invoke --endpoint-url {config.invoke_url} --function-name SenderFunction "
                 "--cli-binary-format raw-in-base64-out "
                 '--payload \'{"to": "16505551234", "type": "text", "text": {"body": "hi"}}\' out.json',
+                *self._operator_lines(),
                 "",
                 "Ctrl-C stops everything (the emulated AWS state lives in memory).",
             ]

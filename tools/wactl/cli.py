@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 
-from wactl import dlq
+from wactl import conversation, dlq, failed, raw, reminders, send
 from wactl.errors import WactlError
 from wactl.output import Output
 from wactl.target import add_target_arguments
@@ -15,8 +15,9 @@ Handler = Callable[[argparse.Namespace, Output], int]
 
 def build_parser() -> argparse.ArgumentParser:
     # Options every command takes, accepted after the command's name (wactl dlq list --local).
-    common = argparse.ArgumentParser(add_help=False)
-    add_target_arguments(common)
+    targets = argparse.ArgumentParser(add_help=False)
+    add_target_arguments(targets)
+    common = argparse.ArgumentParser(add_help=False, parents=[targets])
     common.add_argument("--json", action="store_true", help="print one JSON document (progress on stderr)")
 
     parser = argparse.ArgumentParser(
@@ -24,6 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Operator commands for the WhatsApp webhook pipeline, locally or on a deployed stack.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    conversation.register(commands, common)
+    failed.register(commands, common)
+    send.register(commands, common)
+    raw.register(commands, common)
+    reminders.register(commands, common)
     dlq.register(commands, common)
     return parser
 

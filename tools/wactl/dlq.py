@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from wactl.arguments import positive_int
 from wactl.errors import WactlError, reason
 from wactl.output import Output, table
 from wactl.target import from_arguments
@@ -467,10 +468,3 @@ def _preview(body: str) -> str:
 
 def _utc(ms: int | None) -> str:
     return "-" if ms is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms / 1000))
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value

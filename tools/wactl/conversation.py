@@ -1,0 +1,212 @@
+"""``wactl conversation`` and ``wactl message``: what the table holds about a contact and a message.
+
+The conversation is the contact's messages in both directions (index ``gsi1``), with the profile
+the sender decides by: the 24-hour customer service window and the consent keywords.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from wacloud.send_policy import WINDOW_SECONDS, window_open
+from wactl.arguments import positive_int
+from wactl.errors import WactlError
+from wactl.output import Output, ago, plain, shorten, table, utc
+from wactl.records import Records, error_text, errors_of
+from wactl.target import OUTPUT_TABLE, from_arguments
+
+DEFAULT_LIMIT = 50
+TEXT_CHARS = 60
+
+
+class NotFoundError(WactlError):
+    """Nothing is stored under the id asked for."""
+
+
+# ------------------------------------------------------------------------------ what is shown
+def status_of(item: dict[str, Any]) -> str:
+    """An outbound message's current status: the latest webhook's, else the sender's acceptance."""
+    if item.get("direction") == "inbound":
+        return "-"
+    return str(item.get("status") or item.get("accepted_status") or "-")
+
+
+def profile_summary(profile: dict[str, Any] | None, now: float) -> dict[str, Any]:
+    """The profile as the sender reads it (same window rule), for people and scripts alike."""
+    profile = profile or {}
+    last = profile.get("last_inbound_at")
+    opted = profile.get("opted_in")
+    return {
+        "name": profile.get("profile_name"),
+        "last_inbound_at": plain(last),
+        "window": "open" if window_open(profile, now) else "closed",
+        "window_closes_at": None if last is None else int(last) + WINDOW_SECONDS,
+        "consent": "unknown" if opted is None else ("opted_in" if opted else "opted_out"),
+        "consent_reason": profile.get("consent_reason"),
+        "consent_at": plain(profile.get("consent_at")),
+        "marketing_stopped_at": plain(profile.get("marketing_stopped_at")),
+        "changed_to": profile.get("changed_to"),
+        "previous_wa_ids": plain(profile.get("previous_wa_ids") or []),
+    }
+
+
+def profile_lines(summary: dict[str, Any], now: float) -> list[str]:
+    last = summary["last_inbound_at"]
+    closes = summary["window_closes_at"]
+    if last is None:
+        window = "closed: the contact never wrote (templates only)"
+    elif summary["window"] == "open":
+        window = f"open, closes {utc(closes)} UTC (in {ago(closes - now)})"
+    else:
+        window = f"closed since {utc(closes)} UTC (templates only)"
+    consent = {
+        "unknown": "no consent keyword (not opted in, not opted out)",
+        "opted_in": "opted in",
+        "opted_out": "opted out (no templates until START)",
+    }[summary["consent"]]
+    if summary["consent_at"] is not None:
+        consent += f": {summary['consent_reason']} at {utc(summary['consent_at'])} UTC"
+    lines = [
+        f"  name          {summary['name'] or '-'}",
+        "  last inbound  " + ("-" if last is None else f"{utc(last)} UTC ({ago(now - last)} ago)"),
+        f"  window        {window}",
+        f"  consent       {consent}",
+    ]
+    if summary["marketing_stopped_at"] is not None:
+        lines.append(f"  marketing     stopped (131050) at {utc(summary['marketing_stopped_at'])} UTC")
+    if summary["changed_to"]:
+        lines.append(f"  number        changed to {summary['changed_to']}")
+    if summary["previous_wa_ids"]:
+        lines.append(f"  previously    {', '.join(summary['previous_wa_ids'])}")
+    return lines
+
+
+# ------------------------------------------------------------------------------ command line
+def register(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    conversation = commands.add_parser(
+        "conversation",
+        parents=[common],
+        help="a contact's messages in time order, and their profile",
+        description="A contact's latest messages in both directions, oldest first, with the profile "
+        "the sender decides by: name, last inbound message, 24-hour window, consent.",
+    )
+    conversation.add_argument("wa_id", help="the contact's WhatsApp id (phone number), e.g. 16505551234")
+    conversation.add_argument(
+        "--limit",
+        type=positive_int,
+        default=DEFAULT_LIMIT,
+        metavar="N",
+        help=f"show the latest N messages (default {DEFAULT_LIMIT})",
+    )
+    conversation.set_defaults(handler=_conversation_command)
+
+    message = commands.add_parser(
+        "message",
+        parents=[common],
+        help="a message and its status history",
+        description="A message by its wamid: what it is, its current status and every status "
+        "webhook received for it (time, status, error codes, pricing category).",
+    )
+    message.add_argument("wamid", help="the message id, e.g. wamid.HBgL...")
+    message.set_defaults(handler=_message_command)
+
+
+def _conversation_command(args: argparse.Namespace, out: Output) -> int:
+    target = from_arguments(args, needs=[OUTPUT_TABLE])
+    records = Records(target.table())
+    wa_id = args.wa_id.lstrip("+")
+    profile = records.profile(wa_id)
+    messages = records.conversation(wa_id, args.limit)
+    if profile is None and not messages:
+        raise NotFoundError(
+            f"nothing stored for contact {wa_id} in {target.table_name} ({target.description})"
+        )
+    now = time.time()
+    summary = profile_summary(profile, now)
+    document = {
+        "target": target.description,
+        "wa_id": wa_id,
+        "summary": summary,
+        "profile": plain(profile),
+        "messages": [plain(item) for item in messages],
+    }
+    lines = [f"Contact {wa_id} ({target.description})"]
+    lines += profile_lines(summary, now) if profile is not None else ["  no profile: the contact never wrote"]
+    lines.append("")
+    if not messages:
+        lines.append("No messages.")
+    else:
+        count = len(messages)
+        lines.append(f"Latest {'message' if count == 1 else f'{count} messages, oldest first'}:")
+        rows = [
+            [
+                utc(item.get("timestamp")),
+                "in" if item.get("direction") == "inbound" else "out",
+                str(item.get("type", "-")),
+                status_of(item),
+                str(item.get("wamid", "-")),
+                shorten(str(item.get("text") or ""), TEXT_CHARS),
+            ]
+            for item in messages
+        ]
+        lines += table(["TIME (UTC)", "DIR", "TYPE", "STATUS", "WAMID", "TEXT"], rows)
+    out.result(document, lines)
+    return 0
+
+
+def _message_command(args: argparse.Namespace, out: Output) -> int:
+    target = from_arguments(args, needs=[OUTPUT_TABLE])
+    found = Records(target.table()).message(args.wamid)
+    if found is None:
+        raise NotFoundError(f"no message {args.wamid} in {target.table_name} ({target.description})")
+    history = found.pop("history")
+    document = {
+        "target": target.description,
+        "wamid": args.wamid,
+        "message": plain(found),
+        "history": [plain(event) for event in history],
+    }
+    direction = found.get("direction")
+    contact = found.get("wa_id") or found.get("recipient_id") or "-"
+    lines = [f"Message {args.wamid} ({target.description})"]
+    if direction is None:
+        # Status webhooks arrived but the sender's record did not (sent from elsewhere, or not yet).
+        lines.append(f"  direction     outbound to {contact} (no sender record)")
+    else:
+        lines.append(f"  direction     {direction} {'from' if direction == 'inbound' else 'to'} {contact}")
+    for label, value in (
+        ("type", found.get("type")),
+        ("time", f"{utc(found['timestamp'])} UTC" if "timestamp" in found else None),
+        ("text", found.get("text")),
+        ("reply to", found.get("reply_to")),
+        ("idempotency", found.get("idempotency_key")),
+    ):
+        if value is not None:
+            lines.append(f"  {label:<13} {value}")
+    if direction != "inbound":
+        at = f" at {utc(found['status_at'])} UTC" if "status_at" in found else ""
+        lines.append(f"  status        {status_of(found)}{at}")
+    errors = errors_of(found)
+    if errors:
+        lines.append(f"  errors        {error_text(errors)}")
+    lines.append("")
+    if not history:
+        lines.append("No status webhooks." if direction != "inbound" else "Inbound: no status history.")
+    else:
+        lines.append("Status history, oldest first:")
+        rows = [
+            [
+                utc(event.get("timestamp")),
+                str(event.get("status", "-")),
+                str(event.get("pricing_category") or "-"),
+                error_text(errors_of(event)),
+            ]
+            for event in history
+        ]
+        lines += table(["TIME (UTC)", "STATUS", "PRICING", "ERRORS"], rows)
+    out.result(document, lines)
+    return 0
