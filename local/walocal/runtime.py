@@ -265,9 +265,10 @@ class LocalRuntime:
                 f"  curl '{config.webhook_url}?hub.mode=subscribe&hub.verify_token={config.verify_token}"
                 "&hub.challenge=42'",
                 "  .venv/bin/wa-local post-webhook events/webhooks/message_text.json",
-                f"  aws lambda invoke --endpoint-url {config.invoke_url} --function-name SenderFunction "
-                "--cli-binary-format raw-in-base64-out "
-                '--payload \'{"to": "16505551234", "type": "text", "text": {"body": "hi"}}\' out.json',
+                f"  AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x .venv/bin/aws lambda invoke --region us-east-1 "
+                f"--endpoint-url {config.invoke_url} --function-name SenderFunction "
+                '--payload \'{"to": "16505551234", "type": "template", '
+                '"template": {"name": "hello_world", "language": {"code": "en_US"}}}\' out.json',
                 *self._operator_lines(),
                 "",
                 "Ctrl-C stops everything (the emulated AWS state lives in memory).",
