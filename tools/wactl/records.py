@@ -1,19 +1,18 @@
 """Reading the single table (docs/data-model.md) for the operator commands.
 
-Point reads go through :class:`wacloud.store.ConversationStore`, the code that writes the items.
-Its listing reads are single queries with a ``Limit``, which DynamoDB may cut short at 1 MB, so
-the listings here page until they have what was asked for.
+Every read goes through :class:`wacloud.store.ConversationStore`, the code that writes the items;
+this module turns AWS failures into the command line's errors.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from wacloud.store import ConversationStore, contact_pk
+from wacloud.store import ConversationStore
 from wactl.errors import WactlError, reason
 
 if TYPE_CHECKING:
@@ -39,55 +38,18 @@ class Records:
 
     def conversation(self, wa_id: str, limit: int) -> list[dict[str, Any]]:
         """The contact's latest ``limit`` messages, oldest first."""
-        newest = list(
-            self._query(
-                limit,
-                IndexName="gsi1",
-                KeyConditionExpression="gsi1pk = :pk",
-                ExpressionAttributeValues={":pk": contact_pk(wa_id)},
-                ScanIndexForward=False,
-            )
-        )
-        return newest[::-1]
+        return self._read(lambda: self.store.conversation(wa_id, limit, newest_first=True))[::-1]
 
     def failed(self, day: str) -> list[dict[str, Any]]:
         """Failed status webhooks and failed sends of a day (index gsi2), in time order."""
-        return list(
-            self._query(
-                None,
-                IndexName="gsi2",
-                KeyConditionExpression="gsi2pk = :pk",
-                ExpressionAttributeValues={":pk": f"FAILED#{day}"},
-            )
-        )
+        return self._read(lambda: self.store.failed_messages(day, limit=None))
 
-    def raw_payloads(self, day: str, limit: int | None) -> Iterator[dict[str, Any]]:
+    def raw_payloads(self, day: str, limit: int | None) -> list[dict[str, Any]]:
         """Raw payloads received on a day (index gsi1), in order of receipt."""
-        return self._query(
-            limit,
-            IndexName="gsi1",
-            KeyConditionExpression="gsi1pk = :pk",
-            ExpressionAttributeValues={":pk": f"RAW#{day}"},
-        )
+        return self._read(lambda: self.store.raw_payloads(day, limit))
 
     def raw_payload(self, sha256: str) -> dict[str, Any] | None:
-        answer = self._read(
-            lambda: self.table.get_item(Key={"pk": f"RAW#{sha256}", "sk": "RAW"}, ConsistentRead=True)
-        )
-        return answer.get("Item") if answer else None
-
-    def _query(self, limit: int | None, **request: Any) -> Iterator[dict[str, Any]]:
-        count = 0
-        while limit is None or count < limit:
-            if limit is not None:
-                request["Limit"] = limit - count
-            page = self._read(lambda: self.table.query(**request))
-            for item in page.get("Items", []):
-                count += 1
-                yield item
-            if "LastEvaluatedKey" not in page:
-                return
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return self._read(lambda: self.store.raw_payload(sha256))
 
     def _read(self, read: Callable[[], T]) -> T:
         try:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -303,37 +303,46 @@ class ConversationStore:
         result["history"] = history
         return result
 
-    def conversation(self, wa_id: str, limit: int = 50, newest_first: bool = False) -> list[dict[str, Any]]:
-        response = self._table.query(
-            IndexName="gsi1",
-            KeyConditionExpression="gsi1pk = :pk",
-            ExpressionAttributeValues={":pk": contact_pk(wa_id)},
-            ScanIndexForward=not newest_first,
-            Limit=limit,
+    def conversation(
+        self, wa_id: str, limit: int | None = 50, newest_first: bool = False
+    ) -> list[dict[str, Any]]:
+        return list(
+            self._query(
+                limit,
+                IndexName="gsi1",
+                KeyConditionExpression="gsi1pk = :pk",
+                ExpressionAttributeValues={":pk": contact_pk(wa_id)},
+                ScanIndexForward=not newest_first,
+            )
         )
-        return list(response.get("Items", []))
 
     def profile(self, wa_id: str) -> dict[str, Any] | None:
         item = self._table.get_item(Key={"pk": contact_pk(wa_id), "sk": PROFILE_SK}, ConsistentRead=True)
         return item.get("Item")
 
-    def failed_messages(self, day: str, limit: int = 100) -> list[dict[str, Any]]:
-        response = self._table.query(
-            IndexName="gsi2",
-            KeyConditionExpression="gsi2pk = :pk",
-            ExpressionAttributeValues={":pk": f"FAILED#{day}"},
-            Limit=limit,
+    def failed_messages(self, day: str, limit: int | None = 100) -> list[dict[str, Any]]:
+        return list(
+            self._query(
+                limit,
+                IndexName="gsi2",
+                KeyConditionExpression="gsi2pk = :pk",
+                ExpressionAttributeValues={":pk": f"FAILED#{day}"},
+            )
         )
-        return list(response.get("Items", []))
 
-    def raw_payloads(self, day: str, limit: int = 100) -> list[dict[str, Any]]:
-        response = self._table.query(
-            IndexName="gsi1",
-            KeyConditionExpression="gsi1pk = :pk",
-            ExpressionAttributeValues={":pk": f"RAW#{day}"},
-            Limit=limit,
+    def raw_payloads(self, day: str, limit: int | None = 100) -> list[dict[str, Any]]:
+        return list(
+            self._query(
+                limit,
+                IndexName="gsi1",
+                KeyConditionExpression="gsi1pk = :pk",
+                ExpressionAttributeValues={":pk": f"RAW#{day}"},
+            )
         )
-        return list(response.get("Items", []))
+
+    def raw_payload(self, sha256: str) -> dict[str, Any] | None:
+        item = self._table.get_item(Key={"pk": raw_pk(sha256), "sk": RAW_SK}, ConsistentRead=True)
+        return item.get("Item")
 
     # ------------------------------------------------------------------ helpers
     def _update_facets(self, pk: str, sk: str, facets: Sequence[Facet], constants: Mapping[str, Any]) -> None:
@@ -368,13 +377,21 @@ class ConversationStore:
         self._table.update_item(**request)
 
     def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        while True:
-            response = self._table.query(ConsistentRead=True, **kwargs)
-            items.extend(response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return items
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return list(self._query(None, ConsistentRead=True, **kwargs))
+
+    def _query(self, limit: int | None, **request: Any) -> Iterator[dict[str, Any]]:
+        """Up to ``limit`` items (all when None), paging: DynamoDB stops a page at 1 MB."""
+        count = 0
+        while limit is None or count < limit:
+            if limit is not None:
+                request["Limit"] = limit - count
+            page = self._table.query(**request)
+            for item in page.get("Items", []):
+                count += 1
+                yield item
+            if "LastEvaluatedKey" not in page:
+                return
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def _condition_failed(exc: ClientError) -> bool:
