@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from wacloud.queued_webhook import ATTR_LOCATION, LOCATION_S3, PayloadPointer
 from wactl.arguments import positive_int
 from wactl.errors import WactlError, reason
 from wactl.output import Output, table
@@ -177,13 +178,12 @@ def replay(
 
 def summarize(body: str, attributes: Mapping[str, MessageAttributeValueOutputTypeDef]) -> str:
     """What a queued webhook holds, in a few words: enough to tell dead letters apart."""
-    if _attribute_text(attributes.get("payload_location")) == "s3":
+    if _attribute_text(attributes.get(ATTR_LOCATION)) == LOCATION_S3:
         try:
-            pointer = json.loads(body)
-            location = f"s3://{pointer['s3']['bucket']}/{pointer['s3']['key']}"
-            return f"payload in {location} ({pointer['size']:,} bytes)"
+            pointer = PayloadPointer.from_json(body)
         except (ValueError, KeyError, TypeError):
             return f"unreadable payload pointer: {_preview(body)}"
+        return f"payload in s3://{pointer.bucket}/{pointer.key} ({pointer.size:,} bytes)"
     try:
         data = json.loads(body)
     except ValueError:
