@@ -26,8 +26,8 @@ install: $(STAMP) ## Create .venv with the project and its tools
 run: $(STAMP) ## Run the whole pipeline locally (moto, webhook API, Lambda API, Graph API simulator)
 	$(BIN)/wa-local
 
-test: $(STAMP) ## Run the test suite
-	$(BIN)/pytest
+test: $(STAMP) ## Run the test suite (in parallel: three workers share the cores while tests wait on I/O)
+	$(BIN)/pytest -n 3 --dist loadgroup
 
 lint: $(STAMP) ## ruff, mypy, cfn-lint and sam validate --lint
 	$(BIN)/ruff check .

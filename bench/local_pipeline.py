@@ -19,7 +19,7 @@ from pathlib import Path
 import boto3
 import requests
 
-from wacloud.signature import sign
+from wacloud.meta.signature import sign
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,7 +90,7 @@ def run(rounds: int = 200) -> str:
             stored.append(time.perf_counter() - started)
     finally:
         process.send_signal(signal.SIGTERM)
-        process.wait(timeout=15)
+        process.wait(timeout=60)
     return "\n".join(
         [
             f"local pipeline over HTTP (median of {rounds}; moto as AWS, so absolute times are local ones)",

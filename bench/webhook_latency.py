@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from wacloud.signature import is_valid_signature, sign
+from wacloud.meta.signature import is_valid_signature, sign
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = {"app_secret": "bench-secret", "verify_token": "bench", "access_token": "bench"}
@@ -53,8 +53,8 @@ def run(rounds: int = 2000) -> str:
         AWS_DEFAULT_REGION="us-east-1",
         POWERTOOLS_LOG_LEVEL="ERROR",
     )
-    from wacloud.credentials import CredentialsCache  # noqa: PLC0415 (after the environment is set)
-    from wacloud.intake import WebhookIntake  # noqa: PLC0415
+    from wacloud.core.credentials import CredentialsCache  # noqa: PLC0415 (after the environment is set)
+    from wacloud.webhook.intake import WebhookIntake  # noqa: PLC0415
     from walocal.functions import LambdaContext, load_module  # noqa: PLC0415
     from walocal.template import Template  # noqa: PLC0415
 

@@ -6,13 +6,16 @@ from collections.abc import Callable, Iterator
 
 import boto3
 import pytest
-from fake_graph import FakeGraphServer
 from moto import mock_aws
 
+from support.botocore_models import reused_session, share_one_loader
+from support.fake_graph import FakeGraphServer
 from walocal.functions import LocalFunction
 from walocal.provision import LocalStack, provision
 from walocal.runtime import LOCAL_ACCESS_TOKEN, LOCAL_APP_SECRET, LOCAL_PHONE_NUMBER_ID, LOCAL_VERIFY_TOKEN
 from walocal.template import Template
+
+share_one_loader()
 
 REGION = "us-east-1"
 GRAPH_TEST_URL = "https://graph.test"
@@ -21,6 +24,12 @@ LOCAL_SECRETS = {
     "verify_token": LOCAL_VERIFY_TOKEN,
     "access_token": LOCAL_ACCESS_TOKEN,
 }
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` run first: spread over the workers of a parallel run, they end with
+    the rest instead of starting last and holding the run open."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(scope="session")
@@ -42,9 +51,10 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def stack(aws_credentials: None, template: Template) -> Iterator[LocalStack]:
     with mock_aws():
+        session = boto3.DEFAULT_SESSION = reused_session(REGION)
         yield provision(
             template,
-            boto3.Session(region_name=REGION),
+            session,
             parameters={"PhoneNumberId": LOCAL_PHONE_NUMBER_ID, "GraphApiUrl": GRAPH_TEST_URL},
             secret_values=LOCAL_SECRETS,
         )

@@ -10,10 +10,11 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from wacloud.observability import logger
-from wacloud.processing import WebhookProcessor, queued_webhook_from_record
-from wacloud.settings import ProcessorSettings
-from wacloud.store import ConversationStore
+from wacloud.core.observability import logger
+from wacloud.core.settings import ProcessorSettings
+from wacloud.processor.updates import WebhookProcessor
+from wacloud.table.store import ConversationStore
+from wacloud.webhook.envelope import QueuedWebhook
 
 settings = ProcessorSettings.from_env(os.environ)
 processor = WebhookProcessor(
@@ -27,7 +28,7 @@ batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=F
 
 
 def record_handler(record: SQSRecord) -> None:
-    webhook = queued_webhook_from_record(record.raw_event)
+    webhook = QueuedWebhook.from_lambda_record(record.raw_event)
     logger.append_keys(sqs_message_id=webhook.message_id, request_id=webhook.request_id)
     try:
         summary = processor.process(webhook)

@@ -17,22 +17,23 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from wacloud.credentials import CredentialsCache
-from wacloud.graph_client import GraphClient, GraphEndpoint
-from wacloud.observability import logger
-from wacloud.outbound.models import SendRequestError
-from wacloud.outbound_queue import OutboundQueue
-from wacloud.rate_limit import SlidingWindowRateLimiter
-from wacloud.reminders import ReminderFanout
-from wacloud.retry import Deadline, RetryPolicy
-from wacloud.send_ledger import SendLedger
-from wacloud.sender_service import SenderService
-from wacloud.sending import MessageSender
-from wacloud.settings import SenderSettings
-from wacloud.store import ConversationStore
+from wacloud.core.credentials import CredentialsCache
+from wacloud.core.observability import logger
+from wacloud.core.settings import SenderSettings
+from wacloud.meta.outbound import SendRequestError
+from wacloud.sender.delivery import MessageSender
+from wacloud.sender.graph_client import GraphClient, GraphEndpoint
+from wacloud.sender.queue import OutboundQueue
+from wacloud.sender.rate_limit import SlidingWindowRateLimiter
+from wacloud.sender.reminders import ReminderFanout
+from wacloud.sender.retry import Deadline, RetryPolicy
+from wacloud.sender.service import SenderService
+from wacloud.table.ledger import SendLedger
+from wacloud.table.store import ConversationStore
 
 settings = SenderSettings.from_env(os.environ)
 table = boto3.resource("dynamodb").Table(settings.table_name)
+store = ConversationStore(table)
 ledger = SendLedger(table)
 queue = OutboundQueue(boto3.client("sqs"), settings.outbound_queue_url)
 service = SenderService(
@@ -46,7 +47,7 @@ service = SenderService(
         credentials=CredentialsCache(
             boto3.client("secretsmanager"), settings.secret_arn, settings.secret_max_age_seconds
         ),
-        store=ConversationStore(table),
+        store=store,
         ledger=ledger,
         # One phone number per deployment, so one limiter per process.
         limiter=SlidingWindowRateLimiter(settings.send_rate_per_second),
@@ -55,7 +56,7 @@ service = SenderService(
         ),
     ),
     queue=queue,
-    fanout=ReminderFanout(table, queue, ledger, settings.reminders),
+    fanout=ReminderFanout(store, queue, ledger, settings.reminders),
     reminders=settings.reminders,
 )
 # Report every failed record, even when all fail, rather than fail the invocation: each record

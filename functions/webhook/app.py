@@ -13,12 +13,12 @@ from typing import Any
 
 import boto3
 
-from wacloud.credentials import CredentialsCache
-from wacloud.errors import WaCloudError
-from wacloud.intake import WebhookIntake
-from wacloud.observability import logger
-from wacloud.settings import WebhookSettings
-from wacloud.signature import SIGNATURE_HEADER
+from wacloud.core.credentials import CredentialsCache
+from wacloud.core.errors import WaCloudError
+from wacloud.core.observability import logger
+from wacloud.core.settings import WebhookSettings
+from wacloud.meta.signature import SIGNATURE_HEADER
+from wacloud.webhook.intake import WebhookIntake
 
 settings = WebhookSettings.from_env(os.environ)
 intake = WebhookIntake(

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import requests
 
-from wacloud.signature import SIGNATURE_HEADER, sign
+from wacloud.meta.signature import SIGNATURE_HEADER, sign
+from walocal.guide import startup_guide
 from walocal.runtime import LocalRuntime, RuntimeConfig, RuntimeConfigError, schedule_event
 from walocal.template import Template
 
@@ -74,7 +75,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"wa-local: cannot start: {exc}", file=sys.stderr)
         runtime.stop()
         return 1
-    print(runtime.guide(), flush=True)
+    print(startup_guide(runtime), flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())

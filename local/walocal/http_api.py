@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
 from walocal.events import http_api_event
 from walocal.functions import LocalFunction
+from walocal.http_reply import ReplyingHandler
 from walocal.template import HttpRoute
 
 log = logging.getLogger("walocal.http_api")
@@ -29,12 +30,10 @@ class HttpApiServer(ThreadingHTTPServer):
         self.routes = {(route.method, route.path): functions[route.function] for route in routes}
 
 
-class _HttpApiHandler(BaseHTTPRequestHandler):
+class _HttpApiHandler(ReplyingHandler):
     server: HttpApiServer
     protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes; with Nagle on, keep-alive clients wait for a
-    # delayed ACK (about 40 ms) before the body.
-    disable_nagle_algorithm = True
+    log = log
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -78,16 +77,7 @@ class _HttpApiHandler(BaseHTTPRequestHandler):
         self._reply(status, headers, payload)
 
     def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
-        self.send_response(status)
-        for name, value in headers.items():
-            if name.lower() not in {"content-length", "connection"}:
-                self.send_header(name, value)
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.info("%s %s", self.address_string(), format % args)
+        self.reply(status, body, headers)
 
 
 def _http_response(result: Any) -> tuple[int, dict[str, str], bytes]:

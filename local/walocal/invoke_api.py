@@ -8,10 +8,11 @@ import re
 import threading
 import traceback
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 from walocal.functions import LocalFunction
+from walocal.http_reply import ReplyingHandler
 
 log = logging.getLogger("walocal.invoke_api")
 
@@ -28,12 +29,10 @@ class InvokeApiServer(ThreadingHTTPServer):
         self.functions = functions
 
 
-class _InvokeHandler(BaseHTTPRequestHandler):
+class _InvokeHandler(ReplyingHandler):
     server: InvokeApiServer
     protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes; with Nagle on, keep-alive clients wait for a
-    # delayed ACK (about 40 ms) before the body.
-    disable_nagle_algorithm = True
+    log = log
 
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
@@ -88,16 +87,7 @@ class _InvokeHandler(BaseHTTPRequestHandler):
         self._reply(status, body, {"x-amzn-ErrorType": error_type})
 
     def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.info("%s %s", self.address_string(), format % args)
+        self.reply(status, body, {"content-type": "application/json", **headers})
 
 
 def _invoke_async(function: LocalFunction, event: Any, request_id: str) -> None:

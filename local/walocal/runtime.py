@@ -23,7 +23,7 @@ from walocal.http_api import HttpApiServer
 from walocal.invoke_api import InvokeApiServer
 from walocal.poller import QueuePoller
 from walocal.provision import LocalStack, provision
-from walocal.schedules import Scheduler, ScheduleTimer
+from walocal.schedules import ScheduleRunner, ScheduleTimer
 from walocal.template import TEMPLATE_PATH, Template
 
 log = logging.getLogger("walocal")
@@ -102,7 +102,7 @@ class LocalRuntime:
         self._servers: list[HttpApiServer | InvokeApiServer] = []
         self._pollers: list[QueuePoller] = []
         self._simulator: Any = None
-        self.scheduler: Scheduler | None = None
+        self.scheduler: ScheduleRunner | None = None
 
     def __enter__(self) -> LocalRuntime:
         self.start()
@@ -160,7 +160,7 @@ class LocalRuntime:
             )
             poller.start()
             self._pollers.append(poller)
-        self.scheduler = Scheduler(self._enabled_schedules())
+        self.scheduler = ScheduleRunner(self._enabled_schedules())
         self.scheduler.start()
 
     def _enabled_schedules(self) -> list[tuple[str, ScheduleTimer, Callable[[], Any]]]:
@@ -205,75 +205,9 @@ class LocalRuntime:
         if self._moto is not None:
             self._moto.stop()
 
-    def _schedule_lines(self) -> list[str]:
-        assert self.stack is not None
-        upcoming = self.scheduler.next_fire_times() if self.scheduler else {}
-        lines = []
-        for schedule in self.template.schedules():
-            when = upcoming.get(schedule.name)
-            state = (
-                f"next {when:%Y-%m-%d %H:%M} UTC"
-                if when
-                else str(self.stack.resolver.resolve(schedule.state))
-            )
-            lines.append(
-                f"  schedule             {schedule.name} -> {schedule.function} "
-                f"{self.stack.resolver.resolve(schedule.expression)} ({state}; fire now: "
-                f"wa-local fire-schedule {schedule.name})"
-            )
-        return lines
-
-    def _operator_lines(self) -> list[str]:
-        """The operator commands, with the options that point them at this runtime's ports."""
-        config = self.config
-        target = "--local"
-        if config.aws_endpoint != "http://127.0.0.1:4566":
-            target += f" --endpoint-url {config.aws_endpoint}"
-        if config.invoke_url != "http://127.0.0.1:3001":
-            target += f" --invoke-url {config.invoke_url}"
-        lines = []
-        if self._simulator is not None:
-            url = "" if config.graph_port == 3002 else f" --url {config.simulator_url}"
-            lines.append(f"  .venv/bin/python -m walocal.simulator inbound{url} --from 16505551234 --text hi")
-        return [
-            *lines,
-            f"  .venv/bin/wactl conversation 16505551234 {target}",
-            f'  .venv/bin/wactl send {target} --to 16505551234 --text "Hello from the business"',
-            f"  .venv/bin/wactl failed {target}",
-        ]
-
-    def guide(self) -> str:
-        config = self.config
-        assert self.stack is not None
-        graph = config.effective_graph_api_url
-        return "\n".join(
-            [
-                "WhatsApp Cloud API pipeline running locally",
-                f"  webhook (HTTP API)   {config.webhook_url}",
-                f"  Lambda Invoke API    {config.invoke_url}  functions: {', '.join(self.functions)}",
-                f"  Graph API            {graph}{'  (simulator)' if config.graph_api_url is None else ''}",
-                f"  emulated AWS (moto)  {config.aws_endpoint}",
-                f"  table                {', '.join(self.stack.table_names.values())}",
-                *self._schedule_lines(),
-                f"  queues               {', '.join(self.stack.queue_urls.values())}",
-                "",
-                "Local secret values (WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN, WHATSAPP_ACCESS_TOKEN):",
-                f"  app_secret={config.app_secret}  verify_token={config.verify_token}  "
-                f"phone_number_id={config.phone_number_id}",
-                "",
-                "Try:",
-                f"  curl '{config.webhook_url}?hub.mode=subscribe&hub.verify_token={config.verify_token}"
-                "&hub.challenge=42'",
-                "  .venv/bin/wa-local post-webhook events/webhooks/message_text.json",
-                "  AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x .venv/bin/aws lambda invoke "
-                f"--region us-east-1 --endpoint-url {config.invoke_url} --function-name SenderFunction "
-                '--payload \'{"to": "16505551234", "type": "template", '
-                '"template": {"name": "hello_world", "language": {"code": "en_US"}}}\' out.json',
-                *self._operator_lines(),
-                "",
-                "Ctrl-C stops everything (the emulated AWS state lives in memory).",
-            ]
-        )
+    @property
+    def simulating_graph_api(self) -> bool:
+        return self._simulator is not None
 
 
 def schedule_event(schedule_input: Any) -> Any:

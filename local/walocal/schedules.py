@@ -148,7 +148,7 @@ class ScheduleTimer:
         return local.astimezone(UTC) if local else None
 
 
-class Scheduler:
+class ScheduleRunner:
     """Fires each enabled schedule at its time, on a background thread, until stopped."""
 
     def __init__(

@@ -10,7 +10,7 @@ import argparse
 import time
 from typing import Any
 
-from wacloud.send_policy import WINDOW_SECONDS, window_open
+from wacloud.sender.policy import WINDOW_SECONDS, window_open
 from wactl.arguments import positive_int
 from wactl.errors import WactlError
 from wactl.output import Output, ago, plain, shorten, table, utc

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from wacloud.queued_webhook import ATTR_LOCATION, LOCATION_S3, PayloadPointer
+from wacloud.webhook.envelope import QueuedWebhook
 from wactl.arguments import positive_int
 from wactl.errors import WactlError, reason
 from wactl.output import Output, table
@@ -62,11 +62,14 @@ class DeadLetter:
     sent_at_ms: int | None
     trace_header: str | None
 
+    webhook: QueuedWebhook
+
     @classmethod
     def from_sqs(cls, message: MessageTypeDef) -> DeadLetter:
         system = message.get("Attributes", {})
         sent = system.get("SentTimestamp")
         return cls(
+            webhook=QueuedWebhook.from_sqs_message(message),
             message_id=message["MessageId"],
             receipt_handle=message["ReceiptHandle"],
             body=message.get("Body", ""),
@@ -82,7 +85,7 @@ class DeadLetter:
 
     @property
     def summary(self) -> str:
-        return summarize(self.body, self.attributes)
+        return summarize(self.webhook)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -176,11 +179,12 @@ def replay(
     return report
 
 
-def summarize(body: str, attributes: Mapping[str, MessageAttributeValueOutputTypeDef]) -> str:
+def summarize(webhook: QueuedWebhook) -> str:
     """What a queued webhook holds, in a few words: enough to tell dead letters apart."""
-    if _attribute_text(attributes.get(ATTR_LOCATION)) == LOCATION_S3:
+    body = webhook.body
+    if webhook.in_bucket:
         try:
-            pointer = PayloadPointer.from_json(body)
+            pointer = webhook.pointer()
         except (ValueError, KeyError, TypeError):
             return f"unreadable payload pointer: {_preview(body)}"
         return f"payload in s3://{pointer.bucket}/{pointer.key} ({pointer.size:,} bytes)"

@@ -19,13 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from wacloud.queued_webhook import (
-    ATTR_LOCATION,
-    ATTR_RECEIVED_AT,
-    ATTR_REQUEST_ID,
-    LOCATION_INLINE,
-    LOCATION_S3,
-)
+from wacloud.table.items import queued_webhook_of_archive
+from wacloud.webhook.envelope import QueuedWebhook
 from wactl.arguments import day, positive_int
 from wactl.dlq import summarize
 from wactl.errors import WactlError, reason
@@ -35,7 +30,6 @@ from wactl.target import OUTPUT_QUEUE, OUTPUT_TABLE, from_arguments
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
-    from mypy_boto3_sqs.type_defs import MessageAttributeValueOutputTypeDef, MessageAttributeValueTypeDef
 
 DEFAULT_LIST_MAX = 100
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -52,34 +46,13 @@ class RawPayload:
         return str(self.item["sha256"])
 
     @property
-    def in_bucket(self) -> bool:
-        return "body_s3" in self.item
-
-    @property
-    def body(self) -> str:
-        """The message body: the exact text received, or the pointer to it in the bucket."""
-        return str(self.item["body_s3"] if self.in_bucket else self.item.get("body", ""))
-
-    @property
-    def attributes(self) -> dict[str, MessageAttributeValueTypeDef]:
-        attributes: dict[str, MessageAttributeValueTypeDef] = {
-            ATTR_RECEIVED_AT: {"DataType": "Number", "StringValue": str(int(self.item["received_at_ms"]))},
-            ATTR_LOCATION: {
-                "DataType": "String",
-                "StringValue": LOCATION_S3 if self.in_bucket else LOCATION_INLINE,
-            },
-        }
-        # SQS refuses empty attribute values; a POST queued without one was archived with "".
-        if self.item.get("request_id"):
-            attributes[ATTR_REQUEST_ID] = {"DataType": "String", "StringValue": str(self.item["request_id"])}
-        return attributes
+    def message(self) -> QueuedWebhook:
+        """The queue message: the exact text received, or the pointer to it in the bucket."""
+        return queued_webhook_of_archive(self.item)
 
     @property
     def summary(self) -> str:
-        location: dict[str, MessageAttributeValueOutputTypeDef] = {}
-        if self.in_bucket:
-            location[ATTR_LOCATION] = {"DataType": "String", "StringValue": LOCATION_S3}
-        return summarize(self.body, location)
+        return summarize(self.message)
 
     def as_json(self) -> dict[str, Any]:
         return {**plain(self.item), "summary": self.summary}
@@ -113,8 +86,9 @@ def replay(
             on_progress(f"{index:>5} would replay  {payload.sha256} {payload.summary}")
             continue
         try:
+            message = payload.message
             sent = sqs.send_message(
-                QueueUrl=queue_url, MessageBody=payload.body, MessageAttributes=payload.attributes
+                QueueUrl=queue_url, MessageBody=message.body, MessageAttributes=message.sqs_attributes()
             )
         except (BotoCoreError, ClientError) as exc:
             report.failed.append((payload.sha256, reason(exc)))
@@ -194,7 +168,7 @@ def _list_command(args: argparse.Namespace, out: Output) -> int:
                 utc(int(payload.item["received_at_ms"]) / 1000),
                 payload.sha256,
                 f"{int(payload.item.get('size', 0)):,}",
-                "s3" if payload.in_bucket else "table",
+                "s3" if payload.message.in_bucket else "table",
                 payload.summary,
             ]
             for payload in payloads

@@ -1,6 +1,6 @@
 """Reading the single table (docs/data-model.md) for the operator commands.
 
-Every read goes through :class:`wacloud.store.ConversationStore`, the code that writes the items;
+Every read goes through :class:`wacloud.table.store.ConversationStore`, the code that writes the items;
 this module turns AWS failures into the command line's errors.
 """
 
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from wacloud.store import ConversationStore
+from wacloud.table.store import ConversationStore
 from wactl.errors import WactlError, reason
 
 if TYPE_CHECKING:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
+from walocal.http_reply import ReplyingHandler
+
 from .api import GraphApi, Request, Response
 from .config import SimulatorConfig
-from .scheduler import Scheduler
+from .delayed import DelayedCalls
 from .state import SimulatorState
 from .webhooks import WebhookDispatcher
 
@@ -34,9 +36,11 @@ class _HttpServer(ThreadingHTTPServer):
         self.api = api
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(ReplyingHandler):
     server: _HttpServer
     protocol_version = "HTTP/1.0"
+    log = log
+    access_log_level = logging.DEBUG
     server_version = "GraphApiSimulator/1.0"
     # Bounds how long a silent client can hold a handler thread.
     timeout = 30
@@ -78,18 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, response: Response) -> None:
         payload = json.dumps(response.body).encode("utf-8")
-        try:
-            self.send_response(response.status)
-            self.send_header("Content-Type", "application/json; charset=UTF-8")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            # The client stopped waiting (a timeout the simulator injected, typically).
-            log.debug("client went away before the answer to %s %s", self.command, self.path)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s - " + format, self.address_string(), *args)
+        self.reply(response.status, payload, {"Content-Type": "application/json; charset=UTF-8"})
 
 
 class GraphApiSimulator:
@@ -103,7 +96,7 @@ class GraphApiSimulator:
         self.config = config or SimulatorConfig()
         self.state = SimulatorState(self.config)
         self._stopping = threading.Event()
-        self._scheduler = Scheduler()
+        self._scheduler = DelayedCalls()
         self._dispatcher = WebhookDispatcher(self.config, self._scheduler)
         self._api = GraphApi(self.config, self.state, self._dispatcher, self._stopping)
         self._server: _HttpServer | None = None

@@ -11,10 +11,10 @@ from typing import Any
 
 import requests
 
-from wacloud.signature import sign
+from wacloud.meta.signature import sign
 
 from .config import SimulatorConfig
-from .scheduler import Scheduler
+from .delayed import DelayedCalls
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class Outgoing:
 class WebhookDispatcher:
     """POSTs signed payloads to the one configured webhook URL; only HTTP 200 counts as delivered."""
 
-    def __init__(self, config: SimulatorConfig, scheduler: Scheduler) -> None:
+    def __init__(self, config: SimulatorConfig, scheduler: DelayedCalls) -> None:
         self._config = config
         self._scheduler = scheduler
 

@@ -1,1 +1,0 @@
-"""Inbound webhook payloads from Meta: typed models in :mod:`wacloud.inbound.models`."""

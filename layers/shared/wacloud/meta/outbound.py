@@ -1,0 +1,800 @@
+"""The sender's input contract: one model per outbound message type, and the Graph API body of each.
+
+A request is one item or a batch ``{"messages": [item, ...]}``. An item is a message in Meta's
+own ``POST /<version>/<phone-number-id>/messages`` shape (``to``, ``type`` and the object named
+by ``type``), or Meta's mark-as-read form ``{"status": "read", "message_id": ...}``. The sender
+adds what Meta requires but callers may omit (``messaging_product``, ``recipient_type``) and
+accepts one field of its own, ``idempotency_key``, which is never sent to Meta.
+
+Unknown fields are refused rather than ignored: a misspelt optional field would otherwise be
+dropped silently and the user would get a different message than intended.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal, Self, Union, get_args
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    GetCoreSchemaHandler,
+    PlainValidator,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import CoreSchema, ErrorDetails, PydanticCustomError
+
+from wacloud.core.errors import WaCloudError
+from wacloud.meta.error_codes import is_retryable
+
+MAX_BATCH_SIZE = 100
+STATUS_FAILED = "failed"
+
+_URL = r"^https?://\S+$"
+_CURRENCY_CODE = r"^[A-Z]{3}$"
+_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_PATTERN_RULES = {
+    _URL: "must be an http(s) URL",
+    _CURRENCY_CODE: "must be an ISO 4217 currency code such as 'USD'",
+    _DATE: "must be a date YYYY-MM-DD",
+}
+_E164_DIGITS = re.compile(r"[0-9]{8,15}")  # not \d: it also matches non-ASCII digits
+_RECIPIENT_RULE = "must be 8 to 15 digits (E.164 without '+')"
+_UNKNOWN_TYPE = "unknown_type"
+
+
+def _recipient(value: object) -> str:
+    digits = value.removeprefix("+") if isinstance(value, str) else ""
+    if not _E164_DIGITS.fullmatch(digits):
+        raise PydanticCustomError("recipient", _RECIPIENT_RULE)
+    if digits.startswith("0"):
+        raise PydanticCustomError("recipient", "must start with the country code, not 0")
+    return digits
+
+
+Recipient = Annotated[
+    str,
+    PlainValidator(_recipient),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\+?[1-9][0-9]{7,14}$",
+            "description": "E.164 number, digits only; a leading '+' is accepted and removed.",
+        }
+    ),
+]
+Url = Annotated[str, Field(pattern=_URL)]
+
+
+def _tag(value: Any) -> str | None:
+    """The union member ``value`` belongs to, named ``field=value`` after its ``type`` (or ``status``)."""
+    for field in ("type", "status"):
+        found = value.get(field) if isinstance(value, Mapping) else getattr(value, field, None)
+        if isinstance(found, str):
+            return f"{field}={found}"
+    return None
+
+
+class _OneOf:
+    """Marks ``Annotated[A | B | ..., _ONE_OF]``: a union of models told apart by their ``type``.
+
+    Pydantic puts the tag of a discriminated union into error locations. Tags spelt
+    ``type=<value>`` can never be field names, so :func:`_problems` drops them and reports
+    ``template.components[1].parameters[0].currency.code`` rather than a path with
+    ``currency`` twice, which a tag equal to the ``type`` value would produce.
+    """
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        members: tuple[type[BaseModel], ...] = get_args(source)
+        tagged: list[Any] = []
+        types: list[str] = []
+        for member in members:
+            field = "type" if "type" in member.model_fields else "status"
+            value = get_args(member.model_fields[field].annotation)[0]
+            tagged.append(Annotated[member, Tag(f"{field}={value}")])
+            if field == "type":
+                types.append(repr(value))
+        rule = "must be one of " + ", ".join(types)
+        if len(types) < len(members):
+            rule += " (or no type and status 'read' to mark a message as read)"
+        return handler.generate_schema(
+            Annotated[
+                Union[tuple(tagged)],  # noqa: UP007 (built at run time, cannot be spelt with |)
+                Discriminator(
+                    _tag,
+                    custom_error_type=_UNKNOWN_TYPE,
+                    custom_error_message=rule,
+                ),
+            ]
+        )
+
+
+_ONE_OF = _OneOf()
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- media ---------------------------------------------------------------------------------
+
+
+class MediaRef(_Model):
+    """A media object: an uploaded media ``id`` or a public ``link``, exactly one of them."""
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["id"]}, {"required": ["link"]}]})
+
+    id: str | None = Field(default=None, min_length=1)
+    link: Url | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.id is None) == (self.link is None):
+            raise PydanticCustomError("media_source", "set exactly one of 'link' or 'id'")
+        return self
+
+
+class DocumentRef(MediaRef):
+    filename: str | None = Field(default=None, min_length=1)
+
+
+class CaptionedMedia(MediaRef):
+    caption: str | None = Field(default=None, max_length=1024)
+
+
+class DocumentMedia(DocumentRef):
+    caption: str | None = Field(default=None, max_length=1024)
+
+
+# --- template and header parameters ----------------------------------------------------------
+
+
+class _TemplateParameter(_Model):
+    parameter_name: str | None = Field(
+        default=None, min_length=1, description="Only for templates created with named parameters."
+    )
+
+
+class TextParameter(_TemplateParameter):
+    type: Literal["text"]
+    text: str = Field(min_length=1)
+
+
+class Currency(_Model):
+    fallback_value: str = Field(min_length=1)
+    code: str = Field(pattern=_CURRENCY_CODE)
+    amount_1000: int = Field(description="The amount multiplied by 1000: 100990 for 100.99.")
+
+
+class CurrencyParameter(_TemplateParameter):
+    type: Literal["currency"]
+    currency: Currency
+
+
+class DateTime(_Model):
+    fallback_value: str = Field(min_length=1)
+
+
+class DateTimeParameter(_TemplateParameter):
+    type: Literal["date_time"]
+    date_time: DateTime
+
+
+class ImageParameter(_Model):
+    type: Literal["image"]
+    image: MediaRef
+
+
+class VideoParameter(_Model):
+    type: Literal["video"]
+    video: MediaRef
+
+
+class DocumentParameter(_Model):
+    type: Literal["document"]
+    document: DocumentRef
+
+
+class PayloadParameter(_Model):
+    type: Literal["payload"]
+    payload: str = Field(min_length=1)
+
+
+HeaderParameter = Annotated[TextParameter | ImageParameter | VideoParameter | DocumentParameter, _ONE_OF]
+BodyParameter = Annotated[TextParameter | CurrencyParameter | DateTimeParameter, _ONE_OF]
+ButtonParameter = Annotated[PayloadParameter | TextParameter, _ONE_OF]
+
+
+class HeaderComponent(_Model):
+    type: Literal["header"]
+    parameters: list[HeaderParameter] = Field(min_length=1, max_length=1)
+
+
+class BodyComponent(_Model):
+    type: Literal["body"]
+    parameters: list[BodyParameter] = Field(min_length=1)
+
+
+class ButtonComponent(_Model):
+    """Values for one button of the template: a quick-reply payload or the dynamic end of a URL."""
+
+    type: Literal["button"]
+    sub_type: Literal["quick_reply", "url"]
+    index: Annotated[
+        int,
+        Field(ge=0, le=9),
+        # Meta's examples spell it as a string ("0"); both spellings are accepted.
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "integer", "minimum": 0, "maximum": 9},
+                    {"type": "string", "pattern": "^[0-9]$"},
+                ],
+                "description": "Position of the button in the template, 0 to 9.",
+            }
+        ),
+    ]
+    parameters: list[ButtonParameter] = Field(min_length=1, max_length=1)
+
+    @field_validator("parameters")
+    @classmethod
+    def _matches_sub_type(
+        cls, parameters: list[ButtonParameter], info: ValidationInfo
+    ) -> list[ButtonParameter]:
+        expected = {"quick_reply": "payload", "url": "text"}.get(info.data.get("sub_type", ""))
+        if expected and any(parameter.type != expected for parameter in parameters):
+            raise PydanticCustomError(
+                "button_parameter",
+                "a {sub_type} button takes a '{expected}' parameter",
+                {"sub_type": info.data["sub_type"], "expected": expected},
+            )
+        return parameters
+
+    @field_serializer("index")
+    def _index_as_string(self, index: int) -> str:
+        return str(index)
+
+
+TemplateComponent = Annotated[HeaderComponent | BodyComponent | ButtonComponent, _ONE_OF]
+
+
+class Language(_Model):
+    code: str = Field(min_length=2, max_length=15, description="The template's language, e.g. en_US.")
+    policy: Literal["deterministic"] | None = None
+
+
+class Template(_Model):
+    name: str = Field(min_length=1, max_length=512)
+    language: Language
+    components: list[TemplateComponent] | None = Field(default=None, min_length=1)
+
+
+# --- interactive ----------------------------------------------------------------------------
+
+
+class InteractiveTextHeader(_Model):
+    type: Literal["text"]
+    text: str = Field(min_length=1, max_length=60)
+
+
+InteractiveHeader = Annotated[
+    InteractiveTextHeader | ImageParameter | VideoParameter | DocumentParameter, _ONE_OF
+]
+
+
+class InteractiveBody(_Model):
+    text: str = Field(min_length=1, max_length=1024)
+
+
+class ListBody(InteractiveBody):
+    text: str = Field(min_length=1, max_length=4096)
+
+
+class Footer(_Model):
+    text: str = Field(min_length=1, max_length=60)
+
+
+class Reply(_Model):
+    id: str = Field(min_length=1, max_length=256)
+    title: str = Field(min_length=1, max_length=20)
+
+
+class ReplyButton(_Model):
+    type: Literal["reply"] = "reply"
+    reply: Reply
+
+
+def _unique(values: Sequence[str], what: str) -> None:
+    if len(set(values)) != len(values):
+        raise PydanticCustomError("not_unique", "{what} must be unique", {"what": what})
+
+
+class ButtonAction(_Model):
+    buttons: list[ReplyButton] = Field(min_length=1, max_length=3)
+
+    @field_validator("buttons")
+    @classmethod
+    def _distinct(cls, buttons: list[ReplyButton]) -> list[ReplyButton]:
+        _unique([button.reply.id for button in buttons], "button ids")
+        _unique([button.reply.title for button in buttons], "button titles")
+        return buttons
+
+
+class Row(_Model):
+    id: str = Field(min_length=1, max_length=200)
+    title: str = Field(min_length=1, max_length=24)
+    description: str | None = Field(default=None, max_length=72)
+
+
+class Section(_Model):
+    title: str | None = Field(default=None, min_length=1, max_length=24)
+    rows: list[Row] = Field(min_length=1, max_length=10)
+
+
+class ListAction(_Model):
+    button: str = Field(min_length=1, max_length=20, description="Label of the button that opens the list.")
+    sections: list[Section] = Field(min_length=1, max_length=10)
+
+    @field_validator("sections")
+    @classmethod
+    def _meta_limits(cls, sections: list[Section]) -> list[Section]:
+        rows = [row for section in sections for row in section.rows]
+        if len(rows) > 10:
+            raise PydanticCustomError(
+                "too_many_rows", "must hold at most 10 rows in all (got {count})", {"count": len(rows)}
+            )
+        if len(sections) > 1 and any(section.title is None for section in sections):
+            raise PydanticCustomError("section_title", "each section needs a title when there are several")
+        _unique([row.id for row in rows], "row ids")
+        return sections
+
+
+class CtaUrlParameters(_Model):
+    display_text: str = Field(min_length=1, max_length=20)
+    url: Url
+
+
+class CtaUrlAction(_Model):
+    name: Literal["cta_url"] = "cta_url"
+    parameters: CtaUrlParameters
+
+
+class _Interactive(_Model):
+    type: str
+    header: InteractiveHeader | None = None
+    body: InteractiveBody
+    footer: Footer | None = None
+
+
+class ButtonInteractive(_Interactive):
+    """Up to three reply buttons."""
+
+    type: Literal["button"]
+    action: ButtonAction
+
+
+class ListInteractive(_Interactive):
+    """A menu of up to ten rows in up to ten sections."""
+
+    type: Literal["list"]
+    header: InteractiveTextHeader | None = None
+    body: ListBody
+    action: ListAction
+
+
+class CtaUrlInteractive(_Interactive):
+    """One button that opens a URL."""
+
+    type: Literal["cta_url"]
+    action: CtaUrlAction
+
+
+Interactive = Annotated[ButtonInteractive | ListInteractive | CtaUrlInteractive, _ONE_OF]
+
+
+# --- location, contacts, reaction -------------------------------------------------------------
+
+
+class Location(_Model):
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    name: str | None = None
+    address: str | None = None
+
+
+class ContactAddress(_Model):
+    street: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip: str | None = None
+    country: str | None = None
+    country_code: str | None = None
+    type: str | None = Field(default=None, description="HOME or WORK.")
+
+
+class ContactEmail(_Model):
+    email: str | None = None
+    type: str | None = Field(default=None, description="HOME or WORK.")
+
+
+class ContactName(_Model):
+    formatted_name: str = Field(min_length=1)
+    first_name: str | None = None
+    last_name: str | None = None
+    middle_name: str | None = None
+    suffix: str | None = None
+    prefix: str | None = None
+
+    @model_validator(mode="after")
+    def _more_than_formatted(self) -> Self:
+        # Meta refuses a name made of formatted_name alone.
+        if not any((self.first_name, self.last_name, self.middle_name, self.suffix, self.prefix)):
+            raise PydanticCustomError(
+                "contact_name",
+                "needs first_name, last_name, middle_name, suffix or prefix besides formatted_name",
+            )
+        return self
+
+
+class ContactOrg(_Model):
+    company: str | None = None
+    department: str | None = None
+    title: str | None = None
+
+
+class ContactPhone(_Model):
+    phone: str | None = None
+    type: str | None = Field(default=None, description="CELL, MAIN, IPHONE, HOME or WORK.")
+    wa_id: str | None = None
+
+
+class ContactUrl(_Model):
+    url: str | None = None
+    type: str | None = Field(default=None, description="HOME or WORK.")
+
+
+class Contact(_Model):
+    addresses: list[ContactAddress] | None = None
+    birthday: str | None = Field(default=None, pattern=_DATE)
+    emails: list[ContactEmail] | None = None
+    name: ContactName
+    org: ContactOrg | None = None
+    phones: list[ContactPhone] | None = None
+    urls: list[ContactUrl] | None = None
+
+
+class Reaction(_Model):
+    message_id: str = Field(min_length=1, description="The wamid of the message reacted to.")
+    emoji: str = Field(description="An empty string removes the reaction.")
+
+
+# --- items -------------------------------------------------------------------------------------
+
+
+class Context(_Model):
+    message_id: str = Field(min_length=1, description="The wamid of the message replied to.")
+
+
+class _Item(_Model):
+    """Fields every item of a request accepts."""
+
+    messaging_product: Literal["whatsapp"] | None = None
+    idempotency_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="The caller's key for deduplicating resends; never sent to Meta.",
+    )
+
+    requires_open_window: ClassVar[bool] = True
+    """Meta delivers it only within 24 hours of the user's last message."""
+    is_template: ClassVar[bool] = False
+
+    _NOT_SENT: ClassVar[set[str]] = {"messaging_product", "recipient_type", "idempotency_key"}
+
+    @property
+    def kind(self) -> str:
+        """The message ``type``, or ``mark_as_read``: a label for logs and metrics."""
+        raise NotImplementedError
+
+    @property
+    def recipient(self) -> str | None:
+        return None
+
+    def _graph_envelope(self) -> dict[str, Any]:
+        return {"messaging_product": "whatsapp"}
+
+    def to_graph_body(self) -> dict[str, Any]:
+        """The JSON body of ``POST /<version>/<phone-number-id>/messages`` for this item."""
+        fields = self.model_dump(mode="json", exclude_none=True, exclude=self._NOT_SENT)
+        return {**self._graph_envelope(), **fields}
+
+
+class _Message(_Item):
+    to: Recipient
+    type: str
+    recipient_type: Literal["individual"] | None = None
+    context: Context | None = Field(default=None, description="Makes the message a reply.")
+    biz_opaque_callback_data: str | None = Field(
+        default=None, max_length=512, description="Returned by Meta in the status webhooks of this message."
+    )
+
+    @property
+    def kind(self) -> str:
+        return self.type
+
+    @property
+    def recipient(self) -> str | None:
+        return self.to
+
+    def _graph_envelope(self) -> dict[str, Any]:
+        return {"messaging_product": "whatsapp", "recipient_type": "individual"}
+
+
+class TextBody(_Model):
+    body: str = Field(min_length=1, max_length=4096)
+    preview_url: bool | None = None
+
+
+class TextMessage(_Message):
+    type: Literal["text"]
+    text: TextBody
+
+
+class ImageMessage(_Message):
+    type: Literal["image"]
+    image: CaptionedMedia
+
+
+class VideoMessage(_Message):
+    type: Literal["video"]
+    video: CaptionedMedia
+
+
+class AudioMessage(_Message):
+    type: Literal["audio"]
+    audio: MediaRef
+
+
+class DocumentMessage(_Message):
+    type: Literal["document"]
+    document: DocumentMedia
+
+
+class StickerMessage(_Message):
+    type: Literal["sticker"]
+    sticker: MediaRef
+
+
+class TemplateMessage(_Message):
+    """A pre-approved template: the only kind Meta delivers outside the 24-hour window."""
+
+    requires_open_window: ClassVar[bool] = False
+    is_template: ClassVar[bool] = True
+
+    type: Literal["template"]
+    template: Template
+
+
+class InteractiveMessage(_Message):
+    type: Literal["interactive"]
+    interactive: Interactive
+
+
+class LocationMessage(_Message):
+    type: Literal["location"]
+    location: Location
+
+
+class ContactsMessage(_Message):
+    type: Literal["contacts"]
+    contacts: list[Contact] = Field(min_length=1)
+
+
+class ReactionMessage(_Message):
+    type: Literal["reaction"]
+    reaction: Reaction
+
+    @field_validator("context")
+    @classmethod
+    def _not_a_reply(cls, context: Context | None) -> Context | None:
+        if context is not None:
+            raise PydanticCustomError(
+                "reaction_context", "not allowed for a reaction: it names its message in reaction.message_id"
+            )
+        return context
+
+
+class TypingIndicator(_Model):
+    type: Literal["text"] = "text"
+
+
+class MarkAsRead(_Item):
+    """Meta's mark-as-read: blue ticks on the user's message, optionally a typing indicator."""
+
+    requires_open_window: ClassVar[bool] = False
+
+    status: Literal["read"]
+    message_id: str = Field(min_length=1)
+    typing_indicator: TypingIndicator | None = None
+
+    @property
+    def kind(self) -> str:
+        return "mark_as_read"
+
+
+OutboundItem = Annotated[
+    TextMessage
+    | ImageMessage
+    | VideoMessage
+    | AudioMessage
+    | DocumentMessage
+    | StickerMessage
+    | TemplateMessage
+    | InteractiveMessage
+    | LocationMessage
+    | ContactsMessage
+    | ReactionMessage
+    | MarkAsRead,
+    _ONE_OF,
+]
+
+
+class SendBatch(_Model):
+    messages: list[OutboundItem] = Field(min_length=1, max_length=MAX_BATCH_SIZE)
+
+    @field_validator("messages")
+    @classmethod
+    def _distinct_keys(cls, messages: list[OutboundItem]) -> list[OutboundItem]:
+        keys = [item.idempotency_key for item in messages if item.idempotency_key is not None]
+        _unique(keys, "idempotency keys")
+        return messages
+
+
+SendRequest = SendBatch | OutboundItem
+_ITEM: TypeAdapter[OutboundItem] = TypeAdapter(OutboundItem)
+
+
+# --- parsing ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a request was refused: where (``messages[2].to``; empty for the whole request) and why."""
+
+    loc: str
+    msg: str
+
+    def __str__(self) -> str:
+        return f"{self.loc}: {self.msg}" if self.loc else self.msg
+
+
+class SendRequestError(WaCloudError):
+    """The request breaks the contract; :attr:`problems` lists every reason. Never retryable."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("invalid send request: " + "; ".join(map(str, self.problems)))
+
+
+def parse_send_request(event: Mapping[str, Any]) -> list[OutboundItem]:
+    """The items of a request (one item, or ``{"messages": [...]}``), in order.
+
+    Raises :class:`SendRequestError` naming the field path and the rule of every problem.
+    """
+    try:
+        if isinstance(event, Mapping) and "messages" in event:
+            return list(SendBatch.model_validate(event).messages)
+        return [_ITEM.validate_python(event)]
+    except ValidationError as exc:
+        raise SendRequestError(_problems(exc)) from exc
+
+
+def _problems(exc: ValidationError) -> list[Problem]:
+    problems = []
+    for error in exc.errors():
+        loc = [part for part in error["loc"] if not (isinstance(part, str) and "=" in part)]
+        msg = _rule(error)
+        if error["type"] == _UNKNOWN_TYPE:
+            if isinstance(error["input"], Mapping):
+                loc.append("type")
+            else:
+                msg = "must be a JSON object"
+        path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
+        problems.append(Problem(path.removeprefix("."), msg))
+    return problems
+
+
+def _rule(error: ErrorDetails) -> str:
+    """Pydantic's message for ``error`` reworded as the rule the field breaks."""
+    rule = _RULES.get(error["type"])
+    if rule is not None:
+        return rule(error.get("ctx", {}))
+    return error["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
+
+
+_RULES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "missing": lambda ctx: "required",
+    "extra_forbidden": lambda ctx: "unknown field",
+    "string_too_short": lambda ctx: (
+        "must not be empty" if ctx["min_length"] == 1 else f"must be at least {ctx['min_length']} characters"
+    ),
+    "string_too_long": lambda ctx: f"must be at most {ctx['max_length']} characters",
+    "too_short": lambda ctx: f"must hold at least {ctx['min_length']} item(s)",
+    "too_long": lambda ctx: f"must hold at most {ctx['max_length']} items (got {ctx['actual_length']})",
+    "string_pattern_mismatch": lambda ctx: _PATTERN_RULES.get(ctx["pattern"], f"must match {ctx['pattern']}"),
+    "model_type": lambda ctx: "must be a JSON object",
+    "model_attributes_type": lambda ctx: "must be a JSON object",
+    "dict_type": lambda ctx: "must be a JSON object",
+    "literal_error": lambda ctx: f"must be {ctx['expected']}",
+}
+
+
+# --- results -----------------------------------------------------------------------------------
+
+
+class SendError(BaseModel):
+    """Why Meta refused a message, and whether the same request may succeed later."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: int
+    title: str | None = None
+    message: str | None = None
+    details: str | None = None
+    retryable: bool
+    hint: str | None = Field(default=None, description="What to do about it, when the sender knows.")
+    retry_after_seconds: int | None = Field(
+        default=None, description="For a retryable error: the earliest sensible retry, when known."
+    )
+
+    @classmethod
+    def from_graph(cls, error: Mapping[str, Any]) -> SendError:
+        """From Meta's error object, as in a Graph API error answer or a ``failed`` status webhook.
+
+        A missing code becomes -1, which no remedy lists: not retried.
+        """
+        code = error.get("code")
+        code = code if isinstance(code, int) and not isinstance(code, bool) else -1
+        data = error.get("error_data")
+        return cls(
+            code=code,
+            title=error.get("title") or error.get("error_user_title"),
+            message=error.get("message") or error.get("error_user_msg"),
+            details=data.get("details") if isinstance(data, Mapping) else None,
+            retryable=is_retryable(code),
+        )
+
+
+class SendResult(BaseModel):
+    """The outcome of one item, in the order of the request.
+
+    ``status`` is Meta's ``message_status`` (``accepted``, ``held_for_quality_assessment``, ...)
+    for an accepted message, ``read`` for an acknowledged mark-as-read and ``failed`` with
+    ``error`` set when Meta refused the request. Acceptance is not delivery: that arrives later
+    in status webhooks.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    to: str | None
+    message_id: str | None = None
+    status: str
+    error: SendError | None = None
+
+
+class SendResponse(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    results: list[SendResult]

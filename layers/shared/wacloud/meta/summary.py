@@ -1,0 +1,46 @@
+"""Short human-readable renderings of messages, for listing a conversation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from wacloud.meta.inbound import InboundMessage
+
+
+def inbound_text(message: InboundMessage) -> str | None:
+    """The text of an inbound message, or what stands for it (emoji, button, place, ...)."""
+    if message.text is not None:
+        return message.text.body
+    if message.reaction is not None:
+        return message.reaction.emoji
+    if message.button is not None:
+        return message.button.text
+    if message.interactive is not None:
+        reply = message.interactive.button_reply or message.interactive.list_reply
+        return reply.title if reply is not None else message.interactive.type
+    if message.location is not None:
+        return message.location.name or f"{message.location.latitude},{message.location.longitude}"
+    if message.system is not None:
+        return message.system.body
+    if message.order is not None:
+        return message.order.text
+    if message.contacts and message.contacts[0].name is not None:
+        return message.contacts[0].name.formatted_name
+    for media in (message.image, message.video, message.document):
+        if media is not None and getattr(media, "caption", None):
+            return str(media.caption)
+    return None
+
+
+def outbound_text(body: Mapping[str, Any]) -> str | None:
+    """The text of a Graph API send request: its body, template name or media caption."""
+    kind = body.get("type")
+    if kind == "text":
+        return str(body["text"]["body"])
+    if kind == "template":
+        return f"[template {body['template']['name']}]"
+    content = body.get(str(kind))
+    if isinstance(content, Mapping) and content.get("caption"):
+        return str(content["caption"])
+    return None

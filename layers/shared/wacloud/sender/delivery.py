@@ -1,0 +1,395 @@
+"""What the sender does with the items of a request: Meta's rules, then delivery, then records.
+
+For each item, in order:
+
+1. Idempotency: an item with an ``idempotency_key`` claims it in the ledger first. A key already
+   sent answers with its first result; a key another request is sending now gets a retryable
+   "in progress" failure; nothing is sent without the claim.
+2. Rules (:mod:`wacloud.sender.policy`): the 24-hour window and opt-out, decided locally.
+3. Delivery: the phone number's rate limit, then the Graph API, retried per Meta's remedy for
+   each error (:mod:`wacloud.sender.retry`) until the invocation's deadline.
+4. Records: an accepted message is recorded by its wamid (status webhooks join it); a failure is
+   recorded on the failed-messages index, unless it goes back to a queue that redelivers it.
+   The claim is kept with the result when Meta accepted the message and released otherwise, so
+   a later request with the same key may send.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from wacloud.core.credentials import CredentialsCache
+from wacloud.core.errors import WaCloudError
+from wacloud.core.observability import logger
+from wacloud.meta.error_codes import PAIR_RATE_LIMIT, RETRY_TOMORROW, Remedy, classify, pair_limit_delay
+from wacloud.meta.outbound import STATUS_FAILED, OutboundItem, SendError, SendResponse, SendResult
+from wacloud.sender.graph_client import GraphApiError, GraphClient
+from wacloud.sender.policy import refusal
+from wacloud.sender.rate_limit import SlidingWindowRateLimiter
+from wacloud.sender.retry import Deadline, RetryPolicy
+from wacloud.table.errors import TableUnavailableError
+from wacloud.table.items import FailedSend, OutboundRecord
+from wacloud.table.ledger import Claim, SendLedger, Taken, request_fingerprint
+from wacloud.table.store import ConversationStore
+
+# Beyond the deadline, how long a claim stays reserved for its owner: past it, the owner's
+# invocation has certainly ended.
+LEASE_SLACK_SECONDS = 10.0
+DAY_SECONDS = 86_400
+LOCAL_ERROR = -1  # errors with no Meta code: transport, deadline, idempotency
+
+
+class RetryBy(StrEnum):
+    """Who tries again when an item fails in a way that may succeed soon."""
+
+    CALLER = "caller"
+    """The result goes back to the caller (direct invoke); the failure is recorded for follow-up."""
+    QUEUE = "queue"
+    """The whole request goes back to its queue, which redelivers it; recorded only if final."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    result: SendResult
+    retry_soon: bool = False
+    """Failed in a way that may succeed within minutes (throttled, unreachable, in progress)."""
+
+
+@dataclass(frozen=True)
+class SendReport:
+    deliveries: list[Delivery] = field(default_factory=list)
+
+    @property
+    def response(self) -> SendResponse:
+        return SendResponse(results=[delivery.result for delivery in self.deliveries])
+
+    @property
+    def retry_soon(self) -> bool:
+        return any(delivery.retry_soon for delivery in self.deliveries)
+
+
+class MessageSender:
+    def __init__(
+        self,
+        graph: GraphClient,
+        credentials: CredentialsCache,
+        store: ConversationStore,
+        ledger: SendLedger,
+        limiter: SlidingWindowRateLimiter,
+        *,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._graph = graph
+        self._credentials = credentials
+        self._store = store
+        self._ledger = ledger
+        self._limiter = limiter
+        self._retry = retry or RetryPolicy()
+        self._clock = clock
+        self._sleep = sleep
+
+    def send_all(
+        self,
+        items: Sequence[OutboundItem],
+        deadline: Deadline,
+        *,
+        retry_by: RetryBy = RetryBy.CALLER,
+        marketing: bool = False,
+    ) -> SendReport:
+        """Send each item in order. ``marketing``: the items are marketing templates (see send_policy)."""
+        return SendReport([self._send(item, deadline, retry_by, marketing) for item in items])
+
+    # ------------------------------------------------------------------ one item
+    def _send(self, item: OutboundItem, deadline: Deadline, retry_by: RetryBy, marketing: bool) -> Delivery:
+        body = item.to_graph_body()
+        claim: Claim | None = None
+        if item.idempotency_key is not None:
+            try:
+                taken = self._ledger.claim(
+                    item.idempotency_key,
+                    request_fingerprint(body),
+                    lease_seconds=deadline.remaining() + LEASE_SLACK_SECONDS,
+                )
+            except TableUnavailableError as exc:
+                return self._failed(item, body, None, _local_error(exc, retryable=True), retry_by)
+            if isinstance(taken, Taken):
+                return self._answer_taken(item, body, taken, retry_by)
+            claim = taken
+
+        try:
+            refused = refusal(item, self._profile(item.recipient), self._clock(), marketing=marketing)
+        except TableUnavailableError as exc:
+            error = SendError(
+                code=LOCAL_ERROR,
+                title="Profile unavailable",
+                message=f"could not read the contact's profile: {exc}",
+                retryable=True,
+            )
+            return self._failed(item, body, claim, error, retry_by)
+        if refused is not None:
+            logger.info("send refused by rule", extra={"to": item.recipient, "code": refused.code})
+            return self._failed(item, body, claim, refused, retry_by)
+
+        answer = self._deliver(body, deadline, item)
+        if isinstance(answer, SendError):
+            return self._failed(item, body, claim, answer, retry_by)
+        if item.kind != "mark_as_read" and not _wamid(answer):
+            return self._unexpected_answer(item, body, claim, retry_by)
+        return Delivery(self._accepted(item, body, claim, answer))
+
+    def _profile(self, wa_id: str | None) -> dict[str, Any] | None:
+        return self._store.profile(wa_id) if wa_id is not None else None
+
+    def _answer_taken(
+        self, item: OutboundItem, body: Mapping[str, Any], taken: Taken, retry_by: RetryBy
+    ) -> Delivery:
+        key = taken.key
+        if not taken.same_request:
+            error = SendError(
+                code=LOCAL_ERROR,
+                title="Idempotency key reused",
+                message=f"idempotency key {key!r} was first used for a different request; nothing was sent.",
+                hint="Use a new key for a new message.",
+                retryable=False,
+            )
+            return self._failed(item, body, None, error, retry_by, send_id=uuid.uuid4().hex)
+        if taken.result is not None:
+            logger.info("idempotent repeat answered", extra={"idempotency_key": key})
+            return Delivery(taken.result)
+        if not taken.lease_expired:
+            error = SendError(
+                code=LOCAL_ERROR,
+                title="In progress",
+                message=f"another request with idempotency key {key!r} is being sent.",
+                hint="Ask again in a few seconds: the repeat answers with that request's result.",
+                retryable=True,
+                retry_after_seconds=5,
+            )
+            return Delivery(_failed_result(item, error), retry_soon=True)
+        error = SendError(
+            code=LOCAL_ERROR,
+            title="Outcome unknown",
+            message=f"an earlier request with idempotency key {key!r} stopped while sending; "
+            "Meta may or may not have accepted it.",
+            hint="Check the contact's conversation and status webhooks; send again under a new key if "
+            "the message is missing.",
+            retryable=False,
+        )
+        return self._failed(item, body, None, error, retry_by, send_id=key)
+
+    # ------------------------------------------------------------------ delivery with retries
+    def _deliver(
+        self, body: Mapping[str, Any], deadline: Deadline, item: OutboundItem
+    ) -> dict[str, Any] | SendError:
+        """Meta's answer, or why not: retries per Meta's remedies while the deadline allows."""
+        request_seconds = self._graph.max_request_seconds
+        attempts = 0
+        pair_limit_hits = 0
+        refresh_token = False
+        token_refreshed = False
+        error: SendError | None = None
+        while True:
+            self._limiter.acquire()
+            if not deadline.allows(request_seconds):
+                return _out_of_time(error, attempts)
+            attempts += 1
+            try:
+                credentials = self._credentials.refresh() if refresh_token else self._credentials.get()
+                refresh_token = False
+                return self._graph.post_message(dict(body), credentials.access_token)
+            except GraphApiError as exc:
+                error = SendError.from_graph(exc.error)
+                remedy = classify(exc.code)
+                if remedy is Remedy.REFRESH_TOKEN and not token_refreshed:
+                    # The cached token may be the stale one: read the secret again, once.
+                    logger.info("access token refused, reading the secret again")
+                    refresh_token = token_refreshed = True
+                    continue
+                if remedy is Remedy.RETRY_AFTER_24H:
+                    return error.model_copy(
+                        update={
+                            "hint": "Meta limits messages to this user for now: retry in 24 hours at the "
+                            "earliest.",
+                            "retry_after_seconds": DAY_SECONDS,
+                        }
+                    )
+                if remedy is not Remedy.RETRY_WITH_BACKOFF:
+                    return error
+                if exc.code == PAIR_RATE_LIMIT:
+                    delay = float(pair_limit_delay(pair_limit_hits))  # Meta's advice: 4**X seconds
+                    pair_limit_hits += 1
+                else:
+                    delay = self._retry.backoff(attempts - 1)
+            except WaCloudError as exc:
+                error = _local_error(exc, retryable=exc.retryable)
+                if not exc.retryable:
+                    return error
+                delay = self._retry.backoff(attempts - 1)
+            if attempts >= self._retry.max_attempts or not deadline.allows(delay + request_seconds):
+                return _out_of_time(error, attempts, delay)
+            logger.info(
+                "send failed, retrying",
+                extra={
+                    "to": item.recipient,
+                    "code": error.code,
+                    "attempt": attempts,
+                    "delay": round(delay, 3),
+                },
+            )
+            self._sleep(delay)
+
+    # ------------------------------------------------------------------ outcomes
+    def _unexpected_answer(
+        self, item: OutboundItem, body: Mapping[str, Any], claim: Claim | None, retry_by: RetryBy
+    ) -> Delivery:
+        """HTTP 200 without a message id: Meta may have accepted it, so it is not sent again."""
+        error = SendError(
+            code=LOCAL_ERROR,
+            title="Unexpected answer",
+            message="the Graph API answered 200 without a message id; Meta may or may not have accepted it.",
+            hint="Check the contact's conversation and status webhooks; send again under a new key if "
+            "the message is missing.",
+            retryable=False,
+        )
+        delivery = self._failed(item, body, None, error, retry_by)
+        if claim is not None:
+            try:
+                self._ledger.complete(claim, delivery.result)
+            except TableUnavailableError:
+                logger.exception(
+                    "could not settle an idempotency claim", extra={"idempotency_key": claim.key}
+                )
+        return delivery
+
+    def _accepted(
+        self, item: OutboundItem, body: Mapping[str, Any], claim: Claim | None, answer: Mapping[str, Any]
+    ) -> SendResult:
+        if item.kind == "mark_as_read":
+            result = SendResult(to=None, message_id=str(body["message_id"]), status="read", error=None)
+        else:
+            accepted = answer["messages"][0]
+            status = str(accepted.get("message_status") or "accepted")
+            result = SendResult(to=item.recipient, message_id=_wamid(answer), status=status, error=None)
+        # Everything after Meta's acceptance is best effort: the message is out, so these writes
+        # must not turn it into a failure that invites a resend. A claim left pending answers
+        # "outcome unknown" to repeats once its lease ends: never a duplicate.
+        if claim is not None:
+            try:
+                self._ledger.complete(claim, result)
+                if claim.failed_send_recorded:
+                    self._ledger.forget_failed_send(claim.key)
+            except TableUnavailableError:
+                logger.exception(
+                    "could not settle an idempotency claim", extra={"idempotency_key": claim.key}
+                )
+        if item.kind != "mark_as_read":
+            try:
+                self._record(str(result.message_id), item, body, result.status)
+            except TableUnavailableError:
+                logger.exception("could not record an accepted message", extra={"wamid": result.message_id})
+        logger.info(
+            "message sent",
+            extra={"wamid": result.message_id, "kind": item.kind, "message_status": result.status},
+        )
+        return result
+
+    def _failed(
+        self,
+        item: OutboundItem,
+        body: Mapping[str, Any],
+        claim: Claim | None,
+        error: SendError,
+        retry_by: RetryBy,
+        *,
+        send_id: str | None = None,
+    ) -> Delivery:
+        retry_soon = error.retryable and error.code != RETRY_TOMORROW
+        recorded = False
+        if not (retry_soon and retry_by is RetryBy.QUEUE):
+            send_id = send_id or item.idempotency_key or uuid.uuid4().hex
+            recorded = self._record_failure(send_id, item, body, error)
+        if claim is not None:
+            try:
+                self._ledger.release(claim, failed_send_recorded=recorded)
+            except TableUnavailableError:
+                # The claim stays pending until its lease ends, then answers "outcome unknown":
+                # never a duplicate, at worst a message that needs a new key.
+                logger.exception(
+                    "could not release an idempotency claim", extra={"idempotency_key": claim.key}
+                )
+        logger.warning(
+            "send failed",
+            extra={"to": item.recipient, "kind": item.kind, "code": error.code, "retryable": error.retryable},
+        )
+        return Delivery(_failed_result(item, error), retry_soon=retry_soon)
+
+    def _record_failure(
+        self, send_id: str, item: OutboundItem, body: Mapping[str, Any], error: SendError
+    ) -> bool:
+        failed = FailedSend(
+            send_id=send_id,
+            kind=item.kind,
+            phone_number_id=self._graph.endpoint.phone_number_id,
+            request=body,
+            errors=[error.model_dump(mode="json", exclude_none=True)],
+            error_code=error.code,
+            retryable=error.retryable,
+            timestamp=int(self._clock()),
+            wa_id=item.recipient,
+            idempotency_key=item.idempotency_key,
+        )
+        try:
+            self._ledger.record_failed_send(failed)
+        except TableUnavailableError:
+            logger.exception("could not record a failed send", extra={"send_id": send_id})
+            return False
+        return True
+
+    def _record(self, wamid: str, item: OutboundItem, body: Mapping[str, Any], status: str) -> None:
+        record = OutboundRecord(
+            wamid=wamid,
+            wa_id=str(item.recipient),
+            kind=item.kind,
+            timestamp=int(self._clock()),
+            accepted_status=status,
+            phone_number_id=self._graph.endpoint.phone_number_id,
+            request=body,
+            idempotency_key=item.idempotency_key,
+        )
+        self._store.record_outbound(record)
+
+
+def _wamid(answer: Mapping[str, Any]) -> str | None:
+    messages = answer.get("messages")
+    first = messages[0] if isinstance(messages, list) and messages else None
+    wamid = first.get("id") if isinstance(first, Mapping) else None
+    return wamid if isinstance(wamid, str) and wamid else None
+
+
+def _failed_result(item: OutboundItem, error: SendError) -> SendResult:
+    return SendResult(to=item.recipient, message_id=None, status=STATUS_FAILED, error=error)
+
+
+def _local_error(exc: WaCloudError, retryable: bool) -> SendError:
+    return SendError(code=LOCAL_ERROR, title=type(exc).__name__, message=str(exc), retryable=retryable)
+
+
+def _out_of_time(error: SendError | None, attempts: int, next_delay: float = 0.0) -> SendError:
+    """The last error, handed back as retryable: this invocation has no time or attempts left."""
+    hint = (
+        f"Not accepted after {attempts} attempt(s) within this invocation; send it again later."
+        if attempts
+        else "Not attempted: this invocation had no time left; send it again."
+    )
+    base = error or SendError(code=LOCAL_ERROR, title="Deadline reached", retryable=True)
+    return base.model_copy(
+        update={"retryable": True, "hint": hint, "retry_after_seconds": max(1, math.ceil(next_delay))}
+    )

@@ -1,0 +1,77 @@
+"""Who may be sent what, decided from the contact's profile before anything reaches Meta.
+
+- 24-hour customer service window: a free-form message (anything but a template and
+  mark-as-read) goes only to a contact whose last message arrived less than 24 hours ago. Meta
+  would refuse it with 131047 anyway; refusing locally saves the request, keeps the number's
+  quality rating, and says why before a retry loop starts.
+- Opt-out: a contact whose latest consent keyword was STOP (``opted_in`` false) gets no
+  business-initiated message, that is no template. Replies inside the window are still allowed:
+  Meta permits customer-service replies, and a user who writes after STOP expects an answer.
+- Marketing stopped (Meta's 131050): templates the caller marks as marketing are not sent to a
+  contact Meta reported as having stopped marketing messages. The sender cannot tell a
+  template's category from the request, so only callers that know it (the daily reminder) ask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from wacloud.meta.error_codes import OPTED_OUT_OF_MARKETING
+from wacloud.meta.outbound import OutboundItem, SendError
+
+WINDOW_SECONDS = 24 * 3600
+REENGAGEMENT_REQUIRED = 131047
+REFUSED_BEFORE_SENDING = "Refused before sending"
+
+
+def window_open(profile: Mapping[str, Any] | None, now: float) -> bool:
+    last_inbound = (profile or {}).get("last_inbound_at")
+    if last_inbound is None:
+        return False
+    return now - int(last_inbound) < WINDOW_SECONDS
+
+
+def opted_out(profile: Mapping[str, Any] | None) -> bool:
+    """The contact said STOP last. A contact who never said STOP or START is not opted out."""
+    return (profile or {}).get("opted_in") is False
+
+
+def refusal(
+    item: OutboundItem,
+    profile: Mapping[str, Any] | None,
+    now: float,
+    *,
+    marketing: bool = False,
+) -> SendError | None:
+    """Why ``item`` must not be sent to its recipient now, or None when it may be."""
+    if item.recipient is None:
+        return None
+    if item.is_template:
+        if opted_out(profile):
+            return SendError(
+                code=OPTED_OUT_OF_MARKETING,
+                title="Contact opted out",
+                message=f"{REFUSED_BEFORE_SENDING}: the contact opted out (STOP); templates are not sent "
+                "to opted-out contacts until they opt in again (START).",
+                retryable=False,
+            )
+        if marketing and (profile or {}).get("marketing_stopped") is True:
+            return SendError(
+                code=OPTED_OUT_OF_MARKETING,
+                title="Contact stopped marketing messages",
+                message=f"{REFUSED_BEFORE_SENDING}: Meta reported that this contact stopped marketing "
+                "messages from the business (131050).",
+                retryable=False,
+            )
+        return None
+    if item.requires_open_window and not window_open(profile, now):
+        return SendError(
+            code=REENGAGEMENT_REQUIRED,
+            title="Re-engagement message",
+            message=f"{REFUSED_BEFORE_SENDING}: the contact has not written in the last 24 hours, so "
+            "only a template message can reach them.",
+            hint="Send an approved template instead, or wait until the contact writes.",
+            retryable=False,
+        )
+    return None

@@ -1,0 +1,107 @@
+"""Facets: the parts of an item that evolve, each written only with a newer order key.
+
+State that evolves (a message's current status, a contact's last inbound message, name, consent)
+is split into facets, each with an *order key*: a facet is written only when its key is greater
+than the stored one, so each facet ends as the one of its greatest key, whatever the order of
+arrival. Keys compare as strings, so they are built from zero-padded numbers (see
+:func:`~wacloud.table.keys.time_key`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from wacloud.table.keys import day_of, failed_day_pk, time_key
+from wacloud.table.values import compact_json
+
+# Where a status stands in a message's life. Statuses not listed (deleted, warning, ...) are kept in
+# the history but do not change the current status. `failed` ranks last so it is never replaced.
+STATUS_RANK = {
+    "accepted": 0,
+    "held_for_quality_assessment": 0,
+    "sent": 1,
+    "delivered": 2,
+    "read": 3,
+    "failed": 4,
+}
+
+
+@dataclass(frozen=True)
+class Facet:
+    """A part of an item that evolves on its own: ``values`` are written only with a newer ``key``.
+
+    ``key_attribute`` names the stored order key.
+    """
+
+    key_attribute: str
+    key: str
+    values: Mapping[str, Any]
+
+
+def newest(facets: Iterable[Facet]) -> list[Facet]:
+    """One facet per key attribute, the one with the greatest key: what a series of writes leaves."""
+    kept: dict[str, Facet] = {}
+    for facet in facets:
+        current = kept.get(facet.key_attribute)
+        if current is None or facet.key > current.key:
+            kept[facet.key_attribute] = facet
+    return list(kept.values())
+
+
+# ---------------------------------------------------------------------- facets of a contact profile
+def inbound_facet(timestamp: int, wamid: str) -> Facet:
+    """The contact's latest inbound message: it opens the 24-hour customer service window."""
+    return Facet(
+        "last_inbound_key",
+        time_key(timestamp, wamid),
+        {"last_inbound_at": timestamp, "last_inbound_wamid": wamid},
+    )
+
+
+def name_facet(timestamp: int, wamid: str, name: str) -> Facet:
+    """The profile name of the latest message that carried one (system messages carry none)."""
+    return Facet("profile_name_key", time_key(timestamp, wamid), {"profile_name": name})
+
+
+def consent_facet(timestamp: int, wamid: str, opted_in: bool, reason: str) -> Facet:
+    """Opt-in state from the contact's latest consent keyword (STOP, START, ...)."""
+    return Facet(
+        "consent_key",
+        time_key(timestamp, wamid),
+        {"opted_in": opted_in, "consent_at": timestamp, "consent_reason": reason},
+    )
+
+
+def marketing_stopped_facet(timestamp: int, wamid: str) -> Facet:
+    """Error 131050 on a status: the user stopped marketing messages from the business."""
+    return Facet(
+        "marketing_stopped_key",
+        time_key(timestamp, wamid),
+        {"marketing_stopped": True, "marketing_stopped_at": timestamp},
+    )
+
+
+def number_change_facet(timestamp: int, wamid: str, new_wa_id: str) -> Facet:
+    """``user_changed_number`` on the old number's profile: the newest change wins."""
+    return Facet(
+        "changed_key", time_key(timestamp, wamid), {"changed_to": new_wa_id, "changed_at": timestamp}
+    )
+
+
+# ---------------------------------------------------------------------- facet of a message
+def status_facet(
+    status: str, timestamp: int, wamid: str, errors: Sequence[Mapping[str, Any]]
+) -> Facet | None:
+    """The message's current status, ordered by rank then time; None for unranked statuses."""
+    rank = STATUS_RANK.get(status)
+    if rank is None:
+        return None
+    values: dict[str, Any] = {"status": status, "status_at": timestamp}
+    if status == "failed":
+        # The sparse index gsi2 lists failed messages by day: only failed messages carry its keys.
+        values["status_errors"] = compact_json(list(errors))
+        values["gsi2pk"] = failed_day_pk(day_of(timestamp))
+        values["gsi2sk"] = time_key(timestamp, wamid)
+    return Facet("status_key", f"{rank}#{timestamp:010d}#{status}", values)

@@ -1,0 +1,224 @@
+"""Items fully determined by what they record: built here, from Meta's typed updates and the
+sender's outcomes, so that no other module spells out an attribute of the key scheme."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from wacloud.meta.inbound import Entry, InboundMessage, MessagesValue, Status
+from wacloud.meta.summary import inbound_text, outbound_text
+from wacloud.table.keys import (
+    FAILED_SEND_SK,
+    MESSAGE_SK,
+    RAW_SK,
+    contact_pk,
+    day_of,
+    event_pk,
+    failed_day_pk,
+    failed_send_pk,
+    message_pk,
+    raw_day_pk,
+    raw_pk,
+    status_sk,
+    time_key,
+)
+from wacloud.table.values import compact_json
+from wacloud.webhook.envelope import LOCATION_INLINE, LOCATION_S3, QueuedWebhook
+
+
+@dataclass(frozen=True)
+class RawArchive:
+    """A raw payload as received: the body inline, or a pointer to it in the bucket."""
+
+    sha256: str
+    size: int
+    receipt: QueuedWebhook
+    body: str | None = None
+    body_pointer: str | None = None
+    expires_at: int = 0
+
+
+@dataclass(frozen=True)
+class OutboundRecord:
+    """A message Meta accepted from the sender."""
+
+    wamid: str
+    wa_id: str
+    kind: str
+    timestamp: int
+    accepted_status: str
+    phone_number_id: str
+    request: Mapping[str, Any]
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class FailedSend:
+    """A send that failed before Meta gave it a wamid."""
+
+    send_id: str
+    kind: str
+    phone_number_id: str
+    request: Mapping[str, Any]
+    errors: Sequence[Mapping[str, Any]]
+    error_code: int
+    retryable: bool
+    timestamp: int
+    wa_id: str | None = None
+    idempotency_key: str | None = None
+
+
+def sender_id(message: InboundMessage) -> str | None:
+    """Who wrote: the phone number, or the business-scoped user id of a contact without one."""
+    return message.from_ or message.from_user_id
+
+
+def raw_archive_item(archive: RawArchive) -> dict[str, Any]:
+    receipt = archive.receipt
+    received_s = receipt.received_at_ms // 1000
+    item: dict[str, Any] = {
+        "pk": raw_pk(archive.sha256),
+        "sk": RAW_SK,
+        "gsi1pk": raw_day_pk(day_of(received_s)),
+        # Lists the day's payloads in order of receipt, and orders the receipts of one body: the
+        # ids break ties (one POST queued twice), so which copy is kept does not depend on which
+        # one was processed first.
+        "gsi1sk": f"{receipt.received_at_ms:013d}#{receipt.request_id}#{receipt.message_id}",
+        "sha256": archive.sha256,
+        "size": archive.size,
+        "received_at_ms": receipt.received_at_ms,
+        "request_id": receipt.request_id,
+        "sqs_message_id": receipt.message_id,
+        "expires_at": archive.expires_at,
+    }
+    if archive.body_pointer is not None:
+        item["body_s3"] = archive.body_pointer
+    else:
+        item["body"] = archive.body or ""
+    return item
+
+
+def queued_webhook_of_archive(item: Mapping[str, Any]) -> QueuedWebhook:
+    """The queue message that brings an archived payload back to the processor."""
+    in_bucket = "body_s3" in item
+    return QueuedWebhook(
+        body=str(item["body_s3"] if in_bucket else item.get("body", "")),
+        location=LOCATION_S3 if in_bucket else LOCATION_INLINE,
+        received_at_ms=int(item["received_at_ms"]),
+        request_id=str(item.get("request_id") or ""),
+    )
+
+
+def message_item(value: MessagesValue, message: InboundMessage) -> dict[str, Any]:
+    wa_id = sender_id(message) or "unknown"
+    item: dict[str, Any] = {
+        "pk": message_pk(message.id),
+        "sk": MESSAGE_SK,
+        "gsi1pk": contact_pk(wa_id),
+        "gsi1sk": time_key(message.timestamp, message.id),
+        "wamid": message.id,
+        "direction": "inbound",
+        "wa_id": wa_id,
+        "type": message.type,
+        "timestamp": message.timestamp,
+        "phone_number_id": value.metadata.phone_number_id,
+        "raw": compact_json(message.raw),
+    }
+    text = inbound_text(message)
+    if text:
+        item["text"] = text
+    if message.context is not None and message.context.id:
+        item["reply_to"] = message.context.id
+    return item
+
+
+def status_item(status: Status) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "pk": message_pk(status.id),
+        "sk": status_sk(status.timestamp, status.status),
+        "wamid": status.id,
+        "status": status.status,
+        "timestamp": status.timestamp,
+        "raw": compact_json(status.raw),
+    }
+    if status.recipient_id:
+        item["recipient_id"] = status.recipient_id
+    if status.errors:
+        item["error_codes"] = [error.code for error in status.errors]
+    if status.pricing is not None and status.pricing.category:
+        item["pricing_category"] = status.pricing.category
+    return item
+
+
+def event_item(entry: Entry, field_name: str, value: Any) -> dict[str, Any]:
+    """A change of a field the processor does not model (or value-level errors), kept verbatim.
+
+    Keyed by the entry's time (when Meta sends one) and a hash of the value, so the events of a
+    field list in time order and a redelivered event lands on the same item.
+    """
+    raw = compact_json(value)
+    digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()
+    return {
+        "pk": event_pk(field_name),
+        "sk": f"{time_key(_entry_time(entry), entry.id)}#{digest}",
+        "field": field_name,
+        "entry_id": entry.id,
+        "raw": raw,
+    }
+
+
+def outbound_fields(record: OutboundRecord) -> dict[str, Any]:
+    """The sender's attributes of an accepted message; never the status facet's."""
+    fields: dict[str, Any] = {
+        "wamid": record.wamid,
+        "direction": "outbound",
+        "wa_id": record.wa_id,
+        "type": record.kind,
+        "timestamp": record.timestamp,
+        "accepted_status": record.accepted_status,
+        "phone_number_id": record.phone_number_id,
+        "request": compact_json(dict(record.request)),
+        "gsi1pk": contact_pk(record.wa_id),
+        "gsi1sk": time_key(record.timestamp, record.wamid),
+    }
+    if record.idempotency_key is not None:
+        fields["idempotency_key"] = record.idempotency_key
+    text = outbound_text(record.request)
+    if text:
+        fields["text"] = text
+    return fields
+
+
+def failed_send_item(failed: FailedSend) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "pk": failed_send_pk(failed.send_id),
+        "sk": FAILED_SEND_SK,
+        "send_id": failed.send_id,
+        "direction": "outbound",
+        "status": "failed",
+        "type": failed.kind,
+        "phone_number_id": failed.phone_number_id,
+        "request": compact_json(dict(failed.request)),
+        "status_errors": compact_json([dict(error) for error in failed.errors]),
+        "error_code": failed.error_code,
+        "retryable": failed.retryable,
+        "timestamp": failed.timestamp,
+        "gsi2pk": failed_day_pk(day_of(failed.timestamp)),
+        "gsi2sk": time_key(failed.timestamp, failed.send_id),
+    }
+    if failed.wa_id is not None:
+        item["wa_id"] = failed.wa_id
+    if failed.idempotency_key is not None:
+        item["idempotency_key"] = failed.idempotency_key
+    return item
+
+
+def _entry_time(entry: Entry) -> int:
+    value: Any = (entry.model_extra or {}).get("time")
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0

@@ -1,0 +1,287 @@
+"""The whole pipeline through the local runtime, over HTTP only, as a user of `make run` sees it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config
+
+from wacloud.meta.signature import sign
+from walocal.events import event_path
+from walocal.runtime import LOCAL_APP_SECRET, LOCAL_VERIFY_TOKEN
+
+# One runtime serves the module: its tests stay on one worker of a parallel run.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-runtime")]
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Runtime:
+    webhook_url: str
+    invoke_url: str
+    graph_url: str
+    aws_url: str
+    process: subprocess.Popen[str]
+
+    def table(self) -> Any:
+        dynamodb = boto3.resource(
+            "dynamodb",
+            endpoint_url=self.aws_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        return dynamodb.Table("whatsapp-cloud-MessagesTable")
+
+    def items(self) -> list[dict[str, Any]]:
+        return list(self.table().scan()["Items"])
+
+
+def eventually(probe: Callable[[], T | None], timeout: float = 10.0) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+    ports = [free_port() for _ in range(4)]
+    log = (tmp_path_factory.mktemp("runtime") / "wa-local.log").open("w+", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WHATSAPP_", "GRAPH_API"))}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "walocal",
+            "--webhook-port",
+            str(ports[0]),
+            "--invoke-port",
+            str(ports[1]),
+            "--graph-port",
+            str(ports[2]),
+            "--aws-port",
+            str(ports[3]),
+        ],
+        env=env,
+        # A file, not a pipe: nobody reads the runtime's logs while it runs, and a full pipe would
+        # block it.
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    rt = Runtime(
+        webhook_url=f"http://127.0.0.1:{ports[0]}/webhook",
+        invoke_url=f"http://127.0.0.1:{ports[1]}",
+        graph_url=f"http://127.0.0.1:{ports[2]}",
+        aws_url=f"http://127.0.0.1:{ports[3]}",
+        process=process,
+    )
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            log.seek(0)
+            output = log.read()
+            raise AssertionError(f"the local runtime exited early:\n{output}")
+        try:
+            return requests.get(rt.webhook_url, timeout=1).status_code == 403
+        except requests.ConnectionError:
+            return False
+
+    try:
+        eventually(ready, timeout=60)
+        yield rt
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def test_handshake_over_http(runtime: Runtime) -> None:
+    ok = requests.get(
+        runtime.webhook_url,
+        params={"hub.mode": "subscribe", "hub.verify_token": LOCAL_VERIFY_TOKEN, "hub.challenge": "8675309"},
+        timeout=5,
+    )
+    assert (ok.status_code, ok.text) == (200, "8675309")
+    assert ok.headers["content-type"].startswith("text/plain")
+    refused = requests.get(
+        runtime.webhook_url,
+        params={"hub.mode": "subscribe", "hub.verify_token": "guess", "hub.challenge": "8675309"},
+        timeout=5,
+    )
+    assert refused.status_code == 403
+
+
+def test_signed_webhook_ends_in_the_table(runtime: Runtime) -> None:
+    body = event_path("webhooks/message_text.json").read_bytes()
+    wamid = json.loads(body)["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+    response = requests.post(
+        runtime.webhook_url,
+        data=body,
+        headers={"content-type": "application/json", "x-hub-signature-256": sign(body, LOCAL_APP_SECRET)},
+        timeout=5,
+    )
+    assert response.status_code == 200
+    table = runtime.table()
+    item = eventually(lambda: table.get_item(Key={"pk": f"MSG#{wamid}", "sk": "MESSAGE"}).get("Item"))
+    assert item["text"] == "Hi! Is my order #4521 on its way?"
+    assert item["wa_id"] == "16505551234"
+
+
+@pytest.mark.parametrize("signature", [None, "sha256=" + "0" * 64, sign(b"other body", LOCAL_APP_SECRET)])
+def test_unsigned_or_wrongly_signed_webhooks_are_refused_and_stored_nowhere(
+    runtime: Runtime, signature: str | None
+) -> None:
+    payload = json.loads(event_path("webhooks/message_image.json").read_text())
+    payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"] = f"wamid.forged-{time.time_ns()}"
+    body = json.dumps(payload).encode()
+    headers = {"content-type": "application/json"}
+    if signature:
+        headers["x-hub-signature-256"] = signature
+    response = requests.post(runtime.webhook_url, data=body, headers=headers, timeout=5)
+    assert response.status_code == 401
+    time.sleep(1.5)  # longer than the poller's cycle: had it been queued, it would be stored by now
+    assert not [item for item in runtime.items() if "forged" in item["pk"]]
+    assert all("forged" not in json.dumps(item, default=str) for item in runtime.items())
+
+
+def test_sender_through_the_lambda_invoke_api(runtime: Runtime) -> None:
+    client = boto3.client(
+        "lambda",
+        endpoint_url=runtime.invoke_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1}),
+    )
+    request = {
+        "to": "16505551234",
+        "type": "template",
+        "template": {"name": "hello_world", "language": {"code": "en_US"}},
+    }
+    answer = client.invoke(FunctionName="SenderFunction", Payload=json.dumps(request).encode())
+    assert "FunctionError" not in answer
+    [result] = json.loads(answer["Payload"].read())["results"]
+    assert result["status"] == "accepted"
+    assert result["message_id"].startswith("wamid.")
+    table = runtime.table()
+    item = eventually(
+        lambda: table.get_item(Key={"pk": f"MSG#{result['message_id']}", "sk": "MESSAGE"}).get("Item")
+    )
+    assert item["direction"] == "outbound"
+    received = requests.get(f"{runtime.graph_url}/_simulator/messages", timeout=5).json()
+    assert any(m.get("wamid") == result["message_id"] for m in received["messages"])
+    # The simulator's signed status webhooks come back through the webhook, queue and processor.
+    key = {"pk": f"MSG#{result['message_id']}", "sk": "MESSAGE"}
+    eventually(lambda: table.get_item(Key=key)["Item"].get("status") == "read", timeout=20)
+
+
+def test_unknown_function_is_a_404_like_lambda(runtime: Runtime) -> None:
+    response = requests.post(
+        f"{runtime.invoke_url}/2015-03-31/functions/Nope/invocations", data=b"{}", timeout=5
+    )
+    assert response.status_code == 404
+    assert response.headers["x-amzn-ErrorType"] == "ResourceNotFoundException"
+
+
+# ------------------------------------------------------------------------- the operator's loop
+def wactl(runtime: Runtime, *argv: str) -> subprocess.CompletedProcess[str]:
+    """The operator CLI as a separate process, pointed at this runtime's ports."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wactl",
+            *argv,
+            "--local",
+            "--endpoint-url",
+            runtime.aws_url,
+            "--invoke-url",
+            runtime.invoke_url,
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_contact_writes_gets_a_reply_that_is_read_and_a_stranger_gets_nothing(runtime: Runtime) -> None:
+    contact, stranger = "16505550101", "16505550199"
+    table = runtime.table()
+
+    # (a) The contact writes (the simulator signs and posts Meta's webhook); wactl shows it.
+    inbound = requests.post(
+        f"{runtime.graph_url}/_simulator/inbound",
+        json={"from": contact, "name": "Ada Lovelace", "type": "text", "text": {"body": "Open today?"}},
+        timeout=10,
+    ).json()
+    assert inbound["delivered"] is True
+    eventually(lambda: table.get_item(Key={"pk": f"MSG#{inbound['wamid']}", "sk": "MESSAGE"}).get("Item"))
+    shown = wactl(runtime, "conversation", contact)
+    assert shown.returncode == 0, shown.stderr
+    conversation = json.loads(shown.stdout)
+    assert (conversation["summary"]["name"], conversation["summary"]["window"]) == ("Ada Lovelace", "open")
+    assert [(m["direction"], m["text"]) for m in conversation["messages"]] == [("inbound", "Open today?")]
+
+    # (b) A free-form reply inside the window: accepted, delivered by the simulator, read.
+    sent = wactl(
+        runtime, "send", "--to", contact, "--text", "Yes, until 8 pm.", "--reply-to", inbound["wamid"]
+    )
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    [result] = json.loads(sent.stdout)["results"]
+    assert result["status"] == "accepted"
+    wamid = result["message_id"]
+    received = requests.get(
+        f"{runtime.graph_url}/_simulator/messages", params={"to": contact}, timeout=5
+    ).json()
+    assert [m["wamid"] for m in received["messages"]] == [wamid]
+    key = {"pk": f"MSG#{wamid}", "sk": "MESSAGE"}
+    eventually(lambda: table.get_item(Key=key)["Item"].get("status") == "read", timeout=20)
+    history = json.loads(wactl(runtime, "message", wamid).stdout)
+    assert history["message"]["status"] == "read"
+    assert json.loads(history["message"]["request"])["context"] == {"message_id": inbound["wamid"]}
+    assert [event["status"] for event in history["history"]] == ["sent", "delivered", "read"]
+
+    # (c) A free-form message to someone who never wrote: refused with 131047, recorded as failed.
+    refused = wactl(runtime, "send", "--to", stranger, "--text", "Hello?")
+    assert refused.returncode == 1
+    [result] = json.loads(refused.stdout)["results"]
+    assert (result["status"], result["error"]["code"]) == ("failed", 131047)
+    failed = json.loads(wactl(runtime, "failed").stdout)["failed"]
+    assert [(f["kind"], f["to"], [e["code"] for e in f["errors"]]) for f in failed] == [
+        ("send", stranger, [131047])
+    ]
+    received = requests.get(
+        f"{runtime.graph_url}/_simulator/messages", params={"to": stranger}, timeout=5
+    ).json()
+    assert received["messages"] == []

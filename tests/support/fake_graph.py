@@ -1,0 +1,122 @@
+"""A scripted Graph API on loopback: records each request, answers from a script (or success)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class RecordedRequest:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+class Disconnect:
+    """A script entry: read the request, then close the connection without answering."""
+
+    def __repr__(self) -> str:
+        return "disconnect"
+
+
+DISCONNECT = Disconnect()
+Answer = tuple[int, dict[str, Any]] | Disconnect
+
+
+@dataclass
+class FakeGraph:
+    """Answers ``(status, json)`` pairs (or :data:`DISCONNECT`) from ``script`` in order, then success.
+
+    ``on_request`` runs for every request before it is answered (in the server's thread), for
+    example to hold an answer back until a test has done something else.
+    """
+
+    script: list[Answer] = field(default_factory=list)
+    requests: list[RecordedRequest] = field(default_factory=list)
+    on_request: Callable[[dict[str, Any]], None] | None = None
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+    def answer(self, body: dict[str, Any]) -> Answer:
+        with self._lock:
+            if self.script:
+                return self.script.pop(0)
+            if body.get("status") == "read":
+                return 200, {"success": True}
+            wamid = f"wamid.FAKE{next(self._ids):06d}"
+        return 200, {
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": body.get("to"), "wa_id": body.get("to")}],
+            "messages": [{"id": wamid, "message_status": "accepted"}],
+        }
+
+
+def graph_error(code: int, message: str = "error", http_status: int = 400) -> tuple[int, dict[str, Any]]:
+    return http_status, {
+        "error": {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "AbCdEf"}
+    }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = json.loads(self.rfile.read(length) or b"{}")
+        fake = self.server.fake
+        fake.record(RecordedRequest(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+        if fake.on_request is not None:
+            fake.on_request(body)
+        answer = fake.answer(body)
+        if isinstance(answer, Disconnect):
+            self.close_connection = True
+            return
+        status, payload_object = answer
+        payload = json.dumps(payload_object).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, fake: FakeGraph) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.fake = fake
+
+
+class FakeGraphServer:
+    def __init__(self) -> None:
+        self.fake = FakeGraph()
+        self._server = _Server(self.fake)
+        # A short poll interval: shutdown() waits for it, once per test.
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.01,), daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def __enter__(self) -> FakeGraphServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

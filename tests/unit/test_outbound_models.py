@@ -1,0 +1,411 @@
+"""The sender's input contract: example requests, Graph API bodies, validation and Meta's error classes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from support.paths import REPO
+from support.sender_examples import EXPECTED, TO, WAMID, message
+from wacloud.meta.error_codes import Remedy, classify, is_retryable, pair_limit_delay
+from wacloud.meta.outbound import (
+    MAX_BATCH_SIZE,
+    MarkAsRead,
+    Problem,
+    SendError,
+    SendRequestError,
+    TemplateMessage,
+    TextMessage,
+    parse_send_request,
+)
+from wacloud.meta.schema import render, send_request_schema
+
+ROOT = REPO
+EXAMPLES = ROOT / "events" / "sender"
+SCHEMA_FILE = ROOT / "docs" / "sender-contract.schema.json"
+
+
+def load(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EXAMPLES / f"{name}.json").read_text(encoding="utf-8"))
+    return data
+
+
+def text(**fields: Any) -> dict[str, Any]:
+    return {"to": TO, "type": "text", "text": {"body": "hi"}, **fields}
+
+
+def interactive_buttons(*titles: str) -> dict[str, Any]:
+    buttons = [{"type": "reply", "reply": {"id": f"b{i}", "title": title}} for i, title in enumerate(titles)]
+    return {
+        "to": TO,
+        "type": "interactive",
+        "interactive": {"type": "button", "body": {"text": "Pick one"}, "action": {"buttons": buttons}},
+    }
+
+
+def list_of(*sections: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "to": TO,
+        "type": "interactive",
+        "interactive": {
+            "type": "list",
+            "body": {"text": "Pick one"},
+            "action": {"button": "Open", "sections": list(sections)},
+        },
+    }
+
+
+def rows(count: int, prefix: str = "r") -> list[dict[str, str]]:
+    return [{"id": f"{prefix}{i}", "title": f"Row {i}"} for i in range(count)]
+
+
+def test_every_example_is_covered() -> None:
+    assert {path.stem for path in EXAMPLES.glob("*.json")} == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_becomes_exact_graph_body(name: str) -> None:
+    assert [item.to_graph_body() for item in parse_send_request(load(name))] == EXPECTED[name]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_matches_committed_schema(name: str) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(schema).validate(load(name))
+
+
+def test_committed_schema_is_fresh() -> None:
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == render(), (
+        "docs/sender-contract.schema.json is stale: "
+        "run python -m wacloud.meta.schema > docs/sender-contract.schema.json"
+    )
+    assert send_request_schema()["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_items_know_whether_they_need_the_24_hour_window() -> None:
+    items = {item.kind: item for name in EXPECTED for item in parse_send_request(load(name))}
+    assert {kind for kind, item in items.items() if item.requires_open_window} == {
+        "text",
+        "image",
+        "document",
+        "video",
+        "audio",
+        "sticker",
+        "interactive",
+        "location",
+        "contacts",
+        "reaction",
+    }
+    assert {kind for kind, item in items.items() if item.is_template} == {"template"}
+    assert isinstance(items["template"], TemplateMessage)
+    assert isinstance(items["mark_as_read"], MarkAsRead)
+    assert items["mark_as_read"].recipient is None
+    assert items["text"].recipient == TO
+
+
+def test_idempotency_key_is_kept_but_never_sent() -> None:
+    items = parse_send_request(load("batch"))
+    assert [item.idempotency_key for item in items] == [
+        "reminder-2027-03-14-16505551234",
+        "reminder-2027-03-14-16505551234-map",
+        f"read-{WAMID}",
+    ]
+    assert all("idempotency_key" not in item.to_graph_body() for item in items)
+
+
+def test_optional_meta_fields_pass_through_and_plus_is_stripped() -> None:
+    [item] = parse_send_request(
+        text(to="+16505551234", messaging_product="whatsapp", recipient_type="individual")
+    )
+    assert isinstance(item, TextMessage)
+    assert item.to_graph_body() == message("text", {"body": "hi"})
+
+
+def test_template_accepts_named_parameters_and_policy() -> None:
+    [item] = parse_send_request(
+        {
+            "to": TO,
+            "type": "template",
+            "template": {
+                "name": "order_update",
+                "language": {"code": "pt_BR", "policy": "deterministic"},
+                "components": [
+                    {
+                        "type": "body",
+                        "parameters": [{"type": "text", "parameter_name": "name", "text": "Ana"}],
+                    }
+                ],
+            },
+        }
+    )
+    assert item.to_graph_body()["template"] == {
+        "name": "order_update",
+        "language": {"code": "pt_BR", "policy": "deterministic"},
+        "components": [
+            {"type": "body", "parameters": [{"type": "text", "parameter_name": "name", "text": "Ana"}]}
+        ],
+    }
+
+
+def test_empty_emoji_removes_a_reaction() -> None:
+    event = {"to": TO, "type": "reaction", "reaction": {"message_id": WAMID, "emoji": ""}}
+    [item] = parse_send_request(event)
+    assert item.to_graph_body() == message("reaction", {"message_id": WAMID, "emoji": ""})
+
+
+E164 = "must be 8 to 15 digits (E.164 without '+')"
+
+
+@pytest.mark.parametrize(
+    ("event", "problems"),
+    [
+        pytest.param(text(to="6505551"), [("to", E164)], id="to-too-short"),
+        pytest.param(text(to="1650555123456789"), [("to", E164)], id="to-too-long"),
+        pytest.param(text(to="+1 650 555 1234"), [("to", E164)], id="to-with-spaces"),
+        pytest.param(text(to=16505551234), [("to", E164)], id="to-not-a-string"),
+        pytest.param(
+            text(to="0016505551234"), [("to", "must start with the country code, not 0")], id="to-0"
+        ),
+        pytest.param({"type": "text", "text": {"body": "hi"}}, [("to", "required")], id="to-missing"),
+        pytest.param({"to": TO, "type": "text", "text": {}}, [("text.body", "required")], id="text-no-body"),
+        pytest.param(text(text={"body": ""}), [("text.body", "must not be empty")], id="text-empty-body"),
+        pytest.param(
+            {"to": TO, "type": "image", "image": {"link": "https://example.com/a.jpg", "id": "123"}},
+            [("image", "set exactly one of 'link' or 'id'")],
+            id="image-link-and-id",
+        ),
+        pytest.param(
+            {"to": TO, "type": "audio", "audio": {}},
+            [("audio", "set exactly one of 'link' or 'id'")],
+            id="audio-no-source",
+        ),
+        pytest.param(
+            {"to": TO, "type": "image", "image": {"link": "ftp://example.com/a.jpg"}},
+            [("image.link", "must be an http(s) URL")],
+            id="image-not-http",
+        ),
+        pytest.param(
+            {"to": TO, "type": "audio", "audio": {"id": "1", "caption": "no"}},
+            [("audio.caption", "unknown field")],
+            id="audio-caption",
+        ),
+        pytest.param(
+            interactive_buttons("A", "B", "C", "D"),
+            [("interactive.action.buttons", "must hold at most 3 items (got 4)")],
+            id="four-reply-buttons",
+        ),
+        pytest.param(
+            interactive_buttons("OK", "x" * 21),
+            [("interactive.action.buttons[1].reply.title", "must be at most 20 characters")],
+            id="button-title-too-long",
+        ),
+        pytest.param(
+            interactive_buttons("Same", "Same"),
+            [("interactive.action.buttons", "button titles must be unique")],
+            id="button-titles-repeat",
+        ),
+        pytest.param(
+            list_of({"rows": rows(6, "a")}, {"title": "More", "rows": rows(5, "b")}),
+            [("interactive.action.sections", "must hold at most 10 rows in all (got 11)")],
+            id="list-eleven-rows",
+        ),
+        pytest.param(
+            list_of({"rows": rows(1, "a")}, {"title": "More", "rows": rows(1, "b")}),
+            [("interactive.action.sections", "each section needs a title when there are several")],
+            id="list-untitled-section",
+        ),
+        pytest.param(
+            list_of({"title": "x" * 25, "rows": [{"id": "r", "title": "y" * 25}]}),
+            [
+                ("interactive.action.sections[0].title", "must be at most 24 characters"),
+                ("interactive.action.sections[0].rows[0].title", "must be at most 24 characters"),
+            ],
+            id="list-titles-too-long",
+        ),
+        pytest.param(
+            text(messaging_product="sms"),
+            [("messaging_product", "must be 'whatsapp'")],
+            id="messaging-product",
+        ),
+        pytest.param(
+            text(recipient_type="group"), [("recipient_type", "must be 'individual'")], id="recipient-type"
+        ),
+        pytest.param(text(txet="typo"), [("txet", "unknown field")], id="unknown-field"),
+        pytest.param(
+            {"to": TO, "type": "carousel"},
+            [
+                (
+                    "type",
+                    "must be one of 'text', 'image', 'video', 'audio', 'document', 'sticker', 'template', "
+                    "'interactive', 'location', 'contacts', 'reaction' "
+                    "(or no type and status 'read' to mark a message as read)",
+                )
+            ],
+            id="unknown-type",
+        ),
+        pytest.param(
+            {"to": TO, "type": "interactive", "interactive": {"type": "flow"}},
+            [("interactive.type", "must be one of 'button', 'list', 'cta_url'")],
+            id="unknown-interactive-type",
+        ),
+        pytest.param(
+            {
+                "to": TO,
+                "type": "template",
+                "template": {
+                    "name": "order_receipt",
+                    "language": {"code": "en_US"},
+                    "components": [
+                        {
+                            "type": "body",
+                            "parameters": [
+                                {"type": "currency", "currency": {"fallback_value": "$1", "code": "usd"}}
+                            ],
+                        },
+                        {
+                            "type": "button",
+                            "sub_type": "quick_reply",
+                            "index": 10,
+                            "parameters": [{"type": "text", "text": "x"}],
+                        },
+                    ],
+                },
+            },
+            [
+                (
+                    "template.components[0].parameters[0].currency.code",
+                    "must be an ISO 4217 currency code such as 'USD'",
+                ),
+                ("template.components[0].parameters[0].currency.amount_1000", "required"),
+                ("template.components[1].index", "must be less than or equal to 9"),
+                ("template.components[1].parameters", "a quick_reply button takes a 'payload' parameter"),
+            ],
+            id="template-parameters",
+        ),
+        pytest.param(
+            {"to": TO, "type": "contacts", "contacts": [{"name": {"formatted_name": "Jane"}}]},
+            [
+                (
+                    "contacts[0].name",
+                    "needs first_name, last_name, middle_name, suffix or prefix besides formatted_name",
+                )
+            ],
+            id="contact-name",
+        ),
+        pytest.param(
+            {"to": TO, "type": "location", "location": {"latitude": 91, "longitude": 0}},
+            [("location.latitude", "must be less than or equal to 90")],
+            id="latitude",
+        ),
+        pytest.param(
+            {
+                "to": TO,
+                "type": "reaction",
+                "reaction": {"message_id": WAMID, "emoji": "x"},
+                "context": {"message_id": WAMID},
+            },
+            [("context", "not allowed for a reaction: it names its message in reaction.message_id")],
+            id="reaction-reply",
+        ),
+        pytest.param(
+            {"status": "read", "message_id": WAMID, "to": TO},
+            [("to", "unknown field")],
+            id="mark-as-read-with-to",
+        ),
+        pytest.param({"messages": []}, [("messages", "must hold at least 1 item(s)")], id="empty-batch"),
+        pytest.param(
+            {"messages": [text()] * (MAX_BATCH_SIZE + 1)},
+            [("messages", f"must hold at most {MAX_BATCH_SIZE} items (got {MAX_BATCH_SIZE + 1})")],
+            id="batch-too-big",
+        ),
+        pytest.param(
+            {"messages": [text(idempotency_key="k"), text(idempotency_key="k")]},
+            [("messages", "idempotency keys must be unique")],
+            id="batch-repeated-key",
+        ),
+        pytest.param(
+            {"messages": [text(), text(to="123"), "hello", text(text={"body": "x", "preview_url": "maybe"})]},
+            [
+                ("messages[1].to", E164),
+                ("messages[2]", "must be a JSON object"),
+                ("messages[3].text.preview_url", "must be a valid boolean, unable to interpret input"),
+            ],
+            id="batch-item-paths",
+        ),
+        pytest.param([text()], [("", "must be a JSON object")], id="not-an-object"),
+    ],
+)
+def test_invalid_requests_name_field_and_rule(event: Any, problems: list[tuple[str, str]]) -> None:
+    with pytest.raises(SendRequestError) as caught:
+        parse_send_request(event)
+    assert caught.value.problems == [Problem(loc, msg) for loc, msg in problems]
+
+
+def test_error_message_lists_every_problem() -> None:
+    with pytest.raises(SendRequestError, match=r"^invalid send request: ") as caught:
+        parse_send_request({"messages": [text(), text(to="12")]})
+    assert str(caught.value) == f"invalid send request: messages[1].to: {E164}"
+
+
+# Meta's remedies as FACTS.md lists them.
+BACKOFF = [1, 2, 4, 80007, 130429, 131000, 131016, 131056, 131057]
+FIX_THE_CAUSE = [
+    *(0, 3, 10, 200, 100, 131008, 131009, 131021, 131026, 131031, 131042, 131045, 131047),
+    *(131051, 131052, 131053, 130403, 130497, 132000, 132001, 132012, 132015, 132016, 368, 131048),
+]
+
+
+@pytest.mark.parametrize(
+    ("code", "remedy"),
+    [
+        *((code, Remedy.RETRY_WITH_BACKOFF) for code in BACKOFF),
+        (131049, Remedy.RETRY_AFTER_24H),
+        (190, Remedy.REFRESH_TOKEN),
+        (131050, Remedy.OPT_OUT),
+        *((code, Remedy.DO_NOT_RETRY) for code in FIX_THE_CAUSE),
+    ],
+)
+def test_meta_error_classes(code: int, remedy: Remedy) -> None:
+    assert classify(code) is remedy
+    assert is_retryable(code) is (remedy in (Remedy.RETRY_WITH_BACKOFF, Remedy.RETRY_AFTER_24H))
+
+
+@pytest.mark.parametrize("code", [-1, 5, 131999, 999999])
+def test_unknown_codes_are_not_retried(code: int) -> None:
+    assert classify(code) is Remedy.DO_NOT_RETRY
+    assert not is_retryable(code)
+
+
+def test_pair_limit_delay_follows_metas_four_to_the_x() -> None:
+    assert [pair_limit_delay(attempt) for attempt in range(5)] == [1, 4, 16, 64, 256]
+    assert pair_limit_delay(6, cap_seconds=900) == 900
+    with pytest.raises(ValueError, match="attempt"):
+        pair_limit_delay(-1)
+
+
+def test_send_error_from_graph_error_answer() -> None:
+    error = {
+        "message": "(#131056) (Business Account, Consumer Account) pair rate limit hit",
+        "type": "OAuthException",
+        "code": 131056,
+        "error_data": {"messaging_product": "whatsapp", "details": "Too many messages sent to this user"},
+        "fbtrace_id": "AazS5cC2x8mXkPj0oZrR3bF",
+    }
+    assert SendError.from_graph(error) == SendError(
+        code=131056,
+        title=None,
+        message="(#131056) (Business Account, Consumer Account) pair rate limit hit",
+        details="Too many messages sent to this user",
+        retryable=True,
+    )
+    webhook_error = {
+        "code": 131050,
+        "title": "Unable to deliver the message",
+        "message": "User stopped marketing",
+    }
+    parsed = SendError.from_graph(webhook_error)
+    assert (parsed.code, parsed.title, parsed.retryable) == (131050, "Unable to deliver the message", False)
+    assert SendError.from_graph({}).code == -1
