@@ -27,6 +27,8 @@ FUNCTIONS = {
 LAYERS = ("SharedLayer", "DependenciesLayer")
 ELF_MAGIC = b"\x7fELF"
 ELF_MACHINE_AARCH64 = 183
+# The template's runtime, python3.13: the Makefiles compile bytecode with a python3.13 of this machine.
+BYTECODE = "cpython-313"
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +61,11 @@ def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build
 
 
+def _bytecode_tags(directory: Path) -> set[str]:
+    """The interpreter tags of the bytecode under ``directory`` (``cpython-313``, ...)."""
+    return {path.name.split(".")[-2] for path in directory.rglob("*.pyc")}
+
+
 def _files(directory: Path) -> list[Path]:
     return sorted(path for path in directory.rglob("*") if path.is_file())
 
@@ -84,16 +91,20 @@ def test_built_template_points_at_the_artifacts(build_dir: Path) -> None:
 def test_functions_ship_only_their_modules(build_dir: Path, name: str) -> None:
     artifact = build_dir / name
     assert (artifact / "app.py").is_file()
-    shipped = [path.relative_to(artifact) for path in artifact.rglob("*")]
+    shipped = [path.relative_to(artifact) for path in artifact.rglob("*") if path.parent == artifact]
     assert shipped, f"{name} is empty"
     for path in shipped:
-        assert len(path.parts) == 1, f"{name} ships a directory: {path}"
+        if path.name == "__pycache__":
+            continue
+        assert (artifact / path).is_file(), f"{name} ships a directory: {path}"
         assert path.suffix == ".py", f"{name} ships {path}"
+        assert (artifact / "__pycache__" / f"{path.stem}.{BYTECODE}.pyc").is_file(), f"no bytecode for {path}"
         assert not path.name.startswith("test_"), f"{name} ships a test: {path}"
         assert not path.name.endswith("_test.py"), f"{name} ships a test: {path}"
         assert path.name != "conftest.py"
     sources = {path.name for path in FUNCTIONS[name].glob("*.py")}
-    assert {path.name for path in shipped} <= sources
+    assert {path.name for path in shipped} - {"__pycache__"} <= sources
+    assert _bytecode_tags(artifact) == {BYTECODE}
 
 
 def test_shared_layer_puts_wacloud_on_the_layer_path(build_dir: Path) -> None:
@@ -104,7 +115,11 @@ def test_shared_layer_puts_wacloud_on_the_layer_path(build_dir: Path) -> None:
     expected = {path.relative_to(source) for path in source.rglob("*.py") if "__pycache__" not in path.parts}
     shipped = {path.relative_to(python / "wacloud") for path in _files(python / "wacloud")}
     assert expected <= shipped
-    assert not [path for path in shipped if "__pycache__" in path.parts or path.suffix == ".pyc"]
+    # Compiled for the runtime's Python (Lambda's /opt is read-only: without it each cold start
+    # compiles), and for nothing else.
+    for module in expected:
+        assert module.parent / "__pycache__" / f"{module.stem}.{BYTECODE}.pyc" in shipped, module
+    assert _bytecode_tags(python) == {BYTECODE}
 
 
 def test_dependencies_layer_is_built_for_cp313_on_arm64(build_dir: Path) -> None:
@@ -118,7 +133,8 @@ def test_dependencies_layer_is_built_for_cp313_on_arm64(build_dir: Path) -> None
     assert not (python / "boto3").exists()
     assert not (python / "botocore").exists()
     assert not (python / "bin").exists()
-    assert not list(python.rglob("__pycache__"))
+    assert (python / "pydantic" / "__pycache__" / f"__init__.{BYTECODE}.pyc").is_file()
+    assert _bytecode_tags(python) == {BYTECODE}
 
 
 def test_no_native_code_for_another_platform(build_dir: Path) -> None:
