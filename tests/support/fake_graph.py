@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
+
+from walocal.http_reply import ReplyingHandler
 
 
 @dataclass
@@ -67,8 +70,9 @@ def graph_error(code: int, message: str = "error", http_status: int = 400) -> tu
     }
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(ReplyingHandler):
     server: _Server
+    access_log_level = logging.DEBUG
 
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
@@ -82,15 +86,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         status, payload_object = answer
-        payload = json.dumps(payload_object).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+        self.reply(status, json.dumps(payload_object).encode(), {"content-type": "application/json"})
 
 
 class _Server(ThreadingHTTPServer):
