@@ -104,10 +104,11 @@ def _report(python: str, template: Template, samples: int) -> list[str]:
     return lines
 
 
-def run(samples: int = 7) -> str:
+def run(samples: int = 7, *, with_lambda_python: bool = True) -> str:
+    """Every function on this machine's Python and, if one is installed, on python3.13."""
     template = Template.load()
     interpreters = [base_interpreter()]
-    lambda_python = find_interpreter("3.13")
+    lambda_python = find_interpreter("3.13") if with_lambda_python else base_interpreter()
     if lambda_python and _version(lambda_python) != _version(interpreters[0]):
         interpreters.append(lambda_python)
     lines: list[str] = []

@@ -73,8 +73,8 @@ def run(rounds: int = 200) -> str:
             "dynamodb",
             endpoint_url=f"http://127.0.0.1:{ports[3]}",
             region_name="us-east-1",
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # the local runtime's administrator
         ).Table("whatsapp-cloud-MessagesTable")
         stored = []
         for index in range(5):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import logging
 import os
@@ -17,6 +18,9 @@ from wacloud.meta.signature import SIGNATURE_HEADER, sign
 from walocal.guide import startup_guide
 from walocal.runtime import LocalRuntime, RuntimeConfig, RuntimeConfigError, schedule_event
 from walocal.template import Template
+
+# How long stopping may take before wa-local exits anyway (workers are killed first, so this is ample).
+STOP_GRACE_SECONDS = 20.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +39,12 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="KEY=VALUE",
         help="template parameters, e.g. ReminderScheduleState=ENABLED",
+    )
+    run.add_argument(
+        "--template",
+        type=Path,
+        default=None,
+        help="a SAM template to run instead of template.yaml (CodeUri paths stay relative to the project)",
     )
     post = commands.add_parser("post-webhook", help="sign a payload with the app secret and POST it")
     post.add_argument("payload", type=Path, help="a webhook payload, e.g. events/webhooks/message_text.json")
@@ -68,7 +78,7 @@ def _run(args: argparse.Namespace) -> int:
         aws_port=args.aws_port,
         parameters=dict(_key_value(item) for item in args.parameter_overrides),
     )
-    runtime = LocalRuntime(config)
+    runtime = LocalRuntime(config, Template.load(args.template) if args.template else None)
     try:
         runtime.start()
     except (RuntimeConfigError, OSError) as exc:
@@ -80,8 +90,23 @@ def _run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
     stopped.wait()
-    runtime.stop()
-    return 0
+    return _stop_within(runtime, STOP_GRACE_SECONDS)
+
+
+def _stop_within(runtime: LocalRuntime, seconds: float) -> int:
+    """Stop everything, but never hang: past ``seconds``, say what is stuck and exit anyway."""
+    stopper = threading.Thread(target=runtime.stop, name="stop", daemon=True)
+    stopper.start()
+    stopper.join(seconds)
+    if not stopper.is_alive():
+        return 0
+    print(
+        f"wa-local: stopping took over {seconds:.0f} s; exiting anyway. Threads still running:",
+        file=sys.stderr,
+    )
+    faulthandler.dump_traceback(file=sys.stderr)
+    sys.stderr.flush()
+    os._exit(1)
 
 
 def _key_value(text: str) -> tuple[str, str]:

@@ -11,6 +11,7 @@ managed runtime provides besides the interpreter: boto3 and the runtime interfac
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import platform
@@ -62,7 +63,21 @@ class _Target:
 
 
 def build_for_host(template: Template, *, python: str | None = None) -> HostArtifacts:
-    """Build (or find up to date) every makefile-built function and layer, and the runtime dir."""
+    """Build (or find up to date) every makefile-built function and layer, and the runtime dir.
+
+    Builds started at once (runtimes and tests in parallel) share the build directory: one
+    builds, the others wait for it and then find everything up to date.
+    """
+    BUILD_ROOT.mkdir(parents=True, exist_ok=True)
+    with (BUILD_ROOT / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _build_all(template, python)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _build_all(template: Template, python: str | None) -> HostArtifacts:
     interpreter = python or base_interpreter()
     version = _python_version(interpreter)
     root = BUILD_ROOT / f"py{version}-{platform.machine()}"
@@ -92,13 +107,17 @@ def build_for_host(template: Template, *, python: str | None = None) -> HostArti
 
 
 def _targets(template: Template) -> list[_Target]:
+    globals_ = template.body.get("Globals", {}).get("Function", {})
     targets = []
     for name, resource in template.resources.items():
         if resource.get("Metadata", {}).get("BuildMethod") != "makefile":
             continue
         props = resource.get("Properties", {})
         if resource.get("Type") == "AWS::Serverless::Function":
-            targets.append(_Target(name, PROJECT_ROOT / str(props["CodeUri"]), "function"))
+            code = props.get("CodeUri", globals_.get("CodeUri"))
+            if code is None:
+                raise BuildError(f"{name} has no CodeUri")
+            targets.append(_Target(name, PROJECT_ROOT / str(code), "function"))
         elif resource.get("Type") == "AWS::Serverless::LayerVersion":
             targets.append(_Target(name, PROJECT_ROOT / str(props["ContentUri"]), "layer"))
     return targets

@@ -1,16 +1,26 @@
-"""The template's functions, loaded from their CodeUri and invoked in process like Lambda would."""
+"""The template's functions loaded from their CodeUri and invoked in this process, for the tests.
+
+The local runtime (``wa-local``) runs functions in worker processes instead (walocal.instances);
+this in-process form is what the unit and functional tests call directly.
+"""
 
 from __future__ import annotations
 
 import importlib.util
+import json
+import logging
 import threading
 import time
+import traceback
 import uuid
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from walocal.instances import UNHANDLED, InvokeResult
 from walocal.template import FunctionSpec
+
+log = logging.getLogger("walocal.functions")
 
 REGION = "us-east-1"
 
@@ -75,3 +85,30 @@ class LocalFunction:
                 aws_request_id=request_id or str(uuid.uuid4()),
             )
             return self._handler(event, context)
+
+    def run(self, payload: bytes, *, request_id: str | None = None) -> InvokeResult:
+        """Invoke with a JSON payload; a raised exception becomes Lambda's error payload."""
+        request_id = request_id or str(uuid.uuid4())
+        started = time.monotonic()
+        try:
+            result = self.invoke(json.loads(payload) if payload.strip() else {}, request_id=request_id)
+            body = json.dumps(result).encode("utf-8")
+        except Exception as exc:
+            log.exception("%s raised", self.name)
+            error = {
+                "errorMessage": str(exc),
+                "errorType": type(exc).__name__,
+                "requestId": request_id,
+                "stackTrace": traceback.format_tb(exc.__traceback__),
+            }
+            duration = (time.monotonic() - started) * 1000
+            return InvokeResult(request_id, json.dumps(error).encode("utf-8"), UNHANDLED, duration)
+        return InvokeResult(request_id, body, None, (time.monotonic() - started) * 1000)
+
+    def run_async(self, payload: bytes, *, request_id: str | None = None) -> str:
+        """Invoke on a thread, without Lambda's retries (the runtime's service has those)."""
+        request_id = request_id or str(uuid.uuid4())
+        thread = threading.Thread(target=self.run, args=(payload,), kwargs={"request_id": request_id})
+        thread.daemon = True
+        thread.start()
+        return request_id

@@ -69,7 +69,7 @@ def startup_guide(runtime: LocalRuntime) -> str:
             f"  curl '{config.webhook_url}?hub.mode=subscribe&hub.verify_token={config.verify_token}"
             "&hub.challenge=42'",
             "  .venv/bin/wa-local post-webhook events/webhooks/message_text.json",
-            "  AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x .venv/bin/aws lambda invoke "
+            "  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing .venv/bin/aws lambda invoke "
             f"--region us-east-1 --endpoint-url {config.invoke_url} --function-name SenderFunction "
             '--payload \'{"to": "16505551234", "type": "template", '
             '"template": {"name": "hello_world", "language": {"code": "en_US"}}}\' out.json',

@@ -1,30 +1,33 @@
-"""Serves the template's HTTP API routes: real payload 2.0 events, handlers called in process."""
+"""Serves the template's HTTP API routes: real payload 2.0 events, answered as API Gateway answers."""
 
 from __future__ import annotations
 
 import base64
 import json
 import logging
+from collections.abc import Mapping
 from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
 from walocal.events import http_api_event
-from walocal.functions import LocalFunction
 from walocal.http_reply import ReplyingHandler
+from walocal.lambda_service import FunctionTarget
 from walocal.template import HttpRoute
 
 log = logging.getLogger("walocal.http_api")
 
 # API Gateway's own payload limit for HTTP APIs.
 MAX_BODY_BYTES = 10 * 1024 * 1024
+# What API Gateway answers when the function fails, times out or returns something unusable.
+BAD_GATEWAY = b'{"message":"Internal Server Error"}'
 
 
 class HttpApiServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(
-        self, address: tuple[str, int], routes: list[HttpRoute], functions: dict[str, LocalFunction]
+        self, address: tuple[str, int], routes: list[HttpRoute], functions: Mapping[str, FunctionTarget]
     ):
         super().__init__(address, _HttpApiHandler)
         self.routes = {(route.method, route.path): functions[route.function] for route in routes}
@@ -67,13 +70,17 @@ class _HttpApiHandler(ReplyingHandler):
             query=url.query,
             source_ip=self.client_address[0],
         )
-        try:
-            result = function.invoke(event, request_id=event["requestContext"]["requestId"])
-        except Exception:
-            log.exception("%s raised", function.name)
-            self._reply(500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')
+        result = function.run(json.dumps(event).encode("utf-8"))
+        if result.function_error is not None:
+            log.error("%s failed (%s): API Gateway answers 502", function.name, result.error_type)
+            self._reply(502, {"content-type": "application/json"}, BAD_GATEWAY)
             return
-        status, headers, payload = _http_response(result)
+        try:
+            status, headers, payload = _http_response(result.json())
+        except (ValueError, TypeError, KeyError) as exc:
+            log.error("%s returned a response API Gateway cannot use (%s): 502", function.name, exc)
+            self._reply(502, {"content-type": "application/json"}, BAD_GATEWAY)
+            return
         self._reply(status, headers, payload)
 
     def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:

@@ -1,4 +1,5 @@
-"""The whole pipeline on one machine: moto for AWS, the functions in process, Meta simulated.
+"""The whole pipeline on one machine: moto for AWS, each function in its own Lambda-like worker
+processes, Meta simulated.
 
 Ports (a public contract, see the README): 3000 webhook HTTP API, 3001 Lambda Invoke API,
 3002 Graph API simulator, 4566 emulated AWS.
@@ -6,25 +7,33 @@ Ports (a public contract, see the README): 3000 webhook HTTP API, 3001 Lambda In
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
+import shutil
+import socket
+import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import boto3
 from moto.server import ThreadedMotoServer
 
-from walocal.functions import LocalFunction
+from walocal.build import BuildError, HostArtifacts, build_for_host
 from walocal.http_api import HttpApiServer
+from walocal.identities import enforce_iam, function_identities
 from walocal.invoke_api import InvokeApiServer
+from walocal.lambda_service import FunctionSetup, FunctionTarget, LambdaService, PooledFunction
 from walocal.poller import QueuePoller
 from walocal.provision import LocalStack, provision
+from walocal.sandbox import LogSink, SandboxConfig
 from walocal.schedules import ScheduleRunner, ScheduleTimer
-from walocal.template import TEMPLATE_PATH, Template
+from walocal.template import TEMPLATE_PATH, FunctionSpec, Template
 
 log = logging.getLogger("walocal")
 
@@ -35,6 +44,10 @@ LOCAL_APP_SECRET = "local-app-secret"  # noqa: S105
 LOCAL_VERIFY_TOKEN = "local-verify-token"  # noqa: S105
 LOCAL_ACCESS_TOKEN = "local-access-token"  # noqa: S105
 LOCAL_PHONE_NUMBER_ID = "123456789012345"
+# How long start-up waits for the first cold start of every function before serving anyway.
+PREWARM_WAIT_S = 20.0
+# The emulator's administrator keys: what functions get when no identity of their own is known.
+DEFAULT_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
 class RuntimeConfigError(Exception):
@@ -93,15 +106,20 @@ class RuntimeConfig:
 class LocalRuntime:
     """Starts and stops every piece; usable as a context manager."""
 
-    def __init__(self, config: RuntimeConfig, template: Template | None = None) -> None:
+    def __init__(
+        self, config: RuntimeConfig, template: Template | None = None, *, log_sink: LogSink | None = None
+    ) -> None:
         self.config = config
         self.template = template or Template.load(TEMPLATE_PATH)
-        self.functions: dict[str, LocalFunction] = {}
+        self.functions: dict[str, FunctionTarget] = {}
+        self.lambdas: LambdaService | None = None
         self.stack: LocalStack | None = None
+        self._log_sink = log_sink
         self._moto: ThreadedMotoServer | None = None
         self._servers: list[HttpApiServer | InvokeApiServer] = []
         self._pollers: list[QueuePoller] = []
         self._simulator: Any = None
+        self._scratch: Path | None = None
         self.scheduler: ScheduleRunner | None = None
 
     def __enter__(self) -> LocalRuntime:
@@ -113,6 +131,10 @@ class LocalRuntime:
 
     def start(self) -> None:
         config = self.config
+        self._check_ports()
+        artifacts = host_artifacts(self.template)
+        # The runtime's own clients (provisioning, pollers, destinations) talk to the emulator; the
+        # functions get their environment from their setup, never from this process.
         _point_aws_at(config.aws_endpoint)
         self._moto = ThreadedMotoServer(ip_address=config.host, port=config.aws_port, verbose=False)
         self._moto.start()
@@ -131,25 +153,37 @@ class LocalRuntime:
                 "access_token": config.access_token,
             },
         )
-        specs = self.template.functions()
-        os.environ.update(
-            _merged_environment({name: self.stack.function_environment(s) for name, s in specs.items()})
+        credentials = self._function_credentials()
+        self._scratch = Path(tempfile.mkdtemp(prefix="walocal-"))
+        sqs = session.client("sqs")
+        self.lambdas = LambdaService(
+            {
+                name: self._function_setup(spec, artifacts, credentials.get(name, DEFAULT_CREDENTIALS))
+                for name, spec in self.template.functions().items()
+            },
+            log_sink=self._log_sink,
+            deliver=partial(_deliver, self.stack, sqs, self),
         )
-        # Cold-start every function now, so a configuration error stops `make run` at once.
-        for name, spec in specs.items():
-            function = LocalFunction(spec)
-            function.load()
-            self.functions[name] = function
+        self.functions = {name: PooledFunction(self.lambdas, name) for name in self.lambdas.names}
+        # A first cold start of every function, in parallel, before the ports open: an init error
+        # shows in the log at once, and the first event finds a warm instance.
+        self.lambdas.prewarm(wait=PREWARM_WAIT_S)
 
         if config.simulator and config.graph_api_url is None:
             self._start_simulator()
         self._servers = [
-            HttpApiServer((config.host, config.webhook_port), self.template.http_routes(), self.functions),
-            InvokeApiServer((config.host, config.invoke_port), self.functions),
+            self._serve(
+                "webhook HTTP API",
+                config.webhook_port,
+                lambda address: HttpApiServer(address, self.template.http_routes(), self.functions),
+            ),
+            self._serve(
+                "Lambda Invoke API",
+                config.invoke_port,
+                lambda address: InvokeApiServer(address, self.functions),
+            ),
         ]
-        for server in self._servers:
-            threading.Thread(target=server.serve_forever, name=type(server).__name__, daemon=True).start()
-        sqs = session.client("sqs")
+        specs = self.template.functions()
         for source in self.template.queue_sources():
             poller = QueuePoller(
                 sqs,
@@ -157,11 +191,88 @@ class LocalRuntime:
                 queue_url=self.stack.queue_urls[source.queue],
                 queue_arn=self.stack.resolver.resolve({"Fn::GetAtt": [source.queue, "Arn"]}),
                 function=self.functions[source.function],
+                concurrency=specs[source.function].concurrency,
             )
             poller.start()
             self._pollers.append(poller)
         self.scheduler = ScheduleRunner(self._enabled_schedules())
         self.scheduler.start()
+
+    def _check_ports(self) -> None:
+        """Refuse to start when a port is taken, naming the port and what it is for."""
+        config = self.config
+        ports = [
+            (config.webhook_port, "webhook HTTP API"),
+            (config.invoke_port, "Lambda Invoke API"),
+            (config.aws_port, "emulated AWS (moto)"),
+        ]
+        if config.simulator and config.graph_api_url is None:
+            ports.append((config.graph_port, "Graph API simulator"))
+        for port, what in ports:
+            with socket.socket() as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind((config.host, port))
+                except OSError as exc:
+                    raise RuntimeConfigError(_port_message(port, what, exc)) from None
+
+    def _serve(
+        self,
+        what: str,
+        port: int,
+        make: Callable[[tuple[str, int]], HttpApiServer | InvokeApiServer],
+    ) -> HttpApiServer | InvokeApiServer:
+        try:
+            server = make((self.config.host, port))
+        except OSError as exc:
+            raise RuntimeConfigError(_port_message(port, what, exc)) from None
+        threading.Thread(target=server.serve_forever, name=type(server).__name__, daemon=True).start()
+        return server
+
+    def _function_credentials(self) -> dict[str, dict[str, str]]:
+        """Each function's own AWS keys, allowed exactly its template policies (IAM enforced)."""
+        assert self.stack is not None
+        endpoint = self.config.aws_endpoint
+        enforce_iam(endpoint)
+        identities = function_identities(self.template, self.stack, endpoint)
+        return {name: keys.environment() for name, keys in identities.items()}
+
+    def _function_setup(
+        self, spec: FunctionSpec, artifacts: HostArtifacts, credentials: Mapping[str, str]
+    ) -> FunctionSetup:
+        assert self.stack is not None
+        assert self._scratch is not None
+        environment = {
+            **self.stack.function_environment(spec),
+            # Not a variable Lambda sets: it points the function's AWS SDK at the emulated AWS.
+            "AWS_ENDPOINT_URL": self.config.aws_endpoint,
+            **credentials,
+        }
+        sandbox = SandboxConfig(
+            name=spec.logical_id,
+            handler=spec.handler,
+            task_root=artifacts.functions[spec.logical_id],
+            import_path=tuple(artifacts.import_path(spec)),
+            runtime_dir=artifacts.runtime,
+            python=artifacts.python,
+            scratch_root=self._scratch,
+            environment=environment,
+            memory_mb=spec.memory_size,
+            timeout_s=spec.timeout,
+            concurrency=spec.concurrency,
+            runtime=spec.runtime,
+            log_format=spec.log_format,
+            log_level=spec.log_level,
+            region=REGION,
+        )
+        resolve = self.stack.resolver.resolve
+        on_success, on_failure = spec.event_invoke.on_success, spec.event_invoke.on_failure
+        return FunctionSetup(
+            sandbox=sandbox,
+            event_invoke=spec.event_invoke,
+            on_success=None if on_success is None else str(resolve(on_success)),
+            on_failure=None if on_failure is None else str(resolve(on_failure)),
+        )
 
     def _enabled_schedules(self) -> list[tuple[str, ScheduleTimer, Callable[[], Any]]]:
         assert self.stack is not None
@@ -173,8 +284,11 @@ class LocalRuntime:
                 str(self.stack.resolver.resolve(schedule.expression)),
                 str(self.stack.resolver.resolve(schedule.timezone)),
             )
-            event = schedule_event(self.stack.resolver.resolve(schedule.input))
-            enabled.append((schedule.name, timer, partial(self.functions[schedule.function].invoke, event)))
+            event = json.dumps(schedule_event(self.stack.resolver.resolve(schedule.input))).encode()
+            # Scheduler invokes its Lambda targets asynchronously.
+            enabled.append(
+                (schedule.name, timer, partial(self.functions[schedule.function].run_async, event))
+            )
         return enabled
 
     def _start_simulator(self) -> None:
@@ -193,8 +307,12 @@ class LocalRuntime:
         self._simulator.start()
 
     def stop(self) -> None:
+        # Workers first: killing them ends any invocation in flight at once, so the pollers,
+        # servers and schedules waiting on one finish instead of waiting out a function's timeout.
         if self.scheduler is not None:
             self.scheduler.stop()
+        if self.lambdas is not None:
+            self.lambdas.close()
         for poller in self._pollers:
             poller.stop()
         for server in self._servers:
@@ -204,6 +322,8 @@ class LocalRuntime:
             self._simulator.stop()
         if self._moto is not None:
             self._moto.stop()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
     @property
     def simulating_graph_api(self) -> bool:
@@ -231,17 +351,39 @@ def _point_aws_at(endpoint: str) -> None:
     os.environ.pop("AWS_SESSION_TOKEN", None)
 
 
-def _merged_environment(environments: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
-    """The functions share one process, so their variables must agree where their names meet."""
-    merged: dict[str, str] = {}
-    owner: dict[str, str] = {}
-    for function, env in environments.items():
-        for name, value in env.items():
-            if name in merged and merged[name] != value:
-                raise RuntimeConfigError(
-                    f"{function} and {owner[name]} set {name} to different values; "
-                    "the local runtime runs them in one process, so use distinct variable names"
-                )
-            merged[name] = value
-            owner.setdefault(name, function)
-    return merged
+def _port_message(port: int, what: str, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} ({what}) is already in use; stop what uses it or choose another port"
+    return f"port {port} ({what}) cannot be used: {exc.strerror or exc}"
+
+
+def host_artifacts(template: Template) -> HostArtifacts:
+    """The functions, layers and runtime built for this machine (up to date by content hash)."""
+    try:
+        return build_for_host(template)
+    except BuildError as exc:
+        raise RuntimeConfigError(str(exc)) from None
+
+
+def _deliver(
+    stack: LocalStack, sqs: Any, runtime: LocalRuntime, destination: str, record: dict[str, Any]
+) -> None:
+    """Send an asynchronous invocation's record to its destination: a queue or a function."""
+    service = destination.split(":")[2] if destination.count(":") >= 5 else ""
+    if service == "sqs":
+        queue_url = next(
+            (
+                url
+                for name, url in stack.queue_urls.items()
+                if stack.resolver.resolve({"Fn::GetAtt": [name, "Arn"]}) == destination
+            ),
+            None,
+        )
+        if queue_url is None:
+            raise RuntimeConfigError(f"destination {destination} is not a queue of the template")
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(record))
+    elif service == "lambda" and runtime.lambdas is not None:
+        name = destination.split(":function:", 1)[1].split(":", 1)[0]
+        runtime.lambdas.invoke_async(name, json.dumps(record).encode())
+    else:
+        raise RuntimeConfigError(f"destination {destination}: only SQS queues and functions are emulated")

@@ -78,6 +78,19 @@ class Schedule:
     input: Any
 
 
+DEFAULT_CONCURRENCY = 4  # instances of a function without a limit in the template (local only)
+
+
+@dataclass(frozen=True)
+class EventInvokeConfig:
+    """What Lambda does with a failed asynchronous invocation (the function's EventInvokeConfig)."""
+
+    maximum_retry_attempts: int = 2
+    maximum_event_age_seconds: int = 21600
+    on_success: Any = None  # the destination's ARN, unresolved (it may be an intrinsic)
+    on_failure: Any = None
+
+
 @dataclass
 class FunctionSpec:
     logical_id: str
@@ -86,6 +99,21 @@ class FunctionSpec:
     timeout: int
     memory_size: int
     environment: dict[str, Any] = field(default_factory=dict)
+    runtime: str = "python3.13"
+    reserved_concurrency: int | None = None  # ReservedConcurrentExecutions
+    # The lowest ScalingConfig.MaximumConcurrency of the function's SQS event sources, if any.
+    sqs_maximum_concurrency: int | None = None
+    log_format: str | None = None  # LoggingConfig.LogFormat
+    log_level: str | None = None  # LoggingConfig.ApplicationLogLevel
+    event_invoke: EventInvokeConfig = field(default_factory=EventInvokeConfig)
+
+    @property
+    def concurrency(self) -> int:
+        """The most instances that run at once: reserved concurrency, else the SQS source's limit."""
+        for limit in (self.reserved_concurrency, self.sqs_maximum_concurrency):
+            if limit is not None:
+                return max(1, limit)
+        return DEFAULT_CONCURRENCY
 
 
 @dataclass
@@ -117,6 +145,13 @@ class Template:
         for name, props in self.of_type("AWS::Serverless::Function").items():
             env = dict(globals_.get("Environment", {}).get("Variables", {}))
             env.update(props.get("Environment", {}).get("Variables", {}))
+            logging_config = {**globals_.get("LoggingConfig", {}), **props.get("LoggingConfig", {})}
+            reserved = props.get("ReservedConcurrentExecutions", globals_.get("ReservedConcurrentExecutions"))
+            sqs_limits = [
+                int(p["ScalingConfig"]["MaximumConcurrency"])
+                for function, _, p in self._events("SQS")
+                if function == name and "MaximumConcurrency" in p.get("ScalingConfig", {})
+            ]
             specs[name] = FunctionSpec(
                 logical_id=name,
                 code_dir=PROJECT_ROOT / str(props.get("CodeUri", globals_.get("CodeUri", "."))),
@@ -124,6 +159,14 @@ class Template:
                 timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
                 memory_size=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
                 environment=env,
+                runtime=str(props.get("Runtime", globals_.get("Runtime", "python3.13"))),
+                reserved_concurrency=None if reserved is None else int(reserved),
+                sqs_maximum_concurrency=min(sqs_limits) if sqs_limits else None,
+                log_format=logging_config.get("LogFormat"),
+                log_level=logging_config.get("ApplicationLogLevel"),
+                event_invoke=_event_invoke_config(
+                    {**globals_.get("EventInvokeConfig", {}), **props.get("EventInvokeConfig", {})}
+                ),
             )
         return specs
 
@@ -171,6 +214,16 @@ class Template:
             )
             for function, event_name, p in self._events("ScheduleV2")
         ]
+
+
+def _event_invoke_config(props: dict[str, Any]) -> EventInvokeConfig:
+    destinations = props.get("DestinationConfig", {})
+    return EventInvokeConfig(
+        maximum_retry_attempts=int(props.get("MaximumRetryAttempts", 2)),
+        maximum_event_age_seconds=int(props.get("MaximumEventAgeInSeconds", 21600)),
+        on_success=destinations.get("OnSuccess", {}).get("Destination"),
+        on_failure=destinations.get("OnFailure", {}).get("Destination"),
+    )
 
 
 @dataclass

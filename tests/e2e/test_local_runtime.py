@@ -106,8 +106,8 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
             output = log.read()
             raise AssertionError(f"the local runtime exited early:\n{output}")
         try:
-            return requests.get(rt.webhook_url, timeout=1).status_code == 403
-        except requests.ConnectionError:
+            return requests.get(rt.webhook_url, timeout=5).status_code == 403
+        except requests.RequestException:
             return False
 
     try:

@@ -17,6 +17,9 @@ import yaml
 
 from support.paths import REPO
 
+# Its module-scoped fixture is costly: its tests stay together on one worker of a parallel run.
+pytestmark = pytest.mark.xdist_group("build")
+
 ROOT = REPO
 BIN = Path(sys.executable).parent
 FUNCTIONS = {

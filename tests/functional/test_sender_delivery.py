@@ -36,6 +36,9 @@ from walocal.provision import provision
 from walocal.runtime import LOCAL_ACCESS_TOKEN, LOCAL_APP_SECRET, LOCAL_PHONE_NUMBER_ID, LOCAL_VERIFY_TOKEN
 from walocal.template import Template
 
+# Its module-scoped fixture is costly: its tests stay together on one worker of a parallel run.
+pytestmark = pytest.mark.xdist_group("sender_delivery")
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 

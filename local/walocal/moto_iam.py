@@ -1,0 +1,332 @@
+"""IAM enforcement for the moto server the local runtime runs in its own process.
+
+moto checks each request that reaches ``BaseResponse.call_action`` (most services) or an S3
+handler against the caller's IAM policies once ``settings.INITIAL_NO_AUTH_ACTION_COUNT`` requests
+have passed. Out of the box it names the resource only for SQS, S3, IAM and STS: every other
+service asks about resource "*", which no resource-scoped statement matches, so a DynamoDB call
+the template allows would be denied. ``install()`` patches moto, in this process only, to
+
+* name the resources of a call (DynamoDB tables and indexes, each table of a batch and each item
+  of a transaction, Secrets Manager secrets, EventBridge buses and rules, Lambda functions,
+  Scheduler schedules);
+* use IAM's action names where they differ from the API's (lambda:Invoke -> lambda:InvokeFunction);
+* answer a denial of a JSON-protocol service as AWS does (``AccessDeniedException`` in JSON), not
+  with moto's XML body that botocore reports as error code "403";
+* record every judged call in ``CALLS`` (principal, IAM action, resource, moto's verdict, and, for
+  a registered function identity, the function and its translated policy's verdict by
+  ``walocal.policies.evaluate``), served as JSON on ``GET /_walocal/calls`` of the same server.
+
+Never install it in a process that uses ``mock_aws`` for its own tests: it changes moto globally.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from moto import settings
+from moto.core.authorization import ActionAuthenticatorMixin
+from moto.core.exceptions import AccessDeniedError, JsonRESTError
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+from walocal.policies import PolicyDoc, evaluate
+
+CALLS_PATH = "/_walocal/calls"
+
+# API operation -> IAM action, where moto's operation name is not the IAM action's name.
+_ACTION_ALIASES = {
+    "lambda:Invoke": "lambda:InvokeFunction",
+    "lambda:InvokeWithResponseStream": "lambda:InvokeFunction",
+    "lambda:InvokeAsync": "lambda:InvokeFunction",
+    "lambda:ListFunctions20150331": "lambda:ListFunctions",
+    # moto's X-Ray takes the URL path as the operation (moto/xray/responses.py _get_action).
+    "xray:TraceSegments": "xray:PutTraceSegments",
+    "xray:TelemetryRecords": "xray:PutTelemetryRecords",
+    "xray:Traces": "xray:BatchGetTraces",
+    "xray:ServiceGraph": "xray:GetServiceGraph",
+    "xray:TraceGraph": "xray:GetTraceGraph",
+    "xray:TraceSummaries": "xray:GetTraceSummaries",
+}
+_TRANSACT_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+    "Get": "GetItem",
+}
+
+
+@dataclass(frozen=True)
+class Call:
+    """One judged request: who, which IAM action on which resource, moto's and the policy's verdicts."""
+
+    principal: str  # the caller's ARN, e.g. arn:aws:iam::123456789012:user/whatsapp-cloud-WebhookFunction
+    action: str  # service:Action as IAM names it
+    resource: str
+    allowed: bool  # moto's verdict: the request went through
+    function: str | None = None  # the function whose identity made it; None for the administrator
+    # The translated policy's verdict (walocal.policies.evaluate): None for the administrator, or
+    # when a Condition decides (conditions are not evaluated).
+    policy_allows: bool | None = None
+
+
+class CallLog:
+    """Every request moto judged since enforcement was switched on (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._calls: list[Call] = []
+        self._principals: dict[str, tuple[str, list[PolicyDoc]]] = {}
+        self._lock = threading.Lock()
+
+    def register(self, principal: str, function: str, documents: Iterable[PolicyDoc]) -> None:
+        """Attribute the principal's calls to a function and judge them against its documents."""
+        with self._lock:
+            self._principals[principal] = (function, list(documents))
+
+    def add(self, principal: str, action: str, resource: str, allowed: bool) -> None:
+        with self._lock:
+            function, documents = self._principals.get(principal, (None, None))
+        verdict = evaluate(documents, action, resource) if documents is not None else None
+        call = Call(principal, action, resource, allowed, function, verdict)
+        with self._lock:
+            self._calls.append(call)
+
+    def snapshot(self) -> list[Call]:
+        with self._lock:
+            return list(self._calls)
+
+    def __iter__(self) -> Iterator[Call]:
+        return iter(self.snapshot())
+
+
+CALLS = CallLog()
+
+
+# ------------------------------------------------------------------------ resources per request
+
+Check = tuple[str, str]  # (IAM action without the service prefix, resource ARN)
+ResourceFinder = Callable[[Any, str, str, str], list[Check]]
+
+
+def _param(response: Any, name: str) -> Any:
+    value = response._get_param(name)
+    if value is None and isinstance(getattr(response, "body", None), dict):
+        value = response.body.get(name)
+    return value
+
+
+def _table_arn(region: str, account: str, table: str, index: str | None = None) -> str:
+    base = table if table.startswith("arn:") else f"arn:aws:dynamodb:{region}:{account}:table/{table}"
+    return f"{base}/index/{index}" if index else base
+
+
+def _dynamodb(response: Any, action: str, region: str, account: str) -> list[Check]:
+    if action in ("BatchWriteItem", "BatchGetItem"):
+        return [
+            (action, _table_arn(region, account, table)) for table in (_param(response, "RequestItems") or {})
+        ]
+    if action in ("TransactWriteItems", "TransactGetItems"):
+        return [
+            (_TRANSACT_ACTIONS.get(kind, kind), _table_arn(region, account, str(request["TableName"])))
+            for item in _param(response, "TransactItems") or []
+            for kind, request in item.items()
+        ]
+    table = _param(response, "TableName") or _param(response, "ResourceArn") or _param(response, "TableArn")
+    if not table:
+        return [(action, "*")]  # ListTables and other account-level calls
+    return [(action, _table_arn(region, account, str(table), _param(response, "IndexName")))]
+
+
+def _secretsmanager(response: Any, action: str, region: str, account: str) -> list[Check]:
+    from moto.secretsmanager.models import secretsmanager_backends  # noqa: PLC0415
+
+    secret_id = _param(response, "SecretId")
+    if not secret_id:
+        return [(action, "*")]
+    secret = secretsmanager_backends[account][region].secrets.get(str(secret_id))
+    if secret is not None:
+        return [(action, str(secret.arn))]
+    # Unknown secret: a full ARN is judged as given; a name gets the "-??????" suffix AWS adds.
+    name = str(secret_id)
+    return [
+        (
+            action,
+            name
+            if name.startswith("arn:")
+            else f"arn:aws:secretsmanager:{region}:{account}:secret:{name}-??????",
+        )
+    ]
+
+
+def _events(response: Any, action: str, region: str, account: str) -> list[Check]:
+    def bus_arn(name: str | None) -> str:
+        name = name or "default"
+        return name if name.startswith("arn:") else f"arn:aws:events:{region}:{account}:event-bus/{name}"
+
+    if action == "PutEvents":
+        buses = {bus_arn(entry.get("EventBusName")) for entry in _param(response, "Entries") or []}
+        return [(action, arn) for arn in sorted(buses)] or [(action, bus_arn(None))]
+    rule_actions = ("PutRule", "DescribeRule", "DeleteRule", "EnableRule", "DisableRule")
+    rule = _param(response, "Name") if action in rule_actions else _param(response, "Rule")
+    if rule:
+        bus = _param(response, "EventBusName")
+        prefix = "" if not bus or bus == "default" else f"{bus}/"
+        return [(action, f"arn:aws:events:{region}:{account}:rule/{prefix}{rule}")]
+    if _param(response, "EventBusName") or action == "DescribeEventBus":
+        return [(action, bus_arn(_param(response, "EventBusName") or _param(response, "Name")))]
+    return [(action, "*")]
+
+
+def _lambda(response: Any, action: str, region: str, account: str) -> list[Check]:
+    parts = unquote(urlparse(response.uri).path).strip("/").split("/")
+    if len(parts) >= 3 and parts[1] == "functions" and parts[2]:
+        name = parts[2]
+        return [
+            (
+                action,
+                name if name.startswith("arn:") else f"arn:aws:lambda:{region}:{account}:function:{name}",
+            )
+        ]
+    return [(action, "*")]
+
+
+def _scheduler(response: Any, action: str, region: str, account: str) -> list[Check]:
+    parts = unquote(urlparse(response.uri).path).strip("/").split("/")
+    if len(parts) == 2 and parts[0] == "schedules":
+        group = _param(response, "GroupName") or "default"
+        return [(action, f"arn:aws:scheduler:{region}:{account}:schedule/{group}/{parts[1]}")]
+    if len(parts) == 2 and parts[0] == "schedule-groups":
+        return [(action, f"arn:aws:scheduler:{region}:{account}:schedule-group/{parts[1]}")]
+    return [(action, "*")]
+
+
+# Services whose resources the patch names; moto itself names SQS, S3, IAM and STS resources.
+FINDERS: dict[str, ResourceFinder] = {
+    "dynamodb": _dynamodb,
+    "secretsmanager": _secretsmanager,
+    "events": _events,
+    "lambda": _lambda,
+    "awslambda": _lambda,
+    "scheduler": _scheduler,
+}
+
+
+# ----------------------------------------------------------------------------------- the patch
+
+_original_authorize = ActionAuthenticatorMixin._authenticate_and_authorize_action
+_original_dispatch = DomainDispatcherApplication.__call__
+_install_lock = threading.Lock()
+_state = {"installed": False}
+
+
+class _DeniedJson(JsonRESTError):
+    code = 403
+
+
+def _enforcing() -> bool:
+    return bool(ActionAuthenticatorMixin.request_count >= settings.INITIAL_NO_AUTH_ACTION_COUNT)
+
+
+def _patched_authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
+    if not _enforcing() or self.headers.get("X-Amz-Target") in ActionAuthenticatorMixin.PUBLIC_OPERATIONS:
+        _original_authorize(self, iam_request_cls, resource)  # counts while enforcement is off
+        return
+    from moto.iam.access_control import S3IAMRequest  # noqa: PLC0415
+
+    operation = self._get_action()
+    finder = FINDERS.get(self.service_name or "")
+    if finder is not None and iam_request_cls is not S3IAMRequest:
+        checks = finder(self, operation, self.region, self.current_account)
+    else:
+        checks = [(operation, resource)]
+    parsed_url = urlparse(self.uri)
+    path = self.raw_path + (f"?{parsed_url.query}" if parsed_url.query else "")
+    request = iam_request_cls(
+        account_id=self.current_account,
+        method=self.method,
+        path=path,
+        data=self.data,
+        body=self.raw_body,
+        headers=self.headers,
+        action=operation,
+    )
+    request.check_signature()
+    service = request._action.split(":", 1)[0]
+    principal = str(request._access_key.arn)
+    for iam_action, arn in checks:
+        action = f"{service}:{iam_action}"
+        request._action = action = _ACTION_ALIASES.get(action, action)
+        try:
+            request.check_action_permitted(arn)
+        except Exception:
+            CALLS.add(principal, action, arn, allowed=False)
+            if iam_request_cls is S3IAMRequest:
+                raise  # S3 answers with its own XML AccessDenied
+            message = f"User: {principal} is not authorized to perform: {action} on resource: {arn}"
+            if _speaks_json(self):
+                code = "AccessDenied" if self.service_name == "sqs" else "AccessDeniedException"
+                raise _DeniedJson(code, message) from None
+            raise AccessDeniedError(user_arn=principal, action=f"{action} on resource: {arn}") from None
+        CALLS.add(principal, action, arn, allowed=True)
+
+
+def _speaks_json(response: Any) -> bool:
+    from moto.core.utils import get_service_model  # noqa: PLC0415
+
+    try:
+        model = get_service_model(response.boto3_service_name)
+        return response.determine_response_protocol(model) in ("json", "rest-json")
+    except Exception:  # unknown model: keep moto's XML
+        return False
+
+
+def _patched_dispatch(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+    if environ.get("PATH_INFO") == CALLS_PATH and environ.get("REQUEST_METHOD") == "GET":
+        body = json.dumps([asdict(call) for call in CALLS]).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+    return _original_dispatch(self, environ, start_response)
+
+
+def install() -> None:
+    """Patch moto in this process (idempotent). Call before enforcement is switched on."""
+    with _install_lock:
+        if _state["installed"]:
+            return
+        ActionAuthenticatorMixin._authenticate_and_authorize_action = _patched_authorize  # type: ignore[method-assign]
+        DomainDispatcherApplication.__call__ = _patched_dispatch  # type: ignore[method-assign]
+        _state["installed"] = True
+
+
+def installed() -> bool:
+    return _state["installed"]
+
+
+# ------------------------------------------------------------------------------------- keys
+
+
+def rekey(user_name: str, generated_id: str, access_key_id: str, secret_access_key: str) -> None:
+    """Give a user well-known keys (testing/testing, which tests and operator tools already use).
+
+    In process only: IAM's API cannot choose keys, so the moto backend objects are edited. moto
+    looks a key up by id on every request (moto/iam/access_control.py IAMUserAccessKey).
+    """
+    from moto.iam.models import iam_backends  # noqa: PLC0415
+
+    for account_backends in iam_backends.values():
+        for backend in account_backends.values():
+            user = backend.users.get(user_name)
+            if user is None:
+                continue
+            for access_key in user.access_keys:
+                if access_key.access_key_id == generated_id:
+                    access_key.access_key_id = access_key_id
+                    access_key.secret_access_key = secret_access_key
+                    backend.access_keys.pop(generated_id, None)
+                    backend.access_keys[access_key_id] = access_key
+                    return
+    raise LookupError(f"no access key {generated_id} of {user_name} in moto's IAM")

@@ -1,0 +1,176 @@
+"""IAM locally: each function calls the emulated AWS with exactly the policies template.yaml gives it.
+
+Two runtimes over HTTP: with template.yaml a signed webhook reaches the table and every call each
+function made is one its translated policy allows; with a copy of template.yaml that lacks the
+processor's DynamoDB statement, the same webhook is queued but the processor meets AccessDenied
+and the message never reaches the table, as it would on AWS.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import boto3
+import pytest
+import requests
+import yaml
+
+from wacloud.meta.signature import sign
+from walocal.events import event_path
+from walocal.runtime import LOCAL_APP_SECRET
+from walocal.template import TEMPLATE_PATH, Template
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("iam")]
+T = TypeVar("T")
+TABLE = "whatsapp-cloud-MessagesTable"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def eventually(probe: Callable[[], T | None], timeout: float = 15.0) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(0.1)
+
+
+@dataclass
+class Runtime:
+    webhook_url: str
+    aws_url: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def message(self, wamid: str) -> Any:
+        dynamodb = boto3.resource(
+            "dynamodb",
+            endpoint_url=self.aws_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",  # the runtime's administrator
+            aws_secret_access_key="testing",
+        )
+        return dynamodb.Table(TABLE).get_item(Key={"pk": f"MSG#{wamid}", "sk": "MESSAGE"}).get("Item")
+
+    def calls(self) -> list[dict[str, Any]]:
+        """What moto judged, the functions' calls with their translated policy's verdict."""
+        response = requests.get(f"{self.aws_url}/_walocal/calls", timeout=5)
+        response.raise_for_status()
+        return [call for call in response.json() if call["function"] is not None]
+
+    def post_webhook(self, body: bytes) -> requests.Response:
+        headers = {"content-type": "application/json", "x-hub-signature-256": sign(body, LOCAL_APP_SECRET)}
+        return requests.post(self.webhook_url, data=body, headers=headers, timeout=10)
+
+
+@contextmanager
+def local_runtime(template: Path, log_path: Path) -> Iterator[Runtime]:
+    ports = [free_port() for _ in range(4)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WHATSAPP_", "GRAPH_API"))}
+    command = [sys.executable, "-m", "walocal", "--template", str(template)]
+    for option, port in zip(("webhook", "invoke", "graph", "aws"), ports, strict=True):
+        command += [f"--{option}-port", str(port)]
+    with log_path.open("w", encoding="utf-8") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    runtime = Runtime(f"http://127.0.0.1:{ports[0]}/webhook", f"http://127.0.0.1:{ports[3]}", log_path)
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"the local runtime exited early:\n{runtime.log()}")
+        try:
+            return requests.get(runtime.webhook_url, timeout=5).status_code == 403
+        except requests.RequestException:  # not listening yet, or the webhook's cold start
+            return False
+
+    try:
+        eventually(ready, timeout=120)
+        yield runtime
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def without_statement(function: str, sid: str) -> dict[str, Any]:
+    """template.yaml's body with one Sid removed from a function's inline policy statements."""
+    body = copy.deepcopy(Template.load(TEMPLATE_PATH).body)
+    policies = body["Resources"][function]["Properties"]["Policies"]
+    removed = 0
+    for policy in policies:
+        if isinstance(policy, dict) and "Statement" in policy:
+            kept = [s for s in policy["Statement"] if s.get("Sid") != sid]
+            removed += len(policy["Statement"]) - len(kept)
+            policy["Statement"] = kept
+    assert removed == 1, f"{function} has no statement {sid}"
+    return body
+
+
+def webhook_body(tag: str) -> tuple[bytes, str]:
+    payload = json.loads(event_path("webhooks/message_text.json").read_text())
+    wamid = f"wamid.iam-{tag}-{time.time_ns()}"
+    payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"] = wamid
+    return json.dumps(payload).encode(), wamid
+
+
+def test_the_template_policies_allow_the_whole_path(tmp_path: Path) -> None:
+    with local_runtime(TEMPLATE_PATH, tmp_path / "wa-local.log") as runtime:
+        body, wamid = webhook_body("allowed")
+        assert runtime.post_webhook(body).status_code == 200
+        eventually(lambda: runtime.message(wamid))
+        calls = runtime.calls()
+    made = sorted({(call["function"], call["action"]) for call in calls})
+    print("(function, action) pairs:", *made, sep="\n  ")
+    refused = [call for call in calls if not (call["allowed"] and call["policy_allows"])]
+    assert not refused, f"calls the translated policies do not allow: {refused}"
+    assert ("WebhookFunction", "secretsmanager:GetSecretValue") in made
+    assert ("WebhookFunction", "sqs:SendMessage") in made
+    assert {action for function, action in made if function == "ProcessorFunction"} & {
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:BatchWriteItem",
+    }
+    assert not [action for function, action in made if function == "WebhookFunction" and "dynamodb" in action]
+
+
+def test_a_permission_missing_from_the_template_is_access_denied(tmp_path: Path) -> None:
+    template = tmp_path / "template-without-processor-writes.yaml"
+    body = without_statement("ProcessorFunction", "WriteConversationData")
+    template.write_text(yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
+    with local_runtime(template, tmp_path / "wa-local.log") as runtime:
+        body_bytes, wamid = webhook_body("denied")
+        assert runtime.post_webhook(body_bytes).status_code == 200  # the webhook's own rights are intact
+        eventually(lambda: [call for call in runtime.calls() if not call["allowed"]], timeout=20)
+        eventually(lambda: "AccessDenied" in runtime.log())  # the processor's own error log
+        time.sleep(1.5)  # longer than the poller's cycle: no retry may have stored it meanwhile
+        assert runtime.message(wamid) is None
+        calls = runtime.calls()
+    denied = [call for call in calls if not call["allowed"]]
+    assert denied, "the processor was never refused"
+    assert {call["function"] for call in denied} == {"ProcessorFunction"}
+    assert all(call["action"].startswith("dynamodb:") for call in denied)
+    # moto and the offline evaluator agree on every call, allowed or not.
+    assert all(call["allowed"] == call["policy_allows"] for call in calls)
+    assert "not authorized to perform: dynamodb:" in runtime.log()

@@ -1,0 +1,269 @@
+"""Functions run locally as Lambda runs them: worker processes with the real runtime interface
+client, limits enforced, failures answered as Lambda answers them, instances replaced.
+
+One runtime with tests/e2e/probe/template.yaml: ProbeFunction (1 s timeout, 128 MB, 3 reserved
+instances, an OnFailure queue, an HTTP route) and OtherProbeFunction, both the probe handler.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import boto3
+import pytest
+import requests
+
+from walocal.template import PROJECT_ROOT
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("lambda-runtime")]
+T = TypeVar("T")
+PROBE_TEMPLATE = PROJECT_ROOT / "tests" / "e2e" / "probe" / "template.yaml"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def eventually(probe: Callable[[], T | None], timeout: float = 10.0) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(0.1)
+
+
+@dataclass
+class Probe:
+    http_url: str
+    invoke_url: str
+    aws_url: str
+    log: IO[str]
+
+    def invoke(self, event: Any, function: str = "ProbeFunction", **headers: str) -> requests.Response:
+        return requests.post(
+            f"{self.invoke_url}/2015-03-31/functions/{function}/invocations",
+            data=json.dumps(event),
+            headers=headers,
+            timeout=30,
+        )
+
+    def log_lines(self) -> list[str]:
+        self.log.seek(0)
+        return self.log.read().splitlines()
+
+
+@pytest.fixture(scope="module")
+def probe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Probe]:
+    ports = [free_port() for _ in range(4)]
+    log = (tmp_path_factory.mktemp("probe") / "wa-local.log").open("w+", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WHATSAPP_", "GRAPH_API"))}
+    env["WALOCAL_TEST_CANARY"] = "the developer's environment"
+    args = ["--webhook-port", "--invoke-port", "--graph-port", "--aws-port"]
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "walocal",
+            "--template",
+            str(PROBE_TEMPLATE),
+            *[word for pair in zip(args, map(str, ports), strict=True) for word in pair],
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    rt = Probe(
+        http_url=f"http://127.0.0.1:{ports[0]}",
+        invoke_url=f"http://127.0.0.1:{ports[1]}",
+        aws_url=f"http://127.0.0.1:{ports[3]}",
+        log=log,
+    )
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise AssertionError("the local runtime exited early:\n" + "\n".join(rt.log_lines()))
+        try:
+            return requests.post(f"{rt.invoke_url}/", timeout=1).status_code == 404
+        except requests.ConnectionError:
+            return False
+
+    try:
+        eventually(ready, timeout=60)
+        yield rt
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def test_a_timeout_is_reported_as_lambda_does_and_the_next_call_gets_a_fresh_instance(probe: Probe) -> None:
+    before = probe.invoke({}).json()["pid"]
+    started = time.monotonic()
+    timed_out = probe.invoke({"sleep": 5})
+    assert time.monotonic() - started < 3
+    assert timed_out.status_code == 200
+    assert timed_out.headers["X-Amz-Function-Error"] == "Unhandled"
+    error = timed_out.json()
+    assert error["errorType"] == "Sandbox.Timedout"
+    assert error["errorMessage"].endswith("Task timed out after 1.00 seconds")
+    after = probe.invoke({})
+    assert "X-Amz-Function-Error" not in after.headers
+    assert after.json()["pid"] != before
+    request_id = timed_out.headers["x-amzn-RequestId"]
+    report = next(line for line in probe.log_lines() if f"REPORT RequestId: {request_id}" in line)
+    assert "Status: timeout" in report
+    assert "Memory Size: 128 MB" in report
+
+
+def test_a_handler_error_is_the_functions_error_and_the_instance_stays(probe: Probe) -> None:
+    pid = probe.invoke({}).json()["pid"]
+    failed = probe.invoke({"raise": "the handler gave up"}, **{"X-Amz-Log-Type": "Tail"})
+    assert failed.headers["X-Amz-Function-Error"] == "Unhandled"
+    assert (failed.json()["errorType"], failed.json()["errorMessage"]) == (
+        "RuntimeError",
+        "the handler gave up",
+    )
+    tail = base64.b64decode(failed.headers["X-Amz-Log-Result"]).decode()
+    assert "START RequestId" in tail
+    assert "REPORT RequestId" in tail
+    assert probe.invoke({}).json()["pid"] == pid  # one instance does everything one at a time
+
+
+@pytest.mark.parametrize(
+    ("event", "error_type"),
+    [({"allocate_mb": 300}, "Runtime.OutOfMemory"), ({"exit": 3}, "Runtime.ExitError")],
+)
+def test_memory_size_and_crashes_end_the_instance_not_the_runtime(
+    probe: Probe, event: dict[str, Any], error_type: str
+) -> None:
+    pid = probe.invoke({}).json()["pid"]
+    failed = probe.invoke(event)
+    assert failed.headers["X-Amz-Function-Error"] == "Unhandled"
+    assert failed.json()["errorType"] == error_type
+    assert probe.invoke({}).json()["pid"] != pid
+
+
+def test_the_http_api_answers_502_when_the_function_fails(probe: Probe) -> None:
+    headers = {"content-type": "application/json"}
+    ok = requests.post(f"{probe.http_url}/probe", data=b"{}", headers=headers, timeout=10)
+    assert ok.status_code == 200
+    failed = requests.post(f"{probe.http_url}/probe", data=b'{"raise": "x"}', headers=headers, timeout=10)
+    assert (failed.status_code, failed.json()) == (502, {"message": "Internal Server Error"})
+
+
+def test_instances_run_at_once_up_to_the_reserved_concurrency(probe: Probe) -> None:
+    probe.invoke({})  # one warm instance; the others start on demand
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda _: probe.invoke({"sleep": 0.7}), range(3)))
+    assert all("X-Amz-Function-Error" not in answer.headers for answer in answers)
+    assert time.monotonic() - started < 2.0  # 3 x 0.7 s one after another would be 2.1 s
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda _: probe.invoke({}), range(6)))
+    assert len({answer.json()["pid"] for answer in answers}) <= 3
+
+
+def test_the_worker_sees_only_its_function_and_lambdas_environment(probe: Probe) -> None:
+    env = probe.invoke({}, "OtherProbeFunction").json()["environment"]
+    assert "WALOCAL_TEST_CANARY" not in env
+    assert "PROBE_SETTING" not in env  # ProbeFunction's, not this function's
+    assert env["POWERTOOLS_SERVICE_NAME"] == "probe"
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == "OtherProbeFunction"
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "128"
+    assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.13"
+    assert env["AWS_ENDPOINT_URL"] == probe.aws_url
+    assert env["AWS_LAMBDA_LOG_FORMAT"] == "JSON"
+    assert env["TZ"] == ":UTC"
+    assert env["LAMBDA_TASK_ROOT"].endswith("OtherProbeFunction")
+    assert env["AWS_ACCESS_KEY_ID"] != "testing"  # its own identity, not the administrator's
+    assert probe.invoke({}).json()["environment"]["PROBE_SETTING"] == "from-the-template"
+
+
+def test_a_failed_async_event_is_retried_then_sent_to_the_on_failure_queue(probe: Probe) -> None:
+    answer = probe.invoke({"raise": "async failure"}, **{"X-Amz-Invocation-Type": "Event"})
+    assert answer.status_code == 202
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=probe.aws_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    queue_url = sqs.get_queue_url(QueueName="whatsapp-cloud-ProbeFailures")["QueueUrl"]
+
+    def record() -> dict[str, Any] | None:
+        messages = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages", [])
+        return json.loads(messages[0]["Body"]) if messages else None
+
+    failure = eventually(record, timeout=15)
+    assert failure["requestContext"]["requestId"] == answer.headers["x-amzn-RequestId"]
+    assert failure["requestContext"]["condition"] == "RetriesExhausted"
+    assert failure["requestContext"]["approximateInvokeCount"] == 2  # MaximumRetryAttempts: 1
+    assert failure["requestPayload"] == {"raise": "async failure"}
+    assert failure["responsePayload"]["errorMessage"] == "async failure"
+
+
+def test_each_instance_logs_under_its_function_with_one_cold_start(probe: Probe) -> None:
+    probe.invoke({}, "OtherProbeFunction")
+    probe.invoke({}, "OtherProbeFunction")
+    cold_starts: dict[str, list[bool]] = {}
+    for line in probe.log_lines():
+        tag, _, text = line.partition("] ")
+        if not tag.startswith("[") or not text.startswith("{"):
+            continue
+        function, instance = tag[1:].split()
+        record = json.loads(text)
+        if "cold_start" in record:
+            assert record["function_name"] == function
+            cold_starts.setdefault(f"{function} {instance}", []).append(record["cold_start"])
+    assert any(key.startswith("OtherProbeFunction ") for key in cold_starts)
+    assert any(key.startswith("ProbeFunction ") for key in cold_starts)
+    for flags in cold_starts.values():
+        assert flags[0] is True
+        assert flags.count(True) == 1
+
+
+def test_a_port_in_use_is_named(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "walocal",
+                "--template",
+                str(PROBE_TEMPLATE),
+                *("--webhook-port", str(free_port()), "--graph-port", str(free_port())),
+                *("--aws-port", str(free_port()), "--invoke-port", str(port)),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert f"port {port} (Lambda Invoke API) is already in use" in result.stderr
+    assert "Traceback" not in result.stderr

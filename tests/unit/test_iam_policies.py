@@ -1,0 +1,201 @@
+"""Each function's IAM policies as SAM translates template.yaml, and the offline policy evaluator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from walocal.policies import ResolvedPolicy, evaluate, translated_policies
+from walocal.provision import ACCOUNT_ID, provision
+from walocal.template import Template
+
+# Its module-scoped fixture is costly: its tests stay together on one worker of a parallel run.
+pytestmark = pytest.mark.xdist_group("iam_policies")
+
+REGION = "us-east-1"
+TABLE = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/whatsapp-cloud-MessagesTable"
+BUCKET = "arn:aws:s3:::whatsapp-cloud-payloadbucket-local"
+QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:whatsapp-cloud-"
+LOGS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
+
+
+@pytest.fixture(scope="module")
+def policies() -> Iterator[dict[str, list[ResolvedPolicy]]]:
+    with pytest.MonkeyPatch.context() as env:
+        for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+            env.delenv(name, raising=False)
+        env.setenv("AWS_ACCESS_KEY_ID", "testing")
+        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        with mock_aws():
+            template = Template.load()
+            stack = provision(
+                template,
+                boto3.Session(region_name=REGION),
+                parameters={"PhoneNumberId": "123456789012345"},
+                secret_values={"app_secret": "s"},
+            )
+            yield translated_policies(template, stack.resolver, REGION, ACCOUNT_ID)
+
+
+def grants(policies: list[ResolvedPolicy], *, managed: bool) -> set[tuple[str, str]]:
+    """(action, resource) pairs of the inline (managed=False) or AWS managed (True) documents."""
+    pairs = set()
+    for policy in policies:
+        if (policy.managed_arn is not None) != managed:
+            continue
+        for statement in policy.document["Statement"]:
+            assert statement["Effect"] == "Allow"
+            assert "Condition" not in statement
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resources = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+            pairs |= {(action, resource) for action in actions for resource in resources}
+    return pairs
+
+
+def managed_names(policies: list[ResolvedPolicy]) -> set[str]:
+    return {policy.name for policy in policies if policy.managed_arn is not None}
+
+
+def secret_arn(pairs: set[tuple[str, str]]) -> str:
+    [arn] = [resource for action, resource in pairs if action == "secretsmanager:GetSecretValue"]
+    assert arn.startswith(
+        f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:whatsapp-cloud/WhatsAppSecret-"
+    )
+    return arn
+
+
+def test_every_function_has_a_translated_role(policies: dict[str, list[ResolvedPolicy]]) -> None:
+    assert set(policies) == {"WebhookFunction", "ProcessorFunction", "SenderFunction"}
+
+
+def test_webhook_may_queue_archive_inbound_and_read_the_secret_only(
+    policies: dict[str, list[ResolvedPolicy]],
+) -> None:
+    pairs = grants(policies["WebhookFunction"], managed=False)
+    assert pairs == {
+        ("sqs:SendMessage*", f"{QUEUE}WebhookQueue"),  # SAM's SQSSendMessagePolicy
+        ("s3:PutObject", f"{BUCKET}/inbound/*"),
+        ("secretsmanager:GetSecretValue", secret_arn(pairs)),
+    }
+    assert managed_names(policies["WebhookFunction"]) == {
+        "AWSLambdaBasicExecutionRole",
+        "AWSXrayWriteOnlyAccess",
+    }
+    everything = grants(policies["WebhookFunction"], managed=True) | pairs
+    assert not [action for action, _ in everything if action.startswith("dynamodb:")]
+
+
+def test_processor_may_write_the_table_and_payloads_but_not_read_the_secret(
+    policies: dict[str, list[ResolvedPolicy]],
+) -> None:
+    table_actions = ("GetItem", "PutItem", "UpdateItem", "BatchWriteItem", "Query")
+    assert grants(policies["ProcessorFunction"], managed=False) == {
+        *((f"dynamodb:{action}", TABLE) for action in table_actions),
+        *((f"dynamodb:{action}", f"{TABLE}/index/*") for action in table_actions),
+        ("s3:GetObject", f"{BUCKET}/*"),
+        ("s3:PutObject", f"{BUCKET}/*"),
+    }
+    # The SQS event source adds Lambda's queue-polling managed policy.
+    assert managed_names(policies["ProcessorFunction"]) == {
+        "AWSLambdaBasicExecutionRole",
+        "AWSXrayWriteOnlyAccess",
+        "AWSLambdaSQSQueueExecutionRole",
+    }
+    assert {("sqs:ReceiveMessage", "*"), ("sqs:DeleteMessage", "*")} <= grants(
+        policies["ProcessorFunction"], managed=True
+    )
+
+
+def test_sender_grants_include_its_failure_destination(policies: dict[str, list[ResolvedPolicy]]) -> None:
+    pairs = grants(policies["SenderFunction"], managed=False)
+    assert pairs == {
+        *((f"dynamodb:{action}", TABLE) for action in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")),
+        ("dynamodb:Scan", f"{TABLE}/index/consent"),
+        ("sqs:SendMessage", f"{QUEUE}OutboundQueue"),
+        ("secretsmanager:GetSecretValue", secret_arn(pairs)),
+        # EventInvokeConfig's OnFailure destination: SAM adds this policy, the template does not name it.
+        ("sqs:SendMessage", f"{QUEUE}OutboundDeadLetterQueue"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("function", "action", "resource", "expected"),
+    [
+        ("WebhookFunction", "sqs:SendMessage", f"{QUEUE}WebhookQueue", True),
+        ("WebhookFunction", "sqs:SendMessageBatch", f"{QUEUE}WebhookQueue", True),
+        ("WebhookFunction", "sqs:SendMessage", f"{QUEUE}OutboundQueue", False),
+        ("WebhookFunction", "s3:PutObject", f"{BUCKET}/inbound/abc", True),
+        ("WebhookFunction", "s3:PutObject", f"{BUCKET}/archive/abc", False),
+        ("WebhookFunction", "s3:GetObject", f"{BUCKET}/inbound/abc", False),
+        ("WebhookFunction", "dynamodb:PutItem", TABLE, False),
+        ("WebhookFunction", "logs:PutLogEvents", "arn:aws:logs:us-east-1:123456789012:log-group:x", True),
+        ("ProcessorFunction", "dynamodb:PutItem", TABLE, True),
+        ("ProcessorFunction", "dynamodb:Query", f"{TABLE}/index/gsi1", True),
+        ("ProcessorFunction", "dynamodb:DeleteItem", TABLE, False),
+        ("ProcessorFunction", "sqs:ReceiveMessage", f"{QUEUE}WebhookQueue", True),
+        ("SenderFunction", "dynamodb:Scan", f"{TABLE}/index/consent", True),
+        ("SenderFunction", "dynamodb:Scan", TABLE, False),
+        ("SenderFunction", "dynamodb:Query", f"{TABLE}/index/gsi1", False),
+        (
+            "SenderFunction",
+            "lambda:InvokeFunction",
+            f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:x",
+            False,
+        ),
+    ],
+)
+def test_translated_policies_judge_calls(
+    policies: dict[str, list[ResolvedPolicy]], function: str, action: str, resource: str, expected: bool
+) -> None:
+    assert evaluate([p.document for p in policies[function]], action, resource) is expected
+
+
+def doc(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def allow(action: Any, resource: Any, **extra: Any) -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
+
+
+def test_evaluator_allows_only_what_a_statement_matches() -> None:
+    policy = doc(allow("s3:Get*", "arn:aws:s3:::b/in/*"))
+    assert evaluate([policy], "s3:GetObject", "arn:aws:s3:::b/in/x") is True
+    assert evaluate([policy], "S3:getobject", "arn:aws:s3:::b/in/x") is True  # actions ignore case
+    assert evaluate([policy], "s3:GetObject", "arn:aws:s3:::B/in/x") is False  # resources do not
+    assert evaluate([policy], "s3:PutObject", "arn:aws:s3:::b/in/x") is False
+    assert evaluate([], "s3:GetObject", "arn:aws:s3:::b/in/x") is False
+
+
+def test_evaluator_explicit_deny_wins_across_documents() -> None:
+    documents = [doc(allow("*", "*")), doc({"Effect": "Deny", "Action": "dynamodb:Delete*", "Resource": "*"})]
+    assert evaluate(documents, "dynamodb:DeleteItem", "arn:aws:dynamodb:r:1:table/t") is False
+    assert evaluate(documents, "dynamodb:GetItem", "arn:aws:dynamodb:r:1:table/t") is True
+
+
+def test_evaluator_not_action_not_resource_and_single_character_wildcard() -> None:
+    policy = doc({"Effect": "Allow", "NotAction": "iam:*", "NotResource": "arn:aws:s3:::secret/*"})
+    assert evaluate([policy], "s3:GetObject", "arn:aws:s3:::public/x") is True
+    assert evaluate([policy], "s3:GetObject", "arn:aws:s3:::secret/x") is False
+    assert evaluate([policy], "iam:CreateUser", "*") is False
+    suffixed = doc(allow("secretsmanager:GetSecretValue", "arn:aws:secretsmanager:r:1:secret:s-??????"))
+    assert evaluate([suffixed], "secretsmanager:GetSecretValue", "arn:aws:secretsmanager:r:1:secret:s-AbC123")
+    assert not evaluate(
+        [suffixed], "secretsmanager:GetSecretValue", "arn:aws:secretsmanager:r:1:secret:s-AbC12"
+    )
+
+
+def test_evaluator_reports_a_condition_instead_of_guessing() -> None:
+    conditional = allow("sqs:SendMessage", "*", Condition={"Bool": {"aws:SecureTransport": "true"}})
+    assert evaluate([doc(conditional)], "sqs:SendMessage", "arn:aws:sqs:r:1:q") is None
+    conditional_deny = {**conditional, "Effect": "Deny"}
+    assert evaluate([doc(allow("*", "*"), conditional_deny)], "sqs:SendMessage", "arn:aws:sqs:r:1:q") is None
+    assert (
+        evaluate([doc(allow("*", "*"), conditional_deny)], "sqs:ReceiveMessage", "arn:aws:sqs:r:1:q") is True
+    )
