@@ -90,7 +90,11 @@ def run(rounds: int = 200) -> str:
             stored.append(time.perf_counter() - started)
     finally:
         process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()  # never leave a runtime behind, whatever happened
+            raise
     return "\n".join(
         [
             f"local pipeline over HTTP (median of {rounds}; moto as AWS, so absolute times are local ones)",
