@@ -63,12 +63,13 @@ def stack(aws_credentials: None, template: Template) -> Iterator[LocalStack]:
 @pytest.fixture
 def load_function(
     stack: LocalStack, template: Template, monkeypatch: pytest.MonkeyPatch
-) -> Callable[[str], LocalFunction]:
-    """Cold-start a function of the template with its resolved environment, as Lambda would."""
+) -> Callable[..., LocalFunction]:
+    """Cold-start a function of the template with its resolved environment, as Lambda would;
+    ``overrides`` stand for values a deployment would set (parameters, or a test's fakes)."""
 
-    def load(name: str) -> LocalFunction:
+    def load(name: str, **overrides: str) -> LocalFunction:
         spec = template.functions()[name]
-        for key, value in stack.function_environment(spec).items():
+        for key, value in {**stack.function_environment(spec), **overrides}.items():
             monkeypatch.setenv(key, value)
         function = LocalFunction(spec)
         function.load()
@@ -85,15 +86,13 @@ def graph() -> Iterator[FakeGraphServer]:
 
 
 @pytest.fixture
-def sender(
-    load_function: Callable[[str], LocalFunction], graph: FakeGraphServer, monkeypatch: pytest.MonkeyPatch
-) -> LocalFunction:
+def sender(load_function: Callable[..., LocalFunction], graph: FakeGraphServer) -> LocalFunction:
     """The sender cold-started against the fake Graph API, with no rate or backoff waits."""
-    function = load_function("SenderFunction")
     # GRAPH_API_URL points the cold start at the fake, as it does for a real deployment; the rate
     # is lifted and backoffs shortened so that retries take no noticeable time.
-    monkeypatch.setenv("GRAPH_API_URL", graph.url)
-    monkeypatch.setenv("SEND_RATE_PER_SECOND", "10000")
-    monkeypatch.setenv("SEND_BACKOFF_BASE_SECONDS", "0.001")
-    function.load()
-    return function
+    return load_function(
+        "SenderFunction",
+        GRAPH_API_URL=graph.url,
+        SEND_RATE_PER_SECOND="10000",
+        SEND_BACKOFF_BASE_SECONDS="0.001",
+    )

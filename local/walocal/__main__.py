@@ -79,34 +79,43 @@ def _run(args: argparse.Namespace) -> int:
         parameters=dict(_key_value(item) for item in args.parameter_overrides),
     )
     runtime = LocalRuntime(config, Template.load(args.template) if args.template else None)
+    # Installed before starting, so that a stop asked for during start-up is not lost.
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
     try:
         runtime.start()
     except (RuntimeConfigError, OSError) as exc:
         print(f"wa-local: cannot start: {exc}", file=sys.stderr)
-        runtime.stop()
-        return 1
+        return _stop_within(runtime, STOP_GRACE_SECONDS, code=1)
     print(startup_guide(runtime), flush=True)
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    signal.signal(signal.SIGINT, lambda *_: stopped.set())
     stopped.wait()
     return _stop_within(runtime, STOP_GRACE_SECONDS)
 
 
-def _stop_within(runtime: LocalRuntime, seconds: float) -> int:
+def _stop_within(runtime: LocalRuntime, seconds: float, code: int = 0) -> int:
     """Stop everything, but never hang: past ``seconds``, say what is stuck and exit anyway."""
     stopper = threading.Thread(target=runtime.stop, name="stop", daemon=True)
     stopper.start()
     stopper.join(seconds)
-    if not stopper.is_alive():
-        return 0
-    print(
-        f"wa-local: stopping took over {seconds:.0f} s; exiting anyway. Threads still running:",
-        file=sys.stderr,
-    )
-    faulthandler.dump_traceback(file=sys.stderr)
-    sys.stderr.flush()
-    os._exit(1)
+    if stopper.is_alive():
+        print(f"wa-local: stopping took over {seconds:.0f} s; exiting anyway. Its threads:", file=sys.stderr)
+        faulthandler.dump_traceback(file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(1)
+    # Python waits for every non-daemon thread at exit: one still finishing an invocation (an
+    # asynchronous retry, a worker's output) must not keep a stopped runtime alive.
+    lingering = [
+        thread.name
+        for thread in threading.enumerate()
+        if thread is not threading.current_thread() and not thread.daemon and thread.is_alive()
+    ]
+    if lingering:
+        logging.getLogger("walocal").info("stopped; leaving threads %s behind", ", ".join(lingering))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def _key_value(text: str) -> tuple[str, str]:

@@ -8,6 +8,8 @@ whose caches then serve them all. Only the tests' process is affected, never the
 
 from __future__ import annotations
 
+from typing import Any
+
 import boto3
 import botocore.loaders
 import botocore.session
@@ -36,5 +38,26 @@ def reused_session(region: str) -> boto3.Session:
     up again). The tests' credentials never change, so one session can serve every test.
     """
     if region not in _SESSIONS:
-        _SESSIONS[region] = boto3.Session(region_name=region)
+        _SESSIONS[region] = _with_reused_clients(boto3.Session(region_name=region))
     return _SESSIONS[region]
+
+
+def _with_reused_clients(session: boto3.Session) -> boto3.Session:
+    """Plain ``session.client(name)`` calls get one client per service for the whole process.
+
+    Provisioning and every function's cold start create the same few clients for each test; a
+    client holds no state of its own that a test could see (moto keeps the state), and the
+    tests' endpoint and credentials never change. Calls with arguments still get a new client.
+    """
+    clients: dict[str, Any] = {}
+    create = session.client
+
+    def client(service_name: str, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs:
+            return create(service_name, *args, **kwargs)  # type: ignore[call-overload]
+        if service_name not in clients:
+            clients[service_name] = create(service_name)  # type: ignore[call-overload]
+        return clients[service_name]
+
+    session.client = client  # type: ignore[method-assign]
+    return session
