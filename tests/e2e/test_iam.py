@@ -10,68 +10,28 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import boto3
 import pytest
 import requests
 import yaml
 
+from support.local_runtime import RunningRuntime, eventually, local_runtime
 from wacloud.meta.signature import sign
 from walocal.events import event_path
 from walocal.runtime import LOCAL_APP_SECRET
 from walocal.template import TEMPLATE_PATH, Template
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("iam")]
-T = TypeVar("T")
-TABLE = "whatsapp-cloud-MessagesTable"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def eventually(probe: Callable[[], T | None], timeout: float = 15.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(0.1)
-
-
-@dataclass
-class Runtime:
-    webhook_url: str
-    aws_url: str
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
+class Runtime(RunningRuntime):
     def message(self, wamid: str) -> Any:
-        dynamodb = boto3.resource(
-            "dynamodb",
-            endpoint_url=self.aws_url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",  # the runtime's administrator
-            aws_secret_access_key="testing",
-        )
-        return dynamodb.Table(TABLE).get_item(Key={"pk": f"MSG#{wamid}", "sk": "MESSAGE"}).get("Item")
+        return self.table().get_item(Key={"pk": f"MSG#{wamid}", "sk": "MESSAGE"}).get("Item")
 
     def calls(self) -> list[dict[str, Any]]:
         """What moto judged, the functions' calls with their translated policy's verdict."""
@@ -85,33 +45,9 @@ class Runtime:
 
 
 @contextmanager
-def local_runtime(template: Path, log_path: Path) -> Iterator[Runtime]:
-    ports = [free_port() for _ in range(4)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WHATSAPP_", "GRAPH_API"))}
-    command = [sys.executable, "-m", "walocal", "--template", str(template)]
-    for option, port in zip(("webhook", "invoke", "graph", "aws"), ports, strict=True):
-        command += [f"--{option}-port", str(port)]
-    with log_path.open("w", encoding="utf-8") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
-    runtime = Runtime(f"http://127.0.0.1:{ports[0]}/webhook", f"http://127.0.0.1:{ports[3]}", log_path)
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"the local runtime exited early:\n{runtime.log()}")
-        try:
-            return requests.get(runtime.webhook_url, timeout=5).status_code == 403
-        except requests.RequestException:  # not listening yet, or the webhook's cold start
-            return False
-
-    try:
-        eventually(ready, timeout=120)
-        yield runtime
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+def iam_runtime(template: Path, log_path: Path) -> Iterator[Runtime]:
+    with local_runtime(log_path, template=template) as running:
+        yield Runtime(**{field: getattr(running, field) for field in running.__dataclass_fields__})
 
 
 def without_statement(function: str, sid: str) -> dict[str, Any]:
@@ -136,10 +72,10 @@ def webhook_body(tag: str) -> tuple[bytes, str]:
 
 
 def test_the_template_policies_allow_the_whole_path(tmp_path: Path) -> None:
-    with local_runtime(TEMPLATE_PATH, tmp_path / "wa-local.log") as runtime:
+    with iam_runtime(TEMPLATE_PATH, tmp_path / "wa-local.log") as runtime:
         body, wamid = webhook_body("allowed")
         assert runtime.post_webhook(body).status_code == 200
-        eventually(lambda: runtime.message(wamid))
+        eventually(lambda: runtime.message(wamid), timeout=15)
         calls = runtime.calls()
     made = sorted({(call["function"], call["action"]) for call in calls})
     print("(function, action) pairs:", *made, sep="\n  ")
@@ -159,11 +95,11 @@ def test_a_permission_missing_from_the_template_is_access_denied(tmp_path: Path)
     template = tmp_path / "template-without-processor-writes.yaml"
     body = without_statement("ProcessorFunction", "WriteConversationData")
     template.write_text(yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
-    with local_runtime(template, tmp_path / "wa-local.log") as runtime:
+    with iam_runtime(template, tmp_path / "wa-local.log") as runtime:
         body_bytes, wamid = webhook_body("denied")
         assert runtime.post_webhook(body_bytes).status_code == 200  # the webhook's own rights are intact
         eventually(lambda: [call for call in runtime.calls() if not call["allowed"]], timeout=20)
-        eventually(lambda: "AccessDenied" in runtime.log())  # the processor's own error log
+        eventually(lambda: "AccessDenied" in runtime.log(), timeout=15)  # the processor's own error log
         time.sleep(1.5)  # longer than the poller's cycle: no retry may have stored it meanwhile
         assert runtime.message(wamid) is None
         calls = runtime.calls()

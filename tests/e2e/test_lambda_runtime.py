@@ -9,52 +9,30 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any
 
 import boto3
 import pytest
 import requests
 
+from support.local_runtime import RunningRuntime, eventually, free_port, local_runtime
 from walocal.template import PROJECT_ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("lambda-runtime")]
-T = TypeVar("T")
 PROBE_TEMPLATE = PROJECT_ROOT / "tests" / "e2e" / "probe" / "template.yaml"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def eventually(probe: Callable[[], T | None], timeout: float = 10.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(0.1)
-
-
-@dataclass
-class Probe:
-    http_url: str
-    invoke_url: str
-    aws_url: str
-    log: IO[str]
+class Probe(RunningRuntime):
+    @property
+    def http_url(self) -> str:
+        return self.webhook_url.removesuffix("/webhook")
 
     def invoke(self, event: Any, function: str = "ProbeFunction", **headers: str) -> requests.Response:
         return requests.post(
@@ -64,57 +42,13 @@ class Probe:
             timeout=30,
         )
 
-    def log_lines(self) -> list[str]:
-        self.log.seek(0)
-        return self.log.read().splitlines()
-
 
 @pytest.fixture(scope="module")
 def probe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Probe]:
-    ports = [free_port() for _ in range(4)]
-    log = (tmp_path_factory.mktemp("probe") / "wa-local.log").open("w+", encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WHATSAPP_", "GRAPH_API"))}
-    env["WALOCAL_TEST_CANARY"] = "the developer's environment"
-    args = ["--webhook-port", "--invoke-port", "--graph-port", "--aws-port"]
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "walocal",
-            "--template",
-            str(PROBE_TEMPLATE),
-            *[word for pair in zip(args, map(str, ports), strict=True) for word in pair],
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    rt = Probe(
-        http_url=f"http://127.0.0.1:{ports[0]}",
-        invoke_url=f"http://127.0.0.1:{ports[1]}",
-        aws_url=f"http://127.0.0.1:{ports[3]}",
-        log=log,
-    )
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise AssertionError("the local runtime exited early:\n" + "\n".join(rt.log_lines()))
-        try:
-            return requests.post(f"{rt.invoke_url}/", timeout=1).status_code == 404
-        except requests.ConnectionError:
-            return False
-
-    try:
-        eventually(ready, timeout=60)
-        yield rt
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+    log = tmp_path_factory.mktemp("probe") / "wa-local.log"
+    canary = {"WALOCAL_TEST_CANARY": "the developer's environment"}
+    with local_runtime(log, template=PROBE_TEMPLATE, env=canary) as running:
+        yield Probe(**{field: getattr(running, field) for field in running.__dataclass_fields__})
 
 
 def test_a_timeout_is_reported_as_lambda_does_and_the_next_call_gets_a_fresh_instance(probe: Probe) -> None:

@@ -4,122 +4,35 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
 import requests
 from botocore.config import Config
 
+from support.local_runtime import RunningRuntime, eventually, local_runtime
 from wacloud.meta.signature import sign
 from walocal.events import event_path
 from walocal.runtime import LOCAL_APP_SECRET, LOCAL_VERIFY_TOKEN
 
 # One runtime serves the module: its tests stay on one worker of a parallel run.
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-runtime")]
-T = TypeVar("T")
+Runtime = RunningRuntime
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Runtime:
-    webhook_url: str
-    invoke_url: str
-    graph_url: str
-    aws_url: str
-    process: subprocess.Popen[str]
-
-    def table(self) -> Any:
-        dynamodb = boto3.resource(
-            "dynamodb",
-            endpoint_url=self.aws_url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        return dynamodb.Table("whatsapp-cloud-MessagesTable")
-
-    def items(self) -> list[dict[str, Any]]:
-        return list(self.table().scan()["Items"])
-
-
-def eventually(probe: Callable[[], T | None], timeout: float = 10.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(0.1)
+def items(runtime: Runtime) -> list[dict[str, Any]]:
+    return list(runtime.table().scan()["Items"])
 
 
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
-    ports = [free_port() for _ in range(4)]
-    log = (tmp_path_factory.mktemp("runtime") / "wa-local.log").open("w+", encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WHATSAPP_", "GRAPH_API"))}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "walocal",
-            "--webhook-port",
-            str(ports[0]),
-            "--invoke-port",
-            str(ports[1]),
-            "--graph-port",
-            str(ports[2]),
-            "--aws-port",
-            str(ports[3]),
-        ],
-        env=env,
-        # A file, not a pipe: nobody reads the runtime's logs while it runs, and a full pipe would
-        # block it.
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    rt = Runtime(
-        webhook_url=f"http://127.0.0.1:{ports[0]}/webhook",
-        invoke_url=f"http://127.0.0.1:{ports[1]}",
-        graph_url=f"http://127.0.0.1:{ports[2]}",
-        aws_url=f"http://127.0.0.1:{ports[3]}",
-        process=process,
-    )
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            log.seek(0)
-            output = log.read()
-            raise AssertionError(f"the local runtime exited early:\n{output}")
-        try:
-            return requests.get(rt.webhook_url, timeout=5).status_code == 403
-        except requests.RequestException:
-            return False
-
-    try:
-        eventually(ready, timeout=60)
-        yield rt
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+    with local_runtime(tmp_path_factory.mktemp("runtime") / "wa-local.log") as running:
+        yield running
 
 
 def test_handshake_over_http(runtime: Runtime) -> None:
@@ -167,8 +80,8 @@ def test_unsigned_or_wrongly_signed_webhooks_are_refused_and_stored_nowhere(
     response = requests.post(runtime.webhook_url, data=body, headers=headers, timeout=5)
     assert response.status_code == 401
     time.sleep(1.5)  # longer than the poller's cycle: had it been queued, it would be stored by now
-    assert not [item for item in runtime.items() if "forged" in item["pk"]]
-    assert all("forged" not in json.dumps(item, default=str) for item in runtime.items())
+    assert not [item for item in items(runtime) if "forged" in item["pk"]]
+    assert all("forged" not in json.dumps(item, default=str) for item in items(runtime))
 
 
 def test_sender_through_the_lambda_invoke_api(runtime: Runtime) -> None:

@@ -1,0 +1,111 @@
+"""The local runtime (``python -m walocal``) started on free ports for an end-to-end test."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import boto3
+import requests
+
+T = TypeVar("T")
+TABLE = "whatsapp-cloud-MessagesTable"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def eventually(probe: Callable[[], T | None], timeout: float = 10.0) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(0.1)
+
+
+@dataclass
+class RunningRuntime:
+    webhook_url: str
+    invoke_url: str
+    graph_url: str
+    aws_url: str
+    log_path: Path
+    process: subprocess.Popen[str]
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def log_lines(self) -> list[str]:
+        return self.log().splitlines()
+
+    def table(self) -> Any:
+        """The messages table, as the runtime's administrator (keys ``testing``)."""
+        dynamodb = boto3.resource(
+            "dynamodb",
+            endpoint_url=self.aws_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        return dynamodb.Table(TABLE)
+
+
+@contextmanager
+def local_runtime(
+    log_path: Path, *, template: Path | None = None, env: dict[str, str] | None = None
+) -> Iterator[RunningRuntime]:
+    """Start ``wa-local`` on free ports with no AWS, WhatsApp or Graph settings of the caller's;
+    ready once its Lambda Invoke API answers (it opens after every function's first cold start)."""
+    ports = [free_port() for _ in range(4)]
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WHATSAPP_", "GRAPH_API"))
+    }
+    command = [sys.executable, "-m", "walocal", *(["--template", str(template)] if template else [])]
+    for option, port in zip(("webhook", "invoke", "graph", "aws"), ports, strict=True):
+        command += [f"--{option}-port", str(port)]
+    # A file, not a pipe: nobody reads the runtime's logs while it runs, and a full pipe would block it.
+    with log_path.open("w", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            command, env={**environment, **(env or {})}, stdout=log, stderr=subprocess.STDOUT, text=True
+        )
+    runtime = RunningRuntime(
+        webhook_url=f"http://127.0.0.1:{ports[0]}/webhook",
+        invoke_url=f"http://127.0.0.1:{ports[1]}",
+        graph_url=f"http://127.0.0.1:{ports[2]}",
+        aws_url=f"http://127.0.0.1:{ports[3]}",
+        log_path=log_path,
+        process=process,
+    )
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"the local runtime exited early:\n{runtime.log()}")
+        try:
+            return requests.post(f"{runtime.invoke_url}/", timeout=5).status_code == 404
+        except requests.RequestException:  # not listening yet
+            return False
+
+    try:
+        eventually(ready, timeout=120)
+        yield runtime
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
