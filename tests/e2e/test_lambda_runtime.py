@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
 
@@ -137,13 +136,7 @@ def test_the_worker_sees_only_its_function_and_lambdas_environment(probe: Probe)
 def test_a_failed_async_event_is_retried_then_sent_to_the_on_failure_queue(probe: Probe) -> None:
     answer = probe.invoke({"raise": "async failure"}, **{"X-Amz-Invocation-Type": "Event"})
     assert answer.status_code == 202
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=probe.aws_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    sqs = probe.client("sqs")
     queue_url = sqs.get_queue_url(QueueName="whatsapp-cloud-ProbeFailures")["QueueUrl"]
 
     def record() -> dict[str, Any] | None:

@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 import requests
 from botocore.config import Config
@@ -85,14 +84,7 @@ def test_unsigned_or_wrongly_signed_webhooks_are_refused_and_stored_nowhere(
 
 
 def test_sender_through_the_lambda_invoke_api(runtime: Runtime) -> None:
-    client = boto3.client(
-        "lambda",
-        endpoint_url=runtime.invoke_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": 1}),
-    )
+    client = runtime.client("lambda", runtime.invoke_url, config=Config(retries={"max_attempts": 1}))
     request = {
         "to": "16505551234",
         "type": "template",

@@ -21,6 +21,13 @@ T = TypeVar("T")
 TABLE = "whatsapp-cloud-MessagesTable"
 
 
+def admin_session() -> boto3.Session:
+    """The local runtime's administrator: the keys its own clients and the tests use."""
+    return boto3.Session(
+        region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -53,16 +60,13 @@ class RunningRuntime:
     def log_lines(self) -> list[str]:
         return self.log().splitlines()
 
+    def client(self, service: str, endpoint_url: str | None = None, **options: Any) -> Any:
+        """A client of the emulated AWS (or of ``endpoint_url``) as the runtime's administrator."""
+        return admin_session().client(service, endpoint_url=endpoint_url or self.aws_url, **options)  # type: ignore[call-overload]
+
     def table(self) -> Any:
-        """The messages table, as the runtime's administrator (keys ``testing``)."""
-        dynamodb = boto3.resource(
-            "dynamodb",
-            endpoint_url=self.aws_url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        return dynamodb.Table(TABLE)
+        """The messages table, as the runtime's administrator."""
+        return admin_session().resource("dynamodb", endpoint_url=self.aws_url).Table(TABLE)
 
 
 @contextmanager
