@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from walocal.build import HostArtifacts, base_interpreter, build_for_host, find_interpreter
+from walocal.build import HostArtifacts, base_interpreter, build_for_host, find_interpreter, python_version
 from walocal.template import Resolver, Template
 
 FUNCTIONS = ("WebhookFunction", "ProcessorFunction", "SenderFunction")
@@ -109,7 +109,7 @@ def run(samples: int = 7, *, with_lambda_python: bool = True) -> str:
     template = Template.load()
     interpreters = [base_interpreter()]
     lambda_python = find_interpreter("3.13") if with_lambda_python else base_interpreter()
-    if lambda_python and _version(lambda_python) != _version(interpreters[0]):
+    if lambda_python and python_version(lambda_python) != python_version(interpreters[0]):
         interpreters.append(lambda_python)
     lines: list[str] = []
     for python in interpreters:
@@ -117,12 +117,3 @@ def run(samples: int = 7, *, with_lambda_python: bool = True) -> str:
     if lambda_python is None:
         lines.append("  (python3.13, the template's runtime, not found: only this machine's Python measured)")
     return "\n".join(lines)
-
-
-def _version(python: str) -> str:
-    return subprocess.run(
-        [python, "-S", "-c", "import sys; print(sys.version_info[:2])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout

@@ -18,10 +18,10 @@ import platform
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 from walocal.template import PROJECT_ROOT, FunctionSpec, Template
 
@@ -55,13 +55,6 @@ class HostArtifacts:
         return [self.functions[name], *layers, self.runtime]
 
 
-@dataclass(frozen=True)
-class _Target:
-    logical_id: str
-    source: Path
-    kind: str  # "function" or "layer"
-
-
 def build_for_host(template: Template, *, python: str | None = None) -> HostArtifacts:
     """Build (or find up to date) every makefile-built function and layer, and the runtime dir.
 
@@ -79,7 +72,7 @@ def build_for_host(template: Template, *, python: str | None = None) -> HostArti
 
 def _build_all(template: Template, python: str | None) -> HostArtifacts:
     interpreter = python or base_interpreter()
-    version = _python_version(interpreter)
+    version = python_version(interpreter)
     root = BUILD_ROOT / f"py{version}-{platform.machine()}"
     variables = {
         "LAMBDA_PLATFORM": _platform_tag(),
@@ -88,79 +81,62 @@ def _build_all(template: Template, python: str | None) -> HostArtifacts:
         # pip runs from this environment: it downloads wheels for the target whatever runs it.
         "PYTHON": sys.executable,
     }
-    built: dict[str, Path] = {}
-    for target in _targets(template):
-        out = root / target.logical_id
-        _build(target, out, variables)
-        built[target.logical_id] = out
+    functions, layers = _sources(template)
+    for name, source in {**functions, **layers}.items():
+        _build(name, source, root / name, variables)
     runtime = root / "runtime"
-    _install_runtime(runtime, variables)
-    functions = {name: built[name] for name in template.functions() if name in built}
-    layers = {name: path for name, path in built.items() if name not in functions}
+    _refresh(
+        runtime, _digest([RUNTIME_REQUIREMENTS], variables), partial(_install_runtime, runtime, variables)
+    )
     return HostArtifacts(
-        functions=functions,
-        layers=layers,
-        function_layers={name: _layers_of(template, name) for name in functions},
+        functions={name: root / name for name in functions},
+        layers={name: root / name for name in layers},
+        function_layers={name: _layers_of(template.functions()[name]) for name in functions},
         runtime=runtime,
         python=interpreter,
     )
 
 
-def _targets(template: Template) -> list[_Target]:
-    globals_ = template.body.get("Globals", {}).get("Function", {})
-    targets = []
-    for name, resource in template.resources.items():
-        if resource.get("Metadata", {}).get("BuildMethod") != "makefile":
-            continue
-        props = resource.get("Properties", {})
-        if resource.get("Type") == "AWS::Serverless::Function":
-            code = props.get("CodeUri", globals_.get("CodeUri"))
-            if code is None:
-                raise BuildError(f"{name} has no CodeUri")
-            targets.append(_Target(name, PROJECT_ROOT / str(code), "function"))
-        elif resource.get("Type") == "AWS::Serverless::LayerVersion":
-            targets.append(_Target(name, PROJECT_ROOT / str(props["ContentUri"]), "layer"))
-    return targets
+def _sources(template: Template) -> tuple[dict[str, Path], dict[str, Path]]:
+    """The source directories of the functions and of the layers that the Makefiles build."""
+
+    def makefile_built(name: str) -> bool:
+        return bool(template.resources[name].get("Metadata", {}).get("BuildMethod") == "makefile")
+
+    functions = {name: spec.code_dir for name, spec in template.functions().items() if makefile_built(name)}
+    layers = {
+        name: PROJECT_ROOT / str(props["ContentUri"])
+        for name, props in template.of_type("AWS::Serverless::LayerVersion").items()
+        if makefile_built(name)
+    }
+    return functions, layers
 
 
-def _layers_of(template: Template, function: str) -> list[str]:
-    props = template.resources[function].get("Properties", {})
-    globals_ = template.body.get("Globals", {}).get("Function", {})
-    layers: list[Any] = props.get("Layers", globals_.get("Layers", []))
+def _layers_of(spec: FunctionSpec) -> list[str]:
     names = []
-    for layer in layers:
+    for layer in spec.layers:
         if not (isinstance(layer, dict) and "Ref" in layer):
-            raise BuildError(f"{function}: only layers of this template (!Ref Layer) can run locally")
+            raise BuildError(f"{spec.logical_id}: only layers of this template (!Ref Layer) can run locally")
         names.append(str(layer["Ref"]))
     return names
 
 
-def _build(target: _Target, out: Path, variables: dict[str, str]) -> None:
-    digest = _digest(_files(target.source), variables)
-    if (out / _HASH_FILE).is_file() and (out / _HASH_FILE).read_text() == digest:
-        return
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+def _build(name: str, source: Path, out: Path, variables: dict[str, str]) -> None:
     command = [
         "make",
         "--no-print-directory",
         "-C",
-        str(target.source),
-        f"build-{target.logical_id}",
+        str(source),
+        f"build-{name}",
         f"ARTIFACTS_DIR={out}",
-        *(f"{name}={value}" for name, value in variables.items()),
+        *(f"{key}={value}" for key, value in variables.items()),
     ]
-    _run(command, f"building {target.logical_id} for this machine")
-    (out / _HASH_FILE).write_text(digest)
+    _refresh(
+        out, _digest(_files(source), variables), partial(_run, command, f"building {name} for this machine")
+    )
 
 
 def _install_runtime(runtime: Path, variables: dict[str, str]) -> None:
-    digest = _digest([RUNTIME_REQUIREMENTS], variables)
-    if (runtime / _HASH_FILE).is_file() and (runtime / _HASH_FILE).read_text() == digest:
-        return
-    if runtime.exists():
-        shutil.rmtree(runtime)
     command = [
         variables["PYTHON"],
         "-m",
@@ -186,7 +162,18 @@ def _install_runtime(runtime: Path, variables: dict[str, str]) -> None:
         [variables["LAMBDA_PYTHON"], "-m", "compileall", "-q", "-j", "0", str(runtime)],
         "compiling the runtime's packages",
     )
-    (runtime / _HASH_FILE).write_text(digest)
+
+
+def _refresh(out: Path, digest: str, make: Callable[[], None]) -> None:
+    """Make ``out`` afresh with ``make``, unless it was made from the same inputs (``digest``)."""
+    stamp = out / _HASH_FILE
+    if stamp.is_file() and stamp.read_text() == digest:
+        return
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    make()
+    stamp.write_text(digest)
 
 
 def _files(source: Path) -> list[Path]:
@@ -241,7 +228,8 @@ def find_interpreter(version: str) -> str | None:
     return None
 
 
-def _python_version(interpreter: str) -> str:
+def python_version(interpreter: str) -> str:
+    """``X.Y`` of an interpreter."""
     if interpreter in (sys.executable, base_interpreter()):
         return f"{sys.version_info.major}.{sys.version_info.minor}"
     result = subprocess.run(  # noqa: S603 (an interpreter the caller named, no shell)

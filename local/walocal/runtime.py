@@ -154,12 +154,13 @@ class LocalRuntime:
             },
         )
         credentials = self._function_credentials()
+        specs = self.template.functions()
         self._scratch = Path(tempfile.mkdtemp(prefix="walocal-"))
         sqs = session.client("sqs")
         self.lambdas = LambdaService(
             {
                 name: self._function_setup(spec, artifacts, credentials.get(name, DEFAULT_CREDENTIALS))
-                for name, spec in self.template.functions().items()
+                for name, spec in specs.items()
             },
             log_sink=self._log_sink,
             deliver=partial(_deliver, self.stack, sqs, self),
@@ -183,7 +184,6 @@ class LocalRuntime:
                 lambda address: InvokeApiServer(address, self.functions),
             ),
         ]
-        specs = self.template.functions()
         for source in self.template.queue_sources():
             poller = QueuePoller(
                 sqs,

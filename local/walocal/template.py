@@ -106,6 +106,7 @@ class FunctionSpec:
     log_format: str | None = None  # LoggingConfig.LogFormat
     log_level: str | None = None  # LoggingConfig.ApplicationLogLevel
     event_invoke: EventInvokeConfig = field(default_factory=EventInvokeConfig)
+    layers: list[Any] = field(default_factory=list)  # as written: ``{"Ref": LayerId}`` or an ARN
 
     @property
     def concurrency(self) -> int:
@@ -167,6 +168,7 @@ class Template:
                 event_invoke=_event_invoke_config(
                     {**globals_.get("EventInvokeConfig", {}), **props.get("EventInvokeConfig", {})}
                 ),
+                layers=list(props.get("Layers", globals_.get("Layers", []))),
             )
         return specs
 

@@ -27,6 +27,7 @@ from wacloud.table.keys import (
     CONSENT_INDEX,
     CONVERSATION_INDEX,
     FAILED_INDEX,
+    INDEX_PARTITION_KEYS,
     MESSAGE_SK,
     PROFILE_SK,
     RAW_SK,
@@ -177,38 +178,16 @@ class ConversationStore:
     def conversation(
         self, wa_id: str, limit: int | None = 50, newest_first: bool = False
     ) -> list[dict[str, Any]]:
-        return list(
-            self._table.query(
-                limit,
-                IndexName=CONVERSATION_INDEX,
-                KeyConditionExpression="gsi1pk = :pk",
-                ExpressionAttributeValues={":pk": contact_pk(wa_id)},
-                ScanIndexForward=not newest_first,
-            )
-        )
+        return self._listing(CONVERSATION_INDEX, contact_pk(wa_id), limit, ScanIndexForward=not newest_first)
 
     def profile(self, wa_id: str) -> dict[str, Any] | None:
         return self._table.get({"pk": contact_pk(wa_id), "sk": PROFILE_SK})
 
     def failed_messages(self, day: str, limit: int | None = 100) -> list[dict[str, Any]]:
-        return list(
-            self._table.query(
-                limit,
-                IndexName=FAILED_INDEX,
-                KeyConditionExpression="gsi2pk = :pk",
-                ExpressionAttributeValues={":pk": failed_day_pk(day)},
-            )
-        )
+        return self._listing(FAILED_INDEX, failed_day_pk(day), limit)
 
     def raw_payloads(self, day: str, limit: int | None = 100) -> list[dict[str, Any]]:
-        return list(
-            self._table.query(
-                limit,
-                IndexName=CONVERSATION_INDEX,
-                KeyConditionExpression="gsi1pk = :pk",
-                ExpressionAttributeValues={":pk": raw_day_pk(day)},
-            )
-        )
+        return self._listing(CONVERSATION_INDEX, raw_day_pk(day), limit)
 
     def raw_payload(self, sha256: str) -> dict[str, Any] | None:
         return self._table.get({"pk": raw_pk(sha256), "sk": RAW_SK})
@@ -279,6 +258,19 @@ class ConversationStore:
             request["ConditionExpression"] = " AND ".join(conditions)
             request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         self._table.update(**request)
+
+    def _listing(self, index: str, partition: str, limit: int | None, **request: Any) -> list[dict[str, Any]]:
+        """Up to ``limit`` items of one partition of an index, in sort key order."""
+        return list(
+            self._table.query(
+                limit,
+                IndexName=index,
+                KeyConditionExpression="#pk = :pk",
+                ExpressionAttributeNames={"#pk": INDEX_PARTITION_KEYS[index]},
+                ExpressionAttributeValues={":pk": partition},
+                **request,
+            )
+        )
 
     def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
         return list(self._table.query(None, ConsistentRead=True, **kwargs))
