@@ -10,16 +10,18 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from wacloud.core.observability import logger
+from wacloud.core.aws import client_config
+from wacloud.core.observability import log_failure, logger
 from wacloud.core.settings import ProcessorSettings
 from wacloud.processor.updates import WebhookProcessor
 from wacloud.table.store import ConversationStore
 from wacloud.webhook.envelope import QueuedWebhook
 
+AWS_CONFIG = client_config()
 settings = ProcessorSettings.from_env(os.environ)
 processor = WebhookProcessor(
-    store=ConversationStore(boto3.resource("dynamodb").Table(settings.table_name)),
-    s3_factory=lambda: boto3.client("s3"),
+    store=ConversationStore(boto3.resource("dynamodb", config=AWS_CONFIG).Table(settings.table_name)),
+    s3_factory=lambda: boto3.client("s3", config=AWS_CONFIG),
     settings=settings,
 )
 # Report every failed record, even when all fail, instead of failing the invocation: the
@@ -32,10 +34,10 @@ def record_handler(record: SQSRecord) -> None:
     logger.append_keys(sqs_message_id=webhook.message_id, request_id=webhook.request_id)
     try:
         summary = processor.process(webhook)
-    except Exception:
+    except Exception as exc:
         # Logged here, where the record is known: it will be retried, and dead-lettered after
         # maxReceiveCount, so operators need to see why.
-        logger.exception("webhook not stored; the record will be retried")
+        log_failure("webhook not stored; the record will be retried", exc)
         raise
     logger.info(
         "webhook stored",

@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from wacloud.core.aws import client_config
 from wacloud.core.credentials import CredentialsCache
 from wacloud.core.observability import logger
 from wacloud.core.settings import SenderSettings
@@ -31,11 +32,12 @@ from wacloud.sender.service import SenderService
 from wacloud.table.ledger import SendLedger
 from wacloud.table.store import ConversationStore
 
+AWS_CONFIG = client_config()
 settings = SenderSettings.from_env(os.environ)
-table = boto3.resource("dynamodb").Table(settings.table_name)
+table = boto3.resource("dynamodb", config=AWS_CONFIG).Table(settings.table_name)
 store = ConversationStore(table)
 ledger = SendLedger(table)
-queue = OutboundQueue(boto3.client("sqs"), settings.outbound_queue_url)
+queue = OutboundQueue(boto3.client("sqs", config=AWS_CONFIG), settings.outbound_queue_url)
 service = SenderService(
     sender=MessageSender(
         graph=GraphClient(
@@ -45,7 +47,9 @@ service = SenderService(
             read_timeout=settings.read_timeout_seconds,
         ),
         credentials=CredentialsCache(
-            boto3.client("secretsmanager"), settings.secret_arn, settings.secret_max_age_seconds
+            boto3.client("secretsmanager", config=AWS_CONFIG),
+            settings.secret_arn,
+            settings.secret_max_age_seconds,
         ),
         store=store,
         ledger=ledger,

@@ -13,20 +13,25 @@ from typing import Any
 
 import boto3
 
+from wacloud.core.aws import client_config
 from wacloud.core.credentials import CredentialsCache
 from wacloud.core.errors import WaCloudError
-from wacloud.core.observability import logger
+from wacloud.core.observability import log_failure, logger
 from wacloud.core.settings import WebhookSettings
 from wacloud.meta.signature import SIGNATURE_HEADER
 from wacloud.webhook.intake import WebhookIntake
 
+# Meta waits a few seconds at most, and retries whatever is not a 200: fail fast, let it retry.
+AWS_CONFIG = client_config(read_timeout=2.0, max_attempts=2)
 settings = WebhookSettings.from_env(os.environ)
 intake = WebhookIntake(
     credentials=CredentialsCache(
-        boto3.client("secretsmanager"), settings.secret_arn, settings.secret_max_age_seconds
+        boto3.client("secretsmanager", config=AWS_CONFIG),
+        settings.secret_arn,
+        settings.secret_max_age_seconds,
     ),
-    sqs=boto3.client("sqs"),
-    s3_factory=lambda: boto3.client("s3"),
+    sqs=boto3.client("sqs", config=AWS_CONFIG),
+    s3_factory=lambda: boto3.client("s3", config=AWS_CONFIG),
     queue_url=settings.queue_url,
     payload_bucket=settings.payload_bucket,
 )
@@ -67,6 +72,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             return _response(200, "OK")
     except WaCloudError as exc:
         # Not 200, so Meta retries: a webhook we could not queue is delivered again later.
-        logger.exception("webhook not accepted", extra={"error": type(exc).__name__})
+        log_failure("webhook not accepted", exc)
         return _response(503 if exc.retryable else 500, "Temporarily unavailable")
     return _response(405, "Method not allowed")

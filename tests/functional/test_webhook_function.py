@@ -187,8 +187,8 @@ def test_unreadable_secret_answers_5xx_and_logs_no_secret(
         response = webhook.invoke(load_event("apigw/webhook_post_message_text.json"))
     assert response["statusCode"] == 500
     captured = capsys.readouterr()
-    logs = captured.out + captured.err + caplog.text
-    assert "SecretFormatError" in logs
+    logs = captured.out + captured.err + caplog.text + "".join(str(vars(r)) for r in caplog.records)
+    assert [r.error for r in caplog.records if hasattr(r, "error")] == ["SecretFormatError"]
     assert "s3cr3t-value" not in logs
     assert queue_messages(stack) == []
 

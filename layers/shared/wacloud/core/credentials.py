@@ -54,14 +54,17 @@ class CredentialsCache:
         secret_id: str,
         max_age_seconds: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        min_refresh_seconds: float = 30.0,
     ) -> None:
         self._client = client
         self._secret_id = secret_id
         self._max_age = max_age_seconds
+        self._min_refresh = min_refresh_seconds
         self._clock = clock
         self._lock = threading.Lock()
         self._value: WhatsAppCredentials | None = None
         self._fetched_at = 0.0
+        self._refreshed_at = float("-inf")
 
     def get(self) -> WhatsAppCredentials:
         with self._lock:
@@ -71,8 +74,19 @@ class CredentialsCache:
             return self._value
 
     def refresh(self) -> WhatsAppCredentials:
-        """Read the secret now, for example after Meta rejected the cached access token."""
+        """Read the secret again, for example after Meta rejected the cached access token.
+
+        At most once per ``min_refresh_seconds`` (reads on expiry do not count): a token that
+        stays rejected, or forged signatures arriving by the thousand, must not turn into one
+        Secrets Manager call each (throttled per account, and billed). Within that interval the
+        cached value is returned: compare it with the one that failed to know whether trying
+        again can help.
+        """
         with self._lock:
+            now = self._clock()
+            if self._value is not None and now - self._refreshed_at < self._min_refresh:
+                return self._value
+            self._refreshed_at = now
             self._load()
             assert self._value is not None
             return self._value

@@ -26,7 +26,7 @@ from typing import Any
 
 from wacloud.core.credentials import CredentialsCache
 from wacloud.core.errors import WaCloudError
-from wacloud.core.observability import logger
+from wacloud.core.observability import log_failure, logger
 from wacloud.meta.error_codes import PAIR_RATE_LIMIT, RETRY_TOMORROW, Remedy, classify, pair_limit_delay
 from wacloud.meta.outbound import STATUS_FAILED, OutboundItem, SendError, SendResponse, SendResult
 from wacloud.sender.graph_client import GraphApiError, GraphClient
@@ -263,10 +263,8 @@ class MessageSender:
         if claim is not None:
             try:
                 self._ledger.complete(claim, delivery.result)
-            except TableUnavailableError:
-                logger.exception(
-                    "could not settle an idempotency claim", extra={"idempotency_key": claim.key}
-                )
+            except TableUnavailableError as exc:
+                log_failure("could not settle an idempotency claim", exc, idempotency_key=claim.key)
         return delivery
 
     def _accepted(
@@ -286,15 +284,13 @@ class MessageSender:
                 self._ledger.complete(claim, result)
                 if claim.failed_send_recorded:
                     self._ledger.forget_failed_send(claim.key)
-            except TableUnavailableError:
-                logger.exception(
-                    "could not settle an idempotency claim", extra={"idempotency_key": claim.key}
-                )
+            except TableUnavailableError as exc:
+                log_failure("could not settle an idempotency claim", exc, idempotency_key=claim.key)
         if item.kind != "mark_as_read":
             try:
                 self._record(str(result.message_id), item, body, result.status)
-            except TableUnavailableError:
-                logger.exception("could not record an accepted message", extra={"wamid": result.message_id})
+            except TableUnavailableError as exc:
+                log_failure("could not record an accepted message", exc, wamid=result.message_id)
         logger.info(
             "message sent",
             extra={"wamid": result.message_id, "kind": item.kind, "message_status": result.status},
@@ -319,12 +315,10 @@ class MessageSender:
         if claim is not None:
             try:
                 self._ledger.release(claim, failed_send_recorded=recorded)
-            except TableUnavailableError:
+            except TableUnavailableError as exc:
                 # The claim stays pending until its lease ends, then answers "outcome unknown":
                 # never a duplicate, at worst a message that needs a new key.
-                logger.exception(
-                    "could not release an idempotency claim", extra={"idempotency_key": claim.key}
-                )
+                log_failure("could not release an idempotency claim", exc, idempotency_key=claim.key)
         logger.warning(
             "send failed",
             extra={"to": item.recipient, "kind": item.kind, "code": error.code, "retryable": error.retryable},
@@ -348,8 +342,8 @@ class MessageSender:
         )
         try:
             self._ledger.record_failed_send(failed)
-        except TableUnavailableError:
-            logger.exception("could not record a failed send", extra={"send_id": send_id})
+        except TableUnavailableError as exc:
+            log_failure("could not record a failed send", exc, send_id=send_id)
             return False
         return True
 
