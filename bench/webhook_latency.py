@@ -49,11 +49,11 @@ def run(rounds: int = 2000) -> str:
     os.environ.update(
         WEBHOOK_QUEUE_URL="q",
         PAYLOAD_BUCKET="b",
-        SECRET_ARN="s",
+        WEBHOOK_SECRET_ARN="s",
         AWS_DEFAULT_REGION="us-east-1",
         POWERTOOLS_LOG_LEVEL="ERROR",
     )
-    from wacloud.core.credentials import CredentialsCache  # noqa: PLC0415 (after the environment is set)
+    from wacloud.core.credentials import CredentialsCache, WebhookCredentials  # noqa: PLC0415 (after the environment is set)
     from wacloud.webhook.intake import WebhookIntake  # noqa: PLC0415
     from walocal.functions import LambdaContext, load_module  # noqa: PLC0415
     from walocal.template import Template  # noqa: PLC0415
@@ -61,7 +61,8 @@ def run(rounds: int = 2000) -> str:
     module = load_module(Template.load().functions()["WebhookFunction"])
     fake: Any = _Instant()
     # Same handler code, clients that answer at once: what remains is the handler's own cost.
-    module.intake = WebhookIntake(CredentialsCache(fake, "s"), fake, lambda: fake, "q", "b")  # type: ignore[attr-defined]
+    credentials = CredentialsCache(fake, "s", WebhookCredentials.from_secret_string)
+    module.intake = WebhookIntake(credentials, fake, lambda: fake, "q", "b")  # type: ignore[attr-defined]
     context = LambdaContext("WebhookFunction", 512, 10, "bench")
     lines = [
         f"webhook warm latency: handler vs signature check alone (median of {rounds})",

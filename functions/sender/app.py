@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from wacloud.core.aws import client_config
-from wacloud.core.credentials import CredentialsCache
+from wacloud.core.credentials import AccessToken, CredentialsCache
 from wacloud.core.observability import logger
 from wacloud.core.settings import SenderSettings
 from wacloud.meta.outbound import SendRequestError
@@ -49,7 +49,8 @@ service = SenderService(
         credentials=CredentialsCache(
             boto3.client("secretsmanager", config=AWS_CONFIG),
             settings.secret_arn,
-            settings.secret_max_age_seconds,
+            AccessToken.from_secret_string,
+            max_age_seconds=settings.secret_max_age_seconds,
         ),
         store=store,
         ledger=ledger,

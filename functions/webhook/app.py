@@ -6,20 +6,19 @@ logger and the project's small intake modules, and nothing else.
 
 from __future__ import annotations
 
-import base64
 import os
-import time
 from typing import Any
 
 import boto3
 
 from wacloud.core.aws import client_config
-from wacloud.core.credentials import CredentialsCache
+from wacloud.core.credentials import CredentialsCache, WebhookCredentials
 from wacloud.core.errors import WaCloudError
 from wacloud.core.observability import log_failure, logger
 from wacloud.core.settings import WebhookSettings
 from wacloud.meta.signature import SIGNATURE_HEADER
 from wacloud.webhook.intake import WebhookIntake
+from wacloud.webhook.request import BadRequest, HttpRequest
 
 # Meta waits a few seconds at most, and retries whatever is not a 200: fail fast, let it retry.
 AWS_CONFIG = client_config(read_timeout=2.0, max_attempts=2)
@@ -28,7 +27,8 @@ intake = WebhookIntake(
     credentials=CredentialsCache(
         boto3.client("secretsmanager", config=AWS_CONFIG),
         settings.secret_arn,
-        settings.secret_max_age_seconds,
+        WebhookCredentials.from_secret_string,
+        max_age_seconds=settings.secret_max_age_seconds,
     ),
     sqs=boto3.client("sqs", config=AWS_CONFIG),
     s3_factory=lambda: boto3.client("s3", config=AWS_CONFIG),
@@ -41,37 +41,39 @@ def _response(status: int, body: str = "") -> dict[str, Any]:
     return {"statusCode": status, "headers": {"content-type": "text/plain; charset=utf-8"}, "body": body}
 
 
-def _raw_body(event: dict[str, Any]) -> bytes:
-    body = event.get("body") or ""
-    if event.get("isBase64Encoded"):
-        return base64.b64decode(body)
-    return body.encode("utf-8")
-
-
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    request = event.get("requestContext", {})
-    request_id = request.get("requestId", "")
-    logger.append_keys(request_id=request_id)
-    method = request.get("http", {}).get("method", "")
+def handler(event: Any, context: Any) -> dict[str, Any]:
     try:
-        if method == "GET":
-            challenge = intake.handshake(event.get("queryStringParameters") or {})
-            if challenge is None:
-                logger.warning("webhook verification refused")
-                return _response(403, "Forbidden")
-            return _response(200, challenge)
-        if method == "POST":
-            body = _raw_body(event)
-            headers = {key.lower(): value for key, value in (event.get("headers") or {}).items()}
-            if not intake.is_authentic(body, headers.get(SIGNATURE_HEADER)):
-                logger.warning("webhook signature missing or invalid", extra={"bytes": len(body)})
-                return _response(401, "Invalid signature")
-            message_id = intake.enqueue(body, request_id, request.get("timeEpoch") or int(time.time() * 1000))
-            logger.info("webhook queued", extra={"sqs_message_id": message_id, "bytes": len(body)})
-            return _response(200, "OK")
+        request = HttpRequest.from_event(event)
+    except BadRequest as exc:
+        logger.warning("webhook request unreadable", extra={"reason": exc.reason})
+        return _response(400, "Bad request")
+    logger.append_keys(request_id=request.request_id)
+    try:
+        return _answer(request)
     except WaCloudError as exc:
         # Not 200, so Meta retries: a webhook we could not queue is delivered again later.
         log_failure("webhook not accepted", exc)
         return _response(503 if exc.retryable else 500, "Temporarily unavailable")
+    except Exception as exc:
+        # A fault of ours, not the client's: answer 500 so Meta delivers it again.
+        log_failure("webhook handler failed", exc)
+        return _response(500, "Internal error")
+
+
+def _answer(request: HttpRequest) -> dict[str, Any]:
+    if request.method == "GET":
+        challenge = intake.handshake(request.query)
+        if challenge is None:
+            logger.warning("webhook verification refused")
+            return _response(403, "Forbidden")
+        return _response(200, challenge)
+    if request.method == "POST":
+        body = request.body
+        if not intake.is_authentic(body, request.headers.get(SIGNATURE_HEADER)):
+            logger.warning("webhook signature missing or invalid", extra={"bytes": len(body)})
+            return _response(401, "Invalid signature")
+        message_id = intake.enqueue(body, request.request_id, request.received_at_ms)
+        logger.info("webhook queued", extra={"sqs_message_id": message_id, "bytes": len(body)})
+        return _response(200, "OK")
     return _response(405, "Method not allowed")

@@ -8,6 +8,11 @@ if TYPE_CHECKING:
     from walocal.runtime import LocalRuntime
 
 
+def _shown(value: str, default: str, variable: str) -> str:
+    """The documented local default as is; a value of the user's (perhaps a real one) never."""
+    return value if value == default else f"<set by {variable}>"
+
+
 def _schedule_lines(runtime: LocalRuntime) -> list[str]:
     assert runtime.stack is not None
     upcoming = runtime.scheduler.next_fire_times() if runtime.scheduler else {}
@@ -48,6 +53,9 @@ def _operator_lines(runtime: LocalRuntime) -> list[str]:
 def startup_guide(runtime: LocalRuntime) -> str:
     """What ``make run`` prints once everything listens: where, and what to try."""
     config = runtime.config
+    from walocal.runtime import LOCAL_APP_SECRET, LOCAL_VERIFY_TOKEN  # noqa: PLC0415 (runtime imports this)
+
+    verify_token = _shown(config.verify_token, LOCAL_VERIFY_TOKEN, "WHATSAPP_VERIFY_TOKEN")
     assert runtime.stack is not None
     graph = config.effective_graph_api_url
     return "\n".join(
@@ -62,11 +70,11 @@ def startup_guide(runtime: LocalRuntime) -> str:
             f"  queues               {', '.join(runtime.stack.queue_urls.values())}",
             "",
             "Local secret values (WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN, WHATSAPP_ACCESS_TOKEN):",
-            f"  app_secret={config.app_secret}  verify_token={config.verify_token}  "
-            f"phone_number_id={config.phone_number_id}",
+            f"  app_secret={_shown(config.app_secret, LOCAL_APP_SECRET, 'WHATSAPP_APP_SECRET')}  "
+            f"verify_token={verify_token}  phone_number_id={config.phone_number_id}",
             "",
             "Try:",
-            f"  curl '{config.webhook_url}?hub.mode=subscribe&hub.verify_token={config.verify_token}"
+            f"  curl '{config.webhook_url}?hub.mode=subscribe&hub.verify_token={verify_token}"
             "&hub.challenge=42'",
             "  .venv/bin/wa-local post-webhook events/webhooks/message_text.json",
             "  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing .venv/bin/aws lambda invoke "

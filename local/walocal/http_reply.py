@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler
 
 # Hop-by-hop and length headers are the server's to set, whatever a handler's answer says.
 _SERVER_HEADERS = {"content-length", "connection"}
+# Query parameters whose values are credentials (Meta's handshake sends hub.verify_token).
+_CREDENTIAL_PARAMETER = re.compile(r"([?&][^=&\s]*(?:token|secret|key|signature)[^=&\s]*=)[^&\s\"]*", re.I)
+
+
+def redacted(line: str) -> str:
+    """A request line with the values of credential-like query parameters masked."""
+    return _CREDENTIAL_PARAMETER.sub(r"\1***", line)
 
 
 class ReplyingHandler(BaseHTTPRequestHandler):
@@ -30,7 +38,7 @@ class ReplyingHandler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
-            self.log.debug("client went away before the answer to %s %s", self.command, self.path)
+            self.log.debug("client went away before the answer to %s %s", self.command, redacted(self.path))
 
     def log_message(self, format: str, *args: object) -> None:
-        self.log.log(self.access_log_level, "%s %s", self.address_string(), format % args)
+        self.log.log(self.access_log_level, "%s %s", self.address_string(), redacted(format % args))

@@ -87,6 +87,8 @@ class _Provisioner:
         self._tables()
         self._buckets()
         self._secrets(secret_values)
+        self._log_groups()
+        self._event_buses()
         return self.stack
 
     def _queues(self) -> None:
@@ -142,6 +144,7 @@ class _Provisioner:
             self.attributes[(name, "Arn")] = f"arn:aws:s3:::{bucket}"
 
     def _secrets(self, secret_values: Mapping[str, str]) -> None:
+        """Each secret holds the keys the template gives it, with the local values where known."""
         secrets = self.session.client("secretsmanager")
         for name, resource in self.template.resources.items():
             if resource.get("Type") != "AWS::SecretsManager::Secret":
@@ -149,10 +152,39 @@ class _Provisioner:
             condition = resource.get("Condition")
             if condition and not self.stack.resolver.condition(condition):
                 continue
-            arn = secrets.create_secret(
-                Name=f"{STACK_NAME}/{name}", SecretString=json.dumps(dict(secret_values))
-            )["ARN"]
+            declared = _declared_secret(resource.get("Properties", {}))
+            value = {key: secret_values.get(key, default) for key, default in declared.items()}
+            arn = secrets.create_secret(Name=f"{STACK_NAME}/{name}", SecretString=json.dumps(value))["ARN"]
             self.stack.secret_arns[name] = self.refs[name] = arn
+
+    def _log_groups(self) -> None:
+        logs = self.session.client("logs")
+        for name, props in self.template.of_type("AWS::Logs::LogGroup").items():
+            group = str(self.stack.resolver.resolve(props.get("LogGroupName") or f"/{STACK_NAME}/{name}"))
+            logs.create_log_group(logGroupName=group)
+            self.refs[name] = group
+            self.attributes[(name, "Arn")] = f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{group}:*"
+
+    def _event_buses(self) -> None:
+        events = self.session.client("events")
+        for name, props in self.template.of_type("AWS::Events::EventBus").items():
+            bus = str(self.stack.resolver.resolve(props["Name"]))
+            arn = events.create_event_bus(Name=bus)["EventBusArn"]
+            self.refs[name] = bus
+            self.attributes[(name, "Arn")] = arn
+            self.attributes[(name, "Name")] = bus
+
+
+def _declared_secret(props: Mapping[str, Any]) -> dict[str, str]:
+    """The keys of a secret's JSON value, with the template's own values (generated ones empty)."""
+    if "SecretString" in props:
+        literal: dict[str, str] = json.loads(str(props["SecretString"]))
+        return literal
+    generate = props.get("GenerateSecretString") or {}
+    declared: dict[str, str] = json.loads(str(generate.get("SecretStringTemplate") or "{}"))
+    if generate.get("GenerateStringKey"):
+        declared[str(generate["GenerateStringKey"])] = ""
+    return declared
 
 
 def _attribute_text(value: Any) -> str:

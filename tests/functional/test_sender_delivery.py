@@ -24,7 +24,7 @@ from support.aws import REGION
 from support.clock import FakeTime
 from support.contacts import SeedingStore
 from support.fake_graph import DISCONNECT, FakeGraphServer, graph_error
-from wacloud.core.credentials import CredentialsCache
+from wacloud.core.credentials import AccessToken, CredentialsCache
 from wacloud.meta.outbound import OutboundItem, SendResult, parse_send_request
 from wacloud.sender.delivery import MessageSender, RetryBy, SendReport
 from wacloud.sender.graph_client import GraphClient, GraphEndpoint
@@ -66,7 +66,7 @@ class Rig:
             graph=GraphClient(
                 requests.Session(), GraphEndpoint(self.graph.url, "v24.0", LOCAL_PHONE_NUMBER_ID)
             ),
-            credentials=CredentialsCache(secrets, self.secret_arn),
+            credentials=CredentialsCache(secrets, self.secret_arn, AccessToken.from_secret_string),
             store=self.store,
             ledger=self.ledger,
             limiter=SlidingWindowRateLimiter(rate, clock=self.clock, sleep=self.clock.sleep),

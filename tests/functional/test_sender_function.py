@@ -145,8 +145,8 @@ def test_expired_token_rereads_the_secret_once(
     open_window(stack)
     sender.invoke({**TEXT, "text": {"body": "warm the token cache"}})
     boto3.client("secretsmanager", region_name=REGION).put_secret_value(
-        SecretId=stack.secret_arns["WhatsAppSecret"],
-        SecretString=json.dumps({"app_secret": "a", "verify_token": "v", "access_token": "fresh-token"}),
+        SecretId=stack.secret_arns["AccessTokenSecret"],
+        SecretString=json.dumps({"access_token": "fresh-token"}),
     )
     graph.fake.script.append(graph_error(190, "Error validating access token", http_status=401))
     [result] = sender.invoke(TEXT)["results"]

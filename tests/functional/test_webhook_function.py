@@ -178,7 +178,7 @@ def test_unreadable_secret_answers_5xx_and_logs_no_secret(
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    secret_arn = stack.secret_arns["WhatsAppSecret"]
+    secret_arn = stack.secret_arns["WebhookSecret"]
     boto3.client("secretsmanager", region_name=REGION).put_secret_value(
         SecretId=secret_arn, SecretString=json.dumps({"app_secret": "s3cr3t-value", "verify_token": ""})
     )
@@ -203,7 +203,7 @@ def test_cold_path_imports_neither_pydantic_nor_requests() -> None:
     """The webhook must answer fast from a cold start: no heavy imports on its path."""
     script = (
         "import os, sys\n"
-        "os.environ.update(WEBHOOK_QUEUE_URL='q', PAYLOAD_BUCKET='b', SECRET_ARN='s',"
+        "os.environ.update(WEBHOOK_QUEUE_URL='q', PAYLOAD_BUCKET='b', WEBHOOK_SECRET_ARN='s',"
         " AWS_DEFAULT_REGION='us-east-1')\n"
         "from walocal.template import Template\n"
         "from walocal.functions import load_module\n"

@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from wacloud.core.aws import client_config
-from wacloud.core.credentials import CredentialsCache
+from wacloud.core.credentials import AccessToken, CredentialsCache
 from wacloud.core.errors import EnqueueError
 from wacloud.core.observability import failure_fields
 
@@ -63,7 +63,14 @@ def test_refresh_reads_again_at_most_once_per_interval() -> None:
     now = [1000.0]
     secrets = _Secrets()
     client: Any = secrets
-    cache = CredentialsCache(client, "arn", max_age_seconds=300, clock=lambda: now[0], min_refresh_seconds=30)
+    cache = CredentialsCache(
+        client,
+        "arn",
+        AccessToken.from_secret_string,
+        max_age_seconds=300,
+        clock=lambda: now[0],
+        min_refresh_seconds=30,
+    )
     assert cache.get().access_token == "t1"
     secrets.value = SECRET.replace("t1", "t2")
     assert cache.refresh().access_token == "t2"  # the first forced read is never held back

@@ -20,7 +20,6 @@ REGION = "us-east-1"
 TABLE = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/whatsapp-cloud-MessagesTable"
 BUCKET = "arn:aws:s3:::whatsapp-cloud-payloadbucket-local"
 QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:whatsapp-cloud-"
-LOGS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
 
 
 @pytest.fixture(scope="module")
@@ -41,85 +40,92 @@ def policies() -> Iterator[dict[str, list[ResolvedPolicy]]]:
             yield translated_policies(template, stack.resolver, REGION, ACCOUNT_ID)
 
 
-def grants(policies: list[ResolvedPolicy], *, managed: bool) -> set[tuple[str, str]]:
-    """(action, resource) pairs of the inline (managed=False) or AWS managed (True) documents."""
+def grants(policies: list[ResolvedPolicy]) -> set[tuple[str, str]]:
+    """(action, resource) pairs; an item-scoped DynamoDB grant's resource ends in ``[prefixes]``."""
     pairs = set()
     for policy in policies:
-        if (policy.managed_arn is not None) != managed:
-            continue
+        assert policy.managed_arn is None, "every permission is the template's own"
         for statement in policy.document["Statement"]:
             assert statement["Effect"] == "Allow"
-            assert "Condition" not in statement
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             resources = (
                 statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
             )
+            condition = statement.get("Condition")
+            if condition is not None:
+                assert set(condition) == {"ForAllValues:StringLike"}
+                keys = condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+                resources = [f"{resource}[{','.join(keys)}]" for resource in resources]
             pairs |= {(action, resource) for action in actions for resource in resources}
     return pairs
 
 
-def managed_names(policies: list[ResolvedPolicy]) -> set[str]:
-    return {policy.name for policy in policies if policy.managed_arn is not None}
-
-
-def secret_arn(pairs: set[tuple[str, str]]) -> str:
+def secret_arn(pairs: set[tuple[str, str]], name: str) -> str:
     [arn] = [resource for action, resource in pairs if action == "secretsmanager:GetSecretValue"]
-    assert arn.startswith(
-        f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:whatsapp-cloud/WhatsAppSecret-"
-    )
+    assert arn.startswith(f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:whatsapp-cloud/{name}-")
     return arn
 
 
-def test_every_function_has_a_translated_role(policies: dict[str, list[ResolvedPolicy]]) -> None:
+def own_logs_and_traces(function: str) -> set[tuple[str, str]]:
+    group = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:/aws/lambda/whatsapp-cloud-{function}:*"
+    return {
+        ("logs:CreateLogStream", group),
+        ("logs:PutLogEvents", group),
+        ("xray:PutTraceSegments", "*"),
+        ("xray:PutTelemetryRecords", "*"),
+    }
+
+
+def queue_consumer(queue: str) -> set[tuple[str, str]]:
+    actions = ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes", "ChangeMessageVisibility")
+    return {(f"sqs:{action}", f"{QUEUE}{queue}") for action in actions}
+
+
+def test_every_function_has_its_own_role(policies: dict[str, list[ResolvedPolicy]]) -> None:
     assert set(policies) == {"WebhookFunction", "ProcessorFunction", "SenderFunction"}
 
 
-def test_webhook_may_queue_archive_inbound_and_read_the_secret_only(
+def test_webhook_may_queue_store_inbound_and_read_its_own_secret_only(
     policies: dict[str, list[ResolvedPolicy]],
 ) -> None:
-    pairs = grants(policies["WebhookFunction"], managed=False)
+    pairs = grants(policies["WebhookFunction"])
     assert pairs == {
-        ("sqs:SendMessage*", f"{QUEUE}WebhookQueue"),  # SAM's SQSSendMessagePolicy
+        *own_logs_and_traces("webhook"),
+        ("sqs:SendMessage", f"{QUEUE}WebhookQueue"),
         ("s3:PutObject", f"{BUCKET}/inbound/*"),
-        ("secretsmanager:GetSecretValue", secret_arn(pairs)),
+        ("secretsmanager:GetSecretValue", secret_arn(pairs, "WebhookSecret")),
     }
-    assert managed_names(policies["WebhookFunction"]) == {
-        "AWSLambdaBasicExecutionRole",
-        "AWSXrayWriteOnlyAccess",
-    }
-    everything = grants(policies["WebhookFunction"], managed=True) | pairs
-    assert not [action for action, _ in everything if action.startswith("dynamodb:")]
 
 
-def test_processor_may_write_the_table_and_payloads_but_not_read_the_secret(
+def test_processor_may_write_the_table_and_its_payload_prefixes_but_read_no_secret(
     policies: dict[str, list[ResolvedPolicy]],
 ) -> None:
-    table_actions = ("GetItem", "PutItem", "UpdateItem", "BatchWriteItem", "Query")
-    assert grants(policies["ProcessorFunction"], managed=False) == {
+    table_actions = ("GetItem", "PutItem", "UpdateItem", "BatchWriteItem")
+    assert grants(policies["ProcessorFunction"]) == {
+        *own_logs_and_traces("processor"),
+        *queue_consumer("WebhookQueue"),
         *((f"dynamodb:{action}", TABLE) for action in table_actions),
-        *((f"dynamodb:{action}", f"{TABLE}/index/*") for action in table_actions),
-        ("s3:GetObject", f"{BUCKET}/*"),
-        ("s3:PutObject", f"{BUCKET}/*"),
+        ("s3:GetObject", f"{BUCKET}/inbound/*"),
+        ("s3:GetObject", f"{BUCKET}/archive/*"),
+        ("s3:PutObject", f"{BUCKET}/archive/*"),
     }
-    # The SQS event source adds Lambda's queue-polling managed policy.
-    assert managed_names(policies["ProcessorFunction"]) == {
-        "AWSLambdaBasicExecutionRole",
-        "AWSXrayWriteOnlyAccess",
-        "AWSLambdaSQSQueueExecutionRole",
-    }
-    assert {("sqs:ReceiveMessage", "*"), ("sqs:DeleteMessage", "*")} <= grants(
-        policies["ProcessorFunction"], managed=True
-    )
 
 
-def test_sender_grants_include_its_failure_destination(policies: dict[str, list[ResolvedPolicy]]) -> None:
-    pairs = grants(policies["SenderFunction"], managed=False)
+def test_sender_writes_only_its_own_items_and_reads_only_the_access_token(
+    policies: dict[str, list[ResolvedPolicy]],
+) -> None:
+    pairs = grants(policies["SenderFunction"])
     assert pairs == {
-        *((f"dynamodb:{action}", TABLE) for action in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")),
+        *own_logs_and_traces("sender"),
+        *queue_consumer("OutboundQueue"),
+        ("dynamodb:GetItem", f"{TABLE}[CONTACT#*,IDEMPOTENCY#*,REMINDER_RUN#*]"),
+        ("dynamodb:PutItem", f"{TABLE}[IDEMPOTENCY#*,SEND#*,REMINDER_RUN#*]"),
+        ("dynamodb:UpdateItem", f"{TABLE}[IDEMPOTENCY#*,MSG#*]"),
+        ("dynamodb:DeleteItem", f"{TABLE}[SEND#*]"),
         ("dynamodb:Scan", f"{TABLE}/index/consent"),
         ("sqs:SendMessage", f"{QUEUE}OutboundQueue"),
-        ("secretsmanager:GetSecretValue", secret_arn(pairs)),
-        # EventInvokeConfig's OnFailure destination: SAM adds this policy, the template does not name it.
+        ("secretsmanager:GetSecretValue", secret_arn(pairs, "AccessTokenSecret")),
+        # EventInvokeConfig's OnFailure destination.
         ("sqs:SendMessage", f"{QUEUE}OutboundDeadLetterQueue"),
     }
 
@@ -128,15 +134,15 @@ def test_sender_grants_include_its_failure_destination(policies: dict[str, list[
     ("function", "action", "resource", "expected"),
     [
         ("WebhookFunction", "sqs:SendMessage", f"{QUEUE}WebhookQueue", True),
-        ("WebhookFunction", "sqs:SendMessageBatch", f"{QUEUE}WebhookQueue", True),
+        ("WebhookFunction", "sqs:SendMessageBatch", f"{QUEUE}WebhookQueue", False),
         ("WebhookFunction", "sqs:SendMessage", f"{QUEUE}OutboundQueue", False),
         ("WebhookFunction", "s3:PutObject", f"{BUCKET}/inbound/abc", True),
         ("WebhookFunction", "s3:PutObject", f"{BUCKET}/archive/abc", False),
         ("WebhookFunction", "s3:GetObject", f"{BUCKET}/inbound/abc", False),
         ("WebhookFunction", "dynamodb:PutItem", TABLE, False),
-        ("WebhookFunction", "logs:PutLogEvents", "arn:aws:logs:us-east-1:123456789012:log-group:x", True),
+        ("WebhookFunction", "logs:PutLogEvents", "arn:aws:logs:us-east-1:123456789012:log-group:x", False),
         ("ProcessorFunction", "dynamodb:PutItem", TABLE, True),
-        ("ProcessorFunction", "dynamodb:Query", f"{TABLE}/index/gsi1", True),
+        ("ProcessorFunction", "dynamodb:Query", f"{TABLE}/index/gsi1", False),
         ("ProcessorFunction", "dynamodb:DeleteItem", TABLE, False),
         ("ProcessorFunction", "sqs:ReceiveMessage", f"{QUEUE}WebhookQueue", True),
         ("SenderFunction", "dynamodb:Scan", f"{TABLE}/index/consent", True),

@@ -1,7 +1,9 @@
-"""The WhatsApp credentials, read from one Secrets Manager secret and cached with a TTL.
+"""The WhatsApp credentials, each function's from its own Secrets Manager secret, cached with a TTL.
 
-The secret is a JSON object with the keys ``app_secret``, ``verify_token`` and ``access_token``.
-Values never appear in ``repr``, logs or error messages.
+Two secrets, so that IAM can give each function only what it uses: the webhook's holds what
+verifies Meta's webhooks (``app_secret``, ``verify_token``, and ``previous_app_secret`` while a
+rotation is under way); the sender's holds the Graph API ``access_token``. Values never appear in
+``repr``, logs or error messages.
 """
 
 from __future__ import annotations
@@ -9,39 +11,64 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from wacloud.core.errors import SecretFormatError, SecretUnavailableError
-
-SECRET_KEYS = ("app_secret", "verify_token", "access_token")
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
+T = TypeVar("T")
+
+
+def _secret_object(secret_string: str, what: str, required: tuple[str, ...]) -> Mapping[str, Any]:
+    try:
+        data = json.loads(secret_string)
+    except ValueError as exc:
+        raise SecretFormatError(f"the {what} secret is not a JSON object") from exc
+    if not isinstance(data, dict):
+        raise SecretFormatError(f"the {what} secret is not a JSON object")
+    missing = [key for key in required if not isinstance(data.get(key), str) or not data[key]]
+    if missing:
+        raise SecretFormatError(f"the {what} secret lacks non-empty string keys: {', '.join(missing)}")
+    return data
+
 
 @dataclass(frozen=True)
-class WhatsAppCredentials:
+class WebhookCredentials:
     app_secret: str = field(repr=False)
     verify_token: str = field(repr=False)
+    previous_app_secret: str | None = field(default=None, repr=False)
+    """Still accepted while Meta may sign with it (a rotation); removed from the secret afterwards."""
+
+    @property
+    def app_secrets(self) -> tuple[str, ...]:
+        """The secrets a webhook signature may be made with, the current one first."""
+        if self.previous_app_secret and self.previous_app_secret != self.app_secret:
+            return (self.app_secret, self.previous_app_secret)
+        return (self.app_secret,)
+
+    @classmethod
+    def from_secret_string(cls, secret_string: str) -> WebhookCredentials:
+        data = _secret_object(secret_string, "webhook", ("app_secret", "verify_token"))
+        previous = data.get("previous_app_secret")
+        if previous is not None and not isinstance(previous, str):
+            raise SecretFormatError("the webhook secret's previous_app_secret is not a string")
+        return cls(data["app_secret"], data["verify_token"], previous or None)
+
+
+@dataclass(frozen=True)
+class AccessToken:
     access_token: str = field(repr=False)
 
     @classmethod
-    def from_secret_string(cls, secret_string: str) -> WhatsAppCredentials:
-        try:
-            data = json.loads(secret_string)
-        except ValueError as exc:
-            raise SecretFormatError("the WhatsApp secret is not a JSON object") from exc
-        if not isinstance(data, dict):
-            raise SecretFormatError("the WhatsApp secret is not a JSON object")
-        missing = [key for key in SECRET_KEYS if not isinstance(data.get(key), str) or not data[key]]
-        if missing:
-            raise SecretFormatError(f"the WhatsApp secret lacks non-empty string keys: {', '.join(missing)}")
-        return cls(data["app_secret"], data["verify_token"], data["access_token"])
+    def from_secret_string(cls, secret_string: str) -> AccessToken:
+        return cls(_secret_object(secret_string, "access token", ("access_token",))["access_token"])
 
 
-class CredentialsCache:
+class CredentialsCache(Generic[T]):
     """Reads the secret at most once per ``max_age_seconds`` (and again on demand).
 
     Fetching per request would add latency to every webhook and cost money; caching forever would
@@ -52,28 +79,31 @@ class CredentialsCache:
         self,
         client: SecretsManagerClient,
         secret_id: str,
+        parse: Callable[[str], T],
+        *,
         max_age_seconds: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
         min_refresh_seconds: float = 30.0,
     ) -> None:
         self._client = client
         self._secret_id = secret_id
+        self._parse = parse
         self._max_age = max_age_seconds
         self._min_refresh = min_refresh_seconds
         self._clock = clock
         self._lock = threading.Lock()
-        self._value: WhatsAppCredentials | None = None
+        self._value: T | None = None
         self._fetched_at = 0.0
         self._refreshed_at = float("-inf")
 
-    def get(self) -> WhatsAppCredentials:
+    def get(self) -> T:
         with self._lock:
             if self._value is None or self._clock() - self._fetched_at >= self._max_age:
                 self._load()
             assert self._value is not None
             return self._value
 
-    def refresh(self) -> WhatsAppCredentials:
+    def refresh(self) -> T:
         """Read the secret again, for example after Meta rejected the cached access token.
 
         At most once per ``min_refresh_seconds`` (reads on expiry do not count): a token that
@@ -97,7 +127,7 @@ class CredentialsCache:
         except Exception as exc:
             # Only the exception type is kept: botocore messages can echo request parameters.
             raise SecretUnavailableError(
-                f"could not read the WhatsApp secret ({type(exc).__name__})"
+                f"could not read the secret {self._secret_id} ({type(exc).__name__})"
             ) from exc
-        self._value = WhatsAppCredentials.from_secret_string(response.get("SecretString") or "")
+        self._value = self._parse(response.get("SecretString") or "")
         self._fetched_at = self._clock()

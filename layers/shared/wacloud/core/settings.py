@@ -56,7 +56,7 @@ class WebhookSettings:
         return cls(
             queue_url=_required(env, "WEBHOOK_QUEUE_URL"),
             payload_bucket=_required(env, "PAYLOAD_BUCKET"),
-            secret_arn=_required(env, "SECRET_ARN"),
+            secret_arn=_required(env, "WEBHOOK_SECRET_ARN"),
             secret_max_age_seconds=_number(env, "SECRET_MAX_AGE_SECONDS", 300.0, 0.0),
         )
 
@@ -175,7 +175,7 @@ class SenderSettings:
             )
         return cls(
             table_name=_required(env, "TABLE_NAME"),
-            secret_arn=_required(env, "SECRET_ARN"),
+            secret_arn=_required(env, "ACCESS_TOKEN_SECRET_ARN"),
             secret_max_age_seconds=_number(env, "SECRET_MAX_AGE_SECONDS", 300.0, 0.0),
             graph_api_url=_required(env, "GRAPH_API_URL").rstrip("/"),
             graph_api_version=_required(env, "GRAPH_API_VERSION"),

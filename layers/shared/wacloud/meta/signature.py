@@ -19,6 +19,19 @@ def sign(body: bytes, app_secret: str) -> str:
     return _PREFIX + digest
 
 
+def looks_like_signature(header_value: str | None) -> bool:
+    """Whether the header has the shape of a signature (``sha256=`` and 64 hex digits)."""
+    if not header_value:
+        return False
+    candidate = header_value.strip()
+    digest = candidate[len(_PREFIX) :]
+    return (
+        candidate[: len(_PREFIX)].lower() == _PREFIX
+        and len(digest) == 64
+        and all(c in "0123456789abcdefABCDEF" for c in digest)
+    )
+
+
 def is_valid_signature(body: bytes, header_value: str | None, app_secret: str) -> bool:
     """Whether ``header_value`` is Meta's signature of ``body``, compared in constant time."""
     if not header_value or not app_secret:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from wacloud.core.credentials import CredentialsCache
+from wacloud.core.credentials import AccessToken, CredentialsCache
 from wacloud.core.errors import WaCloudError
 from wacloud.core.observability import log_failure, logger
 from wacloud.meta.error_codes import PAIR_RATE_LIMIT, RETRY_TOMORROW, Remedy, classify, pair_limit_delay
@@ -78,7 +78,7 @@ class MessageSender:
     def __init__(
         self,
         graph: GraphClient,
-        credentials: CredentialsCache,
+        credentials: CredentialsCache[AccessToken],
         store: ConversationStore,
         ledger: SendLedger,
         limiter: SlidingWindowRateLimiter,

@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from wacloud.core.credentials import CredentialsCache
+from wacloud.core.credentials import CredentialsCache, WebhookCredentials
 from wacloud.core.errors import EnqueueError
-from wacloud.meta.signature import is_valid_signature
+from wacloud.meta.signature import is_valid_signature, looks_like_signature
 from wacloud.webhook.envelope import (
     LOCATION_INLINE,
     LOCATION_S3,
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 class WebhookIntake:
     def __init__(
         self,
-        credentials: CredentialsCache,
+        credentials: CredentialsCache[WebhookCredentials],
         sqs: SQSClient,
         s3_factory: Callable[[], S3Client],
         queue_url: str,
@@ -47,13 +47,27 @@ class WebhookIntake:
         challenge = params.get("hub.challenge")
         if params.get("hub.mode") != "subscribe" or token is None or challenge is None:
             return None
-        expected = self._credentials.get().verify_token
-        if not hmac.compare_digest(token.encode("utf-8"), expected.encode("utf-8")):
-            return None
-        return challenge
+        cached = self._credentials.get()
+        if _same(token, cached.verify_token):
+            return challenge
+        # A token changed in the secret within the cache's lifetime: read it again (rate limited).
+        fresh = self._credentials.refresh()
+        return challenge if fresh is not cached and _same(token, fresh.verify_token) else None
 
     def is_authentic(self, body: bytes, signature_header: str | None) -> bool:
-        return is_valid_signature(body, signature_header, self._credentials.get().app_secret)
+        """Whether Meta signed ``body`` with the app secret, or with the previous one mid-rotation.
+
+        When no cached secret matches a well-formed signature, the secret is read again, at most
+        once per the cache's refresh interval: after the app secret is reset in Meta's dashboard
+        and stored in the secret, webhooks verify within seconds instead of after the cache's TTL.
+        """
+        cached = self._credentials.get()
+        if _signed_with_any(body, signature_header, cached):
+            return True
+        if not looks_like_signature(signature_header):
+            return False
+        fresh = self._credentials.refresh()
+        return fresh is not cached and _signed_with_any(body, signature_header, fresh)
 
     def enqueue(self, body: bytes, request_id: str, received_at_ms: int) -> str:
         """Hand the raw body to the queue; returns the SQS message id. Raises EnqueueError."""
@@ -90,3 +104,13 @@ class WebhookIntake:
         except Exception as exc:
             raise EnqueueError(f"the payload bucket refused the payload ({type(exc).__name__})") from exc
         return PayloadPointer(self._bucket, key, len(body), digest).to_json()
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def _signed_with_any(body: bytes, signature_header: str | None, credentials: WebhookCredentials) -> bool:
+    # Every candidate is checked, so the time taken does not tell which secret matched.
+    results = [is_valid_signature(body, signature_header, secret) for secret in credentials.app_secrets]
+    return any(results)
