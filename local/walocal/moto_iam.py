@@ -12,6 +12,9 @@ the template allows would be denied. ``install()`` patches moto, in this process
 * use IAM's action names where they differ from the API's (lambda:Invoke -> lambda:InvokeFunction);
 * answer a denial of a JSON-protocol service as AWS does (``AccessDeniedException`` in JSON), not
   with moto's XML body that botocore reports as error code "403";
+* judge the conditions moto skips, ``dynamodb:LeadingKeys`` above all (item-level scoping of a
+  shared table), with the translated policy and the request's partition keys, and deny what they
+  refuse;
 * record every judged call in ``CALLS`` (principal, IAM action, resource, moto's verdict, and, for
   a registered function identity, the function and its translated policy's verdict by
   ``walocal.policies.evaluate``), served as JSON on ``GET /_walocal/calls`` of the same server.
@@ -33,7 +36,7 @@ from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import AccessDeniedError, JsonRESTError
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
-from walocal.policies import PolicyDoc, evaluate
+from walocal.policies import Context, PolicyDoc, evaluate
 
 CALLS_PATH = "/_walocal/calls"
 
@@ -87,13 +90,18 @@ class CallLog:
         with self._lock:
             self._principals[principal] = (function, list(documents))
 
-    def add(self, principal: str, action: str, resource: str, allowed: bool) -> None:
+    def judge(self, principal: str, action: str, resource: str, context: Context | None) -> bool | None:
+        """The translated policy's verdict for a registered function's call; None otherwise."""
         with self._lock:
-            function, documents = self._principals.get(principal, (None, None))
-        verdict = evaluate(documents, action, resource) if documents is not None else None
-        call = Call(principal, action, resource, allowed, function, verdict)
+            _, documents = self._principals.get(principal, (None, None))
+        return evaluate(documents, action, resource, context) if documents is not None else None
+
+    def add(
+        self, principal: str, action: str, resource: str, allowed: bool, verdict: bool | None = None
+    ) -> None:
         with self._lock:
-            self._calls.append(call)
+            function, _ = self._principals.get(principal, (None, None))
+            self._calls.append(Call(principal, action, resource, allowed, function, verdict))
 
     def snapshot(self) -> list[Call]:
         with self._lock:
@@ -139,6 +147,54 @@ def _dynamodb(response: Any, action: str, region: str, account: str) -> list[Che
     if not table:
         return [(action, "*")]  # ListTables and other account-level calls
     return [(action, _table_arn(region, account, str(table), _param(response, "IndexName")))]
+
+
+def _typed_string(value: Any) -> str | None:
+    """The value of DynamoDB's typed JSON (``{"S": "MSG#1"}``) as a string."""
+    if isinstance(value, dict) and len(value) == 1:
+        return str(next(iter(value.values())))
+    return None
+
+
+def _leading_keys(response: Any, action: str, region: str, account: str) -> dict[str, Context]:
+    """Per table ARN, the partition key values an item request touches (``dynamodb:LeadingKeys``).
+
+    Named for the item calls and batches, whose keys are in the request; a Query's or a Scan's
+    are not, so their item-level conditions stay undecided.
+    """
+    from moto.dynamodb.models import dynamodb_backends  # noqa: PLC0415
+
+    backend = dynamodb_backends[account][region]
+
+    def hash_values(table: str, keys: Iterable[Any]) -> tuple[str, Context]:
+        attribute = backend.get_table(table).hash_key_attr
+        values = [_typed_string(key.get(attribute)) for key in keys if isinstance(key, dict)]
+        return _table_arn(region, account, table), {"dynamodb:LeadingKeys": [v for v in values if v]}
+
+    try:
+        if action in ("GetItem", "DeleteItem", "UpdateItem", "PutItem"):
+            key = _param(response, "Item" if action == "PutItem" else "Key")
+            arn, context = hash_values(str(_param(response, "TableName")), [key])
+            return {arn: context}
+        if action == "BatchWriteItem":
+            result = {}
+            for table, requests in (_param(response, "RequestItems") or {}).items():
+                keys = [
+                    (request.get("PutRequest") or {}).get("Item")
+                    or (request.get("DeleteRequest") or {}).get("Key")
+                    for request in requests
+                ]
+                arn, context = hash_values(table, keys)
+                result[arn] = context
+            return result
+        if action == "BatchGetItem":
+            return dict(
+                hash_values(table, request.get("Keys") or [])
+                for table, request in (_param(response, "RequestItems") or {}).items()
+            )
+    except Exception:  # an unknown table or a malformed request: moto answers it; no context
+        return {}
+    return {}
 
 
 def _secretsmanager(response: Any, action: str, region: str, account: str) -> list[Check]:
@@ -257,13 +313,21 @@ def _patched_authorize(self: Any, iam_request_cls: type, resource: str = "*") ->
     request.check_signature()
     service = request._action.split(":", 1)[0]
     principal = str(request._access_key.arn)
+    contexts = (
+        _leading_keys(self, operation, self.region, self.current_account) if service == "dynamodb" else {}
+    )
     for iam_action, arn in checks:
         action = f"{service}:{iam_action}"
         request._action = action = _ACTION_ALIASES.get(action, action)
+        verdict = CALLS.judge(principal, action, arn, contexts.get(arn))
         try:
             request.check_action_permitted(arn)
+            # moto skips the conditions it cannot evaluate (dynamodb:LeadingKeys among them);
+            # the translated policy's verdict, which judges them, has the last word.
+            if verdict is False:
+                raise PermissionError(action)
         except Exception:
-            CALLS.add(principal, action, arn, allowed=False)
+            CALLS.add(principal, action, arn, allowed=False, verdict=verdict)
             if iam_request_cls is S3IAMRequest:
                 raise  # S3 answers with its own XML AccessDenied
             message = f"User: {principal} is not authorized to perform: {action} on resource: {arn}"
@@ -271,7 +335,7 @@ def _patched_authorize(self: Any, iam_request_cls: type, resource: str = "*") ->
                 code = "AccessDenied" if self.service_name == "sqs" else "AccessDeniedException"
                 raise _DeniedJson(code, message) from None
             raise AccessDeniedError(user_arn=principal, action=f"{action} on resource: {arn}") from None
-        CALLS.add(principal, action, arn, allowed=True)
+        CALLS.add(principal, action, arn, allowed=True, verdict=verdict)
 
 
 def _speaks_json(response: Any) -> bool:

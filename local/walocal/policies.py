@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -243,13 +243,57 @@ def _statement_applies(statement: Mapping[str, Any], action: str, resource: str)
     return False  # an identity statement needs one of the two
 
 
-def evaluate(documents: Iterable[PolicyDoc], action: str, resource: str) -> bool | None:
+Context = Mapping[str, Sequence[str]]
+"""Condition keys of one request and their values, e.g. ``{"dynamodb:LeadingKeys": ["MSG#x"]}``."""
+
+_SET_OPERATORS = {"ForAllValues", "ForAnyValue"}
+_STRING_OPERATORS = {"StringEquals": False, "StringLike": True}  # operator -> takes wildcards
+
+
+def _string_matches(value: str, expected: Any, wildcards: bool) -> bool:
+    if wildcards:
+        return _matches(expected, value, ignore_case=False)
+    return value in _listed(expected)
+
+
+def _condition_holds(condition: Mapping[str, Any], context: Context | None) -> bool | None:
+    """Whether a statement's Condition holds for the request; None when it cannot be told here.
+
+    Only string conditions on keys the request context carries are judged (``StringEquals``,
+    ``StringLike``, their ``ForAllValues:`` and ``ForAnyValue:`` forms): that covers item-level
+    scoping by ``dynamodb:LeadingKeys``. Anything else is reported as undecided, never guessed.
+    """
+    if context is None:
+        return None
+    for operator, tests in condition.items():
+        qualifier, _, name = operator.rpartition(":")
+        if name not in _STRING_OPERATORS or (qualifier and qualifier not in _SET_OPERATORS):
+            return None
+        wildcards = _STRING_OPERATORS[name]
+        for key, expected in tests.items():
+            if key not in context:
+                return None
+            hits = [_string_matches(value, expected, wildcards) for value in context[key]]
+            if qualifier == "ForAllValues":
+                ok = all(hits)
+            elif qualifier == "ForAnyValue":
+                ok = any(hits)
+            else:
+                ok = hits == [True]
+            if not ok:
+                return False
+    return True
+
+
+def evaluate(
+    documents: Iterable[PolicyDoc], action: str, resource: str, context: Context | None = None
+) -> bool | None:
     """IAM's identity-policy logic for one principal without boundaries or SCPs.
 
-    True: allowed. False: denied (explicitly, or no Allow matches). None: a statement with a
-    Condition could change the answer; conditions are not evaluated, so that is reported rather
-    than guessed. Action/NotAction match case-insensitively, Resource/NotResource case-sensitively,
-    with ``*`` and ``?`` wildcards.
+    True: allowed. False: denied (explicitly, or no Allow matches). None: a statement whose
+    Condition cannot be judged (:func:`_condition_holds`) could change the answer, so that is
+    reported rather than guessed. Action/NotAction match case-insensitively, Resource/NotResource
+    case-sensitively, with ``*`` and ``?`` wildcards.
     """
     allow = maybe_allow = maybe_deny = False
     for document in documents:
@@ -257,12 +301,14 @@ def evaluate(documents: Iterable[PolicyDoc], action: str, resource: str) -> bool
         for statement in [statements] if isinstance(statements, Mapping) else statements:
             if not _statement_applies(statement, action, resource):
                 continue
-            conditional = "Condition" in statement
+            holds = _condition_holds(statement["Condition"], context) if "Condition" in statement else True
+            if holds is False:
+                continue
             if statement.get("Effect") == "Deny":
-                if not conditional:
+                if holds:
                     return False
                 maybe_deny = True
-            elif conditional:
+            elif holds is None:
                 maybe_allow = True
             else:
                 allow = True

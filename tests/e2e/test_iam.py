@@ -16,9 +16,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import requests
 import yaml
+from botocore.exceptions import ClientError
 
 from support.local_runtime import RunningRuntime, eventually, local_runtime
 from wacloud.meta.signature import sign
@@ -64,6 +66,52 @@ def without_statement(function: str, sid: str) -> dict[str, Any]:
     return body
 
 
+def as_function(runtime: Runtime, function: str) -> boto3.Session:
+    """A session with a second access key of the IAM user that stands for the function's role."""
+    key = runtime.client("iam").create_access_key(UserName=f"whatsapp-cloud-{function}")["AccessKey"]
+    return boto3.Session(
+        region_name="us-east-1",
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+    )
+
+
+def assert_items_and_secrets_are_scoped(runtime: Runtime) -> None:
+    """The sender writes only items of its own key prefixes; each function reads only its secret."""
+    sessions = {name: as_function(runtime, name) for name in ("WebhookFunction", "SenderFunction")}
+    sender = sessions["SenderFunction"].client("dynamodb", endpoint_url=runtime.aws_url)
+    table = "whatsapp-cloud-MessagesTable"
+    own = {"pk": {"S": "IDEMPOTENCY#scope-test"}, "sk": {"S": "CLAIM"}}
+    sender.put_item(TableName=table, Item=own)
+    sender.delete_item(TableName=table, Key={"pk": {"S": "SEND#scope-test"}, "sk": {"S": "FAILED"}})
+    for forbidden in ("CONTACT#16505550000", "RAW#0000", "MSG#wamid.scope"):
+        with pytest.raises(ClientError) as denied:
+            sender.put_item(TableName=table, Item={"pk": {"S": forbidden}, "sk": {"S": "PROFILE"}})
+        assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+    with pytest.raises(ClientError):
+        sender.delete_item(TableName=table, Key={"pk": {"S": "MSG#wamid.scope"}, "sk": {"S": "MESSAGE"}})
+    with pytest.raises(ClientError):  # a batch with one item outside the prefixes is refused whole
+        sender.batch_write_item(
+            RequestItems={
+                table: [
+                    {"PutRequest": {"Item": own}},
+                    {"PutRequest": {"Item": {**own, "pk": {"S": "CONTACT#1"}}}},
+                ]
+            }
+        )
+    secrets = runtime.client("secretsmanager")
+    arns = {entry["Name"].rpartition("/")[2]: entry["ARN"] for entry in secrets.list_secrets()["SecretList"]}
+    for function, allowed, forbidden in (
+        ("WebhookFunction", "WebhookSecret", "AccessTokenSecret"),
+        ("SenderFunction", "AccessTokenSecret", "WebhookSecret"),
+    ):
+        client = sessions[function].client("secretsmanager", endpoint_url=runtime.aws_url)
+        client.get_secret_value(SecretId=arns[allowed])
+        with pytest.raises(ClientError) as denied:
+            client.get_secret_value(SecretId=arns[forbidden])
+        assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+
+
 def webhook_body(tag: str) -> tuple[bytes, str]:
     payload = json.loads(event_path("webhooks/message_text.json").read_text())
     wamid = f"wamid.iam-{tag}-{time.time_ns()}"
@@ -77,6 +125,7 @@ def test_the_template_policies_allow_the_whole_path(tmp_path: Path) -> None:
         assert runtime.post_webhook(body).status_code == 200
         eventually(lambda: runtime.message(wamid), timeout=15)
         calls = runtime.calls()
+        assert_items_and_secrets_are_scoped(runtime)
     made = sorted({(call["function"], call["action"]) for call in calls})
     print("(function, action) pairs:", *made, sep="\n  ")
     refused = [call for call in calls if not (call["allowed"] and call["policy_allows"])]

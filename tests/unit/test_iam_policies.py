@@ -205,3 +205,38 @@ def test_evaluator_reports_a_condition_instead_of_guessing() -> None:
     assert (
         evaluate([doc(allow("*", "*"), conditional_deny)], "sqs:ReceiveMessage", "arn:aws:sqs:r:1:q") is True
     )
+
+
+def test_evaluator_judges_leading_keys_when_the_request_names_them() -> None:
+    scoped = allow(
+        "dynamodb:PutItem",
+        "arn:aws:dynamodb:r:1:table/t",
+        Condition={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["SEND#*", "IDEMPOTENCY#*"]}},
+    )
+    table = "arn:aws:dynamodb:r:1:table/t"
+    assert evaluate([doc(scoped)], "dynamodb:PutItem", table, {"dynamodb:LeadingKeys": ["SEND#1"]}) is True
+    assert evaluate([doc(scoped)], "dynamodb:PutItem", table, {"dynamodb:LeadingKeys": ["MSG#1"]}) is False
+    mixed = {"dynamodb:LeadingKeys": ["SEND#1", "CONTACT#2"]}
+    assert evaluate([doc(scoped)], "dynamodb:PutItem", table, mixed) is False  # every key must match
+    assert evaluate([doc(scoped)], "dynamodb:PutItem", table) is None  # keys unknown: not guessed
+    assert evaluate([doc(scoped)], "dynamodb:PutItem", table, {"aws:SourceIp": ["1.2.3.4"]}) is None
+
+
+@pytest.mark.parametrize(
+    ("operator", "values", "expected"),
+    [
+        ("StringEquals", ["a"], True),
+        ("StringEquals", ["b"], False),
+        ("StringEquals", ["a", "a"], False),  # a single-valued operator needs a single value
+        ("StringLike", ["a"], True),
+        ("ForAnyValue:StringEquals", ["b", "a"], True),
+        ("ForAnyValue:StringEquals", ["b"], False),
+        ("ForAllValues:StringEquals", [], True),
+        ("NumericEquals", ["1"], None),  # not judged here
+    ],
+)
+def test_evaluator_string_condition_operators(
+    operator: str, values: list[str], expected: bool | None
+) -> None:
+    statement = allow("s3:GetObject", "*", Condition={operator: {"k": "a"}})
+    assert evaluate([doc(statement)], "s3:GetObject", "x", {"k": values}) is expected
