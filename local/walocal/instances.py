@@ -246,6 +246,16 @@ class FunctionPool:
                 counts[instance.state.value] += 1
             return {**counts, "pending": len(self._pending), "started": self._count}
 
+    def crash_busy(self) -> int:
+        """Kill the instances running an invocation, as if their sandbox died; how many."""
+        with self._cond:
+            busy = [i for i in self._instances if i.state is State.BUSY and i.kill_reason is None]
+            for instance in busy:
+                instance.kill_reason = "crash"
+        for instance in busy:
+            instance.sandbox.kill()
+        return len(busy)
+
     def close(self) -> None:
         with self._cond:
             self._closed = True

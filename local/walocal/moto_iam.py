@@ -35,7 +35,9 @@ from moto import settings
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import AccessDeniedError, JsonRESTError
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+from werkzeug.exceptions import HTTPException
 
+from walocal.faults import FAULTS, FAULTS_PATH, FaultRule, FaultSpecError
 from walocal.policies import Context, PolicyDoc, evaluate
 
 CALLS_PATH = "/_walocal/calls"
@@ -89,6 +91,10 @@ class CallLog:
         """Attribute the principal's calls to a function and judge them against its documents."""
         with self._lock:
             self._principals[principal] = (function, list(documents))
+
+    def function_of(self, principal: str) -> str | None:
+        with self._lock:
+            return self._principals.get(principal, (None, None))[0]
 
     def judge(self, principal: str, action: str, resource: str, context: Context | None) -> bool | None:
         """The translated policy's verdict for a registered function's call; None otherwise."""
@@ -313,6 +319,9 @@ def _patched_authorize(self: Any, iam_request_cls: type, resource: str = "*") ->
     request.check_signature()
     service = request._action.split(":", 1)[0]
     principal = str(request._access_key.arn)
+    fault = FAULTS.take(service, operation, CALLS.function_of(principal))
+    if fault is not None:
+        _raise_fault(self, fault, iam_request_cls is S3IAMRequest)
     contexts = (
         _leading_keys(self, operation, self.region, self.current_account) if service == "dynamodb" else {}
     )
@@ -338,6 +347,36 @@ def _patched_authorize(self: Any, iam_request_cls: type, resource: str = "*") ->
         CALLS.add(principal, action, arn, allowed=True, verdict=verdict)
 
 
+class _FaultAnswer(HTTPException):
+    """An injected fault, answered in the service's own error format."""
+
+    def __init__(self, status: int, code: str, message: str, as_json: bool) -> None:
+        super().__init__()
+        self.code = status
+        self.error_code = code
+        if as_json:
+            self.body, self.content_type = (
+                json.dumps({"__type": code, "message": message}),
+                "application/json",
+            )
+        else:
+            self.body = f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+            self.content_type = "application/xml"
+
+    def get_headers(self, *args: Any, **kwargs: Any) -> list[tuple[str, str]]:
+        return [("X-Amzn-ErrorType", self.error_code), ("Content-Type", self.content_type)]
+
+    def get_body(self, *args: Any, **kwargs: Any) -> str:
+        return self.body
+
+
+def _raise_fault(response: Any, fault: FaultRule, is_s3: bool) -> None:
+    status, code = fault.error()
+    raise _FaultAnswer(
+        status, code, f"injected fault {fault.id} ({fault.effect})", not is_s3 and _speaks_json(response)
+    )
+
+
 def _speaks_json(response: Any) -> bool:
     from moto.core.utils import get_service_model  # noqa: PLC0415
 
@@ -349,11 +388,34 @@ def _speaks_json(response: Any) -> bool:
 
 
 def _patched_dispatch(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
-    if environ.get("PATH_INFO") == CALLS_PATH and environ.get("REQUEST_METHOD") == "GET":
-        body = json.dumps([asdict(call) for call in CALLS]).encode()
-        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-        return [body]
+    path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
+    if path == CALLS_PATH and method == "GET":
+        return _json_answer(start_response, "200 OK", [asdict(call) for call in CALLS])
+    if path == FAULTS_PATH:
+        return _faults_endpoint(environ, start_response, str(method))
     return _original_dispatch(self, environ, start_response)
+
+
+def _json_answer(start_response: Any, status: str, value: Any) -> list[bytes]:
+    body = json.dumps(value).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _faults_endpoint(environ: dict[str, Any], start_response: Any, method: str) -> list[bytes]:
+    if method == "GET":
+        return _json_answer(start_response, "200 OK", FAULTS.snapshot())
+    if method == "DELETE":
+        FAULTS.clear()
+        return _json_answer(start_response, "200 OK", [])
+    if method == "POST":
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        try:
+            rule = FAULTS.add(json.loads(environ["wsgi.input"].read(length) or b"null"))
+        except (ValueError, FaultSpecError) as exc:
+            return _json_answer(start_response, "400 Bad Request", {"error": str(exc)})
+        return _json_answer(start_response, "201 Created", asdict(rule))
+    return _json_answer(start_response, "405 Method Not Allowed", {"error": "GET, POST or DELETE"})
 
 
 def install() -> None:

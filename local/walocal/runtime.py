@@ -25,6 +25,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from walocal.build import BuildError, HostArtifacts, build_for_host
+from walocal.faults import FAULTS
 from walocal.http_api import HttpApiServer
 from walocal.identities import enforce_iam, function_identities
 from walocal.invoke_api import InvokeApiServer
@@ -166,6 +167,8 @@ class LocalRuntime:
             deliver=partial(_deliver, self.stack, sqs, self),
         )
         self.functions = {name: PooledFunction(self.lambdas, name) for name in self.lambdas.names}
+        lambdas = self.lambdas
+        FAULTS.crash = lambda function: lambdas.pools[function].crash_busy() if function in lambdas else 0
         # A first cold start of every function, in parallel, before the ports open: an init error
         # shows in the log at once, and the first event finds a warm instance.
         self.lambdas.prewarm(wait=PREWARM_WAIT_S)

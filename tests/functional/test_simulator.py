@@ -679,3 +679,55 @@ def test_cli_plays_a_user(
     messages = [r.payload["entry"][0]["changes"][0]["value"]["messages"][0] for r in receiver.snapshot()]
     assert [m["type"] for m in messages] == ["text", "image"]
     assert messages[1]["image"]["id"] == "1234"
+
+
+# ---------------------------------------------------------------- chaos changed at run time
+TEXT_TO_USER = {"messaging_product": "whatsapp", "to": USER, "type": "text", "text": {"body": "hi"}}
+
+
+def chaos(simulator: GraphApiSimulator, **changes: Any) -> requests.Response:
+    return requests.put(f"{simulator.url}/_simulator/chaos", json=changes, timeout=5)
+
+
+def test_chaos_walks_sends_through_an_outage_and_back(sim: GraphApiSimulator) -> None:
+    assert send(sim, TEXT_TO_USER).status_code == 200
+    assert chaos(sim, error_probability=1).status_code == 200
+    failed = send(sim, TEXT_TO_USER)
+    assert failed.status_code == 500
+    assert failed.json()["error"]["code"] in (1, 2)
+    chaos(sim, error_probability=0, expired_tokens=[TOKEN])
+    expired = send(sim, TEXT_TO_USER)
+    assert (expired.status_code, expired.json()["error"]["code"]) == (401, 190)
+    current = requests.get(f"{sim.url}/_simulator/chaos", timeout=5).json()
+    assert current["expired_tokens"] == 1  # how many, never which
+    assert TOKEN not in json.dumps(current)
+    chaos(sim, expired_tokens=[])
+    assert send(sim, TEXT_TO_USER).status_code == 200
+
+
+def test_chaos_hang_accepts_the_message_after_the_client_gave_up(sim: GraphApiSimulator) -> None:
+    chaos(sim, timeout_probability=1, hang_seconds=0.6)
+    with pytest.raises(requests.ReadTimeout):
+        send(sim, TEXT_TO_USER, timeout=0.2)
+    chaos(sim, timeout_probability=0)
+    time.sleep(0.8)
+    sent = requests.get(f"{sim.url}/_simulator/messages", timeout=5).json()
+    assert len(sent["messages"]) == 1  # accepted although its answer never arrived
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"error_probability": 2}, "error_probability"),
+        ({"hang_seconds": -1}, "hang_seconds"),
+        ({"expired_tokens": "t"}, "expired_tokens"),
+        ({"webhook_retries": 1.5}, "webhook_retries"),
+        ({"access_token": "x"}, "unknown fields: access_token"),
+    ],
+)
+def test_chaos_refuses_bad_changes_whole(sim: GraphApiSimulator, changes: dict[str, Any], field: str) -> None:
+    before = requests.get(f"{sim.url}/_simulator/chaos", timeout=5).json()
+    answer = chaos(sim, **changes, latency=1.0)
+    assert answer.status_code == 400
+    assert field in answer.json()["error"]["message"]
+    assert requests.get(f"{sim.url}/_simulator/chaos", timeout=5).json() == before

@@ -13,6 +13,7 @@ from functools import partial
 from typing import Any
 
 from . import errors, statuses
+from .chaos import ChaosError, changed, chaos_of
 from .config import SimulatorConfig
 from .ids import new_wamid
 from .state import SimulatorState
@@ -173,9 +174,22 @@ class GraphApi:
             return Response(200, {"reset": True})
         if route == "/inbound" and request.method == "POST":
             return self._inbound(request)
-        if route in ("/health", "/messages", "/inbound"):
+        if route == "/chaos" and request.method == "GET":
+            return Response(200, chaos_of(self._config))
+        if route == "/chaos" and request.method == "PUT":
+            return self._change_chaos(request)
+        if route in ("/health", "/messages", "/inbound", "/chaos"):
             return _control_error(405, f"{request.method} is not allowed on {request.path}")
         return _control_error(404, f"no simulator endpoint {request.path}")
+
+    def _change_chaos(self, request: Request) -> Response:
+        try:
+            config = changed(self._config, json.loads(request.body or b"{}"))
+        except ValueError as exc:  # ChaosError, or a body that is not JSON
+            return _control_error(400, str(exc) if isinstance(exc, ChaosError) else "the body must be JSON")
+        self._config = config
+        self._dispatcher.reconfigure(config)
+        return Response(200, chaos_of(config))
 
     def _inbound(self, request: Request) -> Response:
         """Play the user: send a message from a contact to the business, as Meta's webhook would."""

@@ -95,6 +95,10 @@ class WebhookDispatcher:
         self._config = config
         self._scheduler = scheduler
 
+    def reconfigure(self, config: SimulatorConfig) -> None:
+        """Take new retry settings (``/_simulator/chaos``); the URL and app secret do not change."""
+        self._config = config
+
     def post(self, body: bytes) -> tuple[int | None, str | None]:
         headers = {
             "Content-Type": "application/json",
