@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-from support.local_runtime import RunningRuntime, eventually, free_port, local_runtime
+from support.local_runtime import RunningRuntime, eventually, free_ports, local_runtime
 from walocal.template import PROJECT_ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("lambda-runtime")]
@@ -176,6 +176,7 @@ def test_a_port_in_use_is_named(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
+        webhook, graph, aws = free_ports(3)
         result = subprocess.run(
             [
                 sys.executable,
@@ -183,8 +184,8 @@ def test_a_port_in_use_is_named(tmp_path: Path) -> None:
                 "walocal",
                 "--template",
                 str(PROBE_TEMPLATE),
-                *("--webhook-port", str(free_port()), "--graph-port", str(free_port())),
-                *("--aws-port", str(free_port()), "--invoke-port", str(port)),
+                *("--webhook-port", str(webhook), "--graph-port", str(graph)),
+                *("--aws-port", str(aws), "--invoke-port", str(port)),
             ],
             capture_output=True,
             text=True,

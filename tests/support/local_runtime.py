@@ -28,10 +28,16 @@ def admin_session() -> boto3.Session:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """Distinct free ports: each socket stays bound until all are chosen, so none repeats."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def eventually(probe: Callable[[], T | None], timeout: float = 10.0) -> T:
@@ -75,7 +81,7 @@ def local_runtime(
 ) -> Iterator[RunningRuntime]:
     """Start ``wa-local`` on free ports with no AWS, WhatsApp or Graph settings of the caller's;
     ready once its Lambda Invoke API answers (it opens after every function's first cold start)."""
-    ports = [free_port() for _ in range(4)]
+    ports = free_ports(4)
     environment = {
         k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WHATSAPP_", "GRAPH_API"))
     }
