@@ -23,7 +23,8 @@ from moto import mock_aws
 from support.aws import REGION
 from support.clock import FakeTime
 from support.contacts import SeedingStore
-from support.fake_graph import DISCONNECT, FakeGraphServer, graph_error
+from support.fake_graph import FakeGraphServer, Reply, graph_error
+from support.sender_events import refusing_port
 from wacloud.core.credentials import CredentialsCache
 from wacloud.meta.outbound import OutboundItem, SendResult, parse_send_request
 from wacloud.sender.delivery import MessageSender, RetryBy, SendReport
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 USER = "15551234567"
-START = 1_800_000_000.0
+START = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC
 REQUEST_SECONDS = 3.05 + 10.0  # the client's connect + read timeouts
 SECRET = {
     "app_secret": LOCAL_APP_SECRET,
@@ -60,13 +61,17 @@ class Rig:
     store: SeedingStore
     ledger: SendLedger
 
-    def sender(self, retry: RetryPolicy | None = None, rate: int = 80) -> MessageSender:
+    def sender(
+        self, retry: RetryPolicy | None = None, rate: int = 80, graph_url: str | None = None
+    ) -> MessageSender:
         secrets = boto3.client("secretsmanager", region_name=REGION)
         return MessageSender(
             graph=GraphClient(
-                requests.Session(), GraphEndpoint(self.graph.url, "v24.0", LOCAL_PHONE_NUMBER_ID)
+                requests.Session(),
+                GraphEndpoint(graph_url or self.graph.url, "v24.0", LOCAL_PHONE_NUMBER_ID),
+                clock=self.clock,
             ),
-            credentials=CredentialsCache(secrets, self.secret_arn),
+            credentials=CredentialsCache(secrets, self.secret_arn, clock=self.clock),
             store=self.store,
             ledger=self.ledger,
             limiter=SlidingWindowRateLimiter(rate, clock=self.clock, sleep=self.clock.sleep),
@@ -171,14 +176,56 @@ def test_every_backoff_code_is_retried(rig: Rig, code: int) -> None:
     assert len(rig.requests) == 2
 
 
-@pytest.mark.parametrize("answer", [DISCONNECT, (502, {"message": "Bad gateway"}), (503, {})], ids=str)
-def test_transport_errors_are_retried(rig: Rig, answer: Any) -> None:
+def test_connection_refused_is_retried_and_leaves_the_key_free(rig: Rig) -> None:
     rig.inbound(hours_ago=1)
-    rig.script(answer)
-    result = only(rig.send(text()))
-    assert result.status == "accepted"
+    with refusing_port() as port:
+        nobody = rig.sender(graph_url=f"http://127.0.0.1:{port}", retry=RetryPolicy(max_attempts=3))
+        refused = only(rig.send(text(key="k-refused"), sender=nobody))
+    assert refused.error is not None
+    assert (refused.error.title, refused.error.retryable) == ("GraphUnreachableError", True)
+    assert refused.error.hint is not None
+    assert refused.error.hint.startswith("Not accepted after 3 attempt(s)")
+    assert len(rig.clock.sleeps) == 2
+    # Nothing reached Meta, so the key is free: the next attempt sends.
+    assert only(rig.send(text(key="k-refused"))).status == "accepted"
+
+
+BACKOFF_ONLY = [pytest.approx(0.0, abs=0.5)]
+
+
+@pytest.mark.parametrize(
+    ("body", "retry_after", "sleeps"),
+    [
+        (b"", None, BACKOFF_ONLY),
+        ({"message": "Too Many Requests"}, None, BACKOFF_ONLY),
+        ({"message": "Too Many Requests"}, "7", [7.0]),
+        (b"<html>slow down</html>", "Fri, 15 Jan 2027 08:00:07 GMT", [7.0]),  # START + 7 s
+        (b"", "soon", BACKOFF_ONLY),
+        (b"", "-5", BACKOFF_ONLY),
+    ],
+)
+def test_http_429_without_a_graph_error_is_retried_after_its_retry_after(
+    rig: Rig, body: bytes | dict[str, Any], retry_after: str | None, sleeps: list[float]
+) -> None:
+    rig.inbound(hours_ago=1)
+    headers = {"Retry-After": retry_after} if retry_after else {}
+    rig.script(Reply(429, body, headers))
+    assert only(rig.send(text())).status == "accepted"
     assert len(rig.requests) == 2
-    assert len(rig.clock.sleeps) == 1
+    assert rig.clock.sleeps == sleeps
+
+
+def test_retry_after_beyond_the_deadline_is_handed_back_not_slept(rig: Rig) -> None:
+    rig.inbound(hours_ago=1)
+    rig.script(Reply(429, graph_error(130429, "Rate limit hit")[1], {"Retry-After": "120"}))
+    report = rig.send(text(), seconds=60)
+    result = only(report)
+    assert result.error is not None
+    error = result.error
+    assert (error.code, error.retryable, error.retry_after_seconds) == (130429, True, 120)
+    assert rig.clock.sleeps == []
+    assert len(rig.requests) == 1
+    assert report.retry_soon
 
 
 def test_success_without_a_message_id_is_not_resent_under_its_key(rig: Rig) -> None:
@@ -186,7 +233,7 @@ def test_success_without_a_message_id_is_not_resent_under_its_key(rig: Rig) -> N
     rig.script((200, {"messaging_product": "whatsapp"}))
     first = only(rig.send(text(key="k-odd")))
     assert first.error is not None
-    assert (first.error.title, first.error.retryable) == ("Unexpected answer", False)
+    assert (first.error.title, first.error.retryable) == ("Outcome unknown", False)
     assert only(rig.send(text(key="k-odd"))) == first
     assert len(rig.requests) == 1
 
@@ -440,6 +487,12 @@ def test_claim_left_by_an_invocation_that_died_is_never_resent(rig: Rig) -> None
     assert rig.requests == []
     assert result.error is not None
     assert (result.error.title, result.error.retryable) == ("Outcome unknown", False)
+    # Settled by the first repeat: listed once for follow-up, and every repeat answers the same.
+    [failed] = rig.failed_sends()
+    assert (failed["send_id"], json.loads(failed["status_errors"])[0]["title"]) == ("k-3", "Outcome unknown")
+    rig.clock.now += 60
+    assert only(rig.send(item)) == result
+    assert len(rig.failed_sends()) == 1
 
 
 def test_expired_idempotency_record_frees_the_key(rig: Rig) -> None:
