@@ -267,13 +267,45 @@ def test_retry_tomorrow_error_is_reported_retryable_with_a_hint_but_not_retried_
     assert not report.retry_soon  # not worth a redelivery minutes from now
 
 
-def test_expired_token_is_refreshed_once_not_twice(rig: Rig) -> None:
+def test_expired_token_is_not_sent_again_while_the_secret_holds_it(rig: Rig) -> None:
     rig.inbound(hours_ago=1)
-    rig.script(graph_error(190, http_status=401), graph_error(190, http_status=401))
-    result = only(rig.send(text()))
-    assert result.error is not None
-    assert (result.error.code, result.error.retryable) == (190, False)
-    assert len(rig.requests) == 2
+    rig.graph.fake.rejected_tokens.add(LOCAL_ACCESS_TOKEN)
+    sender = rig.sender()
+    first = only(rig.send(text(), sender=sender))
+    assert first.error is not None
+    assert (first.error.code, first.error.title) == (190, "Access token rejected")
+    assert first.error.retryable is True
+    assert first.error.message == "Error validating access token: Session has expired"
+    # The secret was read again and holds the same token: nothing more goes to Meta with it.
+    assert len(rig.requests) == 1
+    later = only(rig.send(text("again"), sender=sender))
+    assert later.error is not None
+    assert (later.error.code, later.error.retryable) == (190, True)
+    assert len(rig.requests) == 1
+    # Once per recheck interval one request tries the refused token again, in case Meta relents.
+    rig.clock.now += 30
+    rig.graph.fake.rejected_tokens.clear()
+    assert only(rig.send(text("and again"), sender=sender)).status == "accepted"
+    assert only(rig.send(text("back to normal"), sender=sender)).status == "accepted"
+    assert len(rig.requests) == 3
+
+
+def test_a_replaced_token_is_picked_up_within_the_recheck_interval(rig: Rig) -> None:
+    rig.inbound(hours_ago=1)
+    rig.graph.fake.rejected_tokens.add(LOCAL_ACCESS_TOKEN)
+    sender = rig.sender()
+    assert only(rig.send(text(), sender=sender)).status == "failed"
+    boto3.client("secretsmanager", region_name=REGION).put_secret_value(
+        SecretId=rig.secret_arn, SecretString=json.dumps({**SECRET, "access_token": "fresh-token"})
+    )
+    rig.clock.now += 10  # the secret was just read: not again so soon
+    assert only(rig.send(text(), sender=sender)).status == "failed"
+    rig.clock.now += 20
+    assert only(rig.send(text(), sender=sender)).status == "accepted"
+    assert [request.headers["authorization"] for request in rig.graph.fake.requests] == [
+        f"Bearer {LOCAL_ACCESS_TOKEN}",
+        "Bearer fresh-token",
+    ]
 
 
 def test_pair_limit_waits_four_to_the_power_of_the_attempt(rig: Rig) -> None:

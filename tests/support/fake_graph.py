@@ -65,12 +65,14 @@ class FakeGraph:
     """Answers ``(status, json)`` pairs (or :data:`DISCONNECT`) from ``script`` in order, then success.
 
     ``on_request`` runs for every request before it is answered (in the server's thread), for
-    example to hold an answer back until a test has done something else.
+    example to hold an answer back until a test has done something else. A request whose bearer
+    token is in ``rejected_tokens`` is answered with Meta's 190, whatever the script says.
     """
 
     script: list[Answer] = field(default_factory=list)
     requests: list[RecordedRequest] = field(default_factory=list)
     on_request: Callable[[dict[str, Any]], None] | None = None
+    rejected_tokens: set[str] = field(default_factory=set)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -78,7 +80,9 @@ class FakeGraph:
         with self._lock:
             self.requests.append(request)
 
-    def answer(self, body: dict[str, Any]) -> Answer:
+    def answer(self, body: dict[str, Any], token: str = "") -> Answer:
+        if token in self.rejected_tokens:
+            return graph_error(190, "Error validating access token: Session has expired", http_status=401)
         with self._lock:
             if self.script:
                 return self.script.pop(0)
@@ -114,7 +118,7 @@ class _Handler(ReplyingHandler):
         fake.record(RecordedRequest(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
         if fake.on_request is not None:
             fake.on_request(body)
-        answer = fake.answer(body)
+        answer = fake.answer(body, self.headers.get("authorization", "").removeprefix("Bearer "))
         if isinstance(answer, Late):
             time.sleep(answer.seconds)
             answer = answer.answer or fake.success(body)

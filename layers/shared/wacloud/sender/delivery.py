@@ -27,17 +27,18 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from wacloud.core.credentials import CredentialsCache
 from wacloud.core.errors import WaCloudError
 from wacloud.core.observability import log_failure, logger
 from wacloud.meta.error_codes import (
     PAIR_RATE_LIMIT,
     RETRY_TOMORROW,
+    TOKEN_EXPIRED,
     Remedy,
     classify,
     pair_limit_delay,
 )
 from wacloud.meta.outbound import STATUS_FAILED, OutboundItem, SendError, SendResponse, SendResult
+from wacloud.sender.access_token import RECHECK_SECONDS, AccessTokens, CredentialSource
 from wacloud.sender.graph_client import GraphApiError, GraphClient, GraphOutcomeUnknownError
 from wacloud.sender.policy import refusal
 from wacloud.sender.rate_limit import SlidingWindowRateLimiter
@@ -53,9 +54,14 @@ LEASE_SLACK_SECONDS = 10.0
 DAY_SECONDS = 86_400
 LOCAL_ERROR = -1  # errors with no Meta code: transport, deadline, idempotency
 OUTCOME_UNKNOWN = "Outcome unknown"
+AUTH_REFUSED = "Access token rejected"
 _UNKNOWN_HINT = (
     "Not sent again automatically, to avoid a duplicate: Meta may have accepted it. If the contact "
     "did not get it, send it again under a new idempotency key."
+)
+_AUTH_HINT = (
+    "Put a valid access token in the WhatsApp secret. Queued and EventBridge sends are kept and "
+    "retried; send a direct request again once the token is replaced."
 )
 _MAX_STATUS_CHARS = 64
 
@@ -74,6 +80,8 @@ class Delivery:
     result: SendResult
     retry_soon: bool = False
     """Failed in a way that may succeed within minutes (throttled, unreachable, in progress)."""
+    token_rejected: bool = False
+    """Failed because Meta refused the access token: nothing succeeds until the secret changes."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,10 @@ class SendReport:
     @property
     def retry_soon(self) -> bool:
         return any(delivery.retry_soon for delivery in self.deliveries)
+
+    @property
+    def token_rejected(self) -> bool:
+        return any(delivery.token_rejected for delivery in self.deliveries)
 
 
 @dataclass(frozen=True)
@@ -109,7 +121,7 @@ class MessageSender:
     def __init__(
         self,
         graph: GraphClient,
-        credentials: CredentialsCache,
+        credentials: CredentialSource,
         store: ConversationStore,
         ledger: SendLedger,
         limiter: SlidingWindowRateLimiter,
@@ -119,7 +131,7 @@ class MessageSender:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._graph = graph
-        self._credentials = credentials
+        self._tokens = AccessTokens(credentials, clock=clock)
         self._store = store
         self._ledger = ledger
         self._limiter = limiter
@@ -263,29 +275,34 @@ class MessageSender:
         request_seconds = self._graph.max_request_seconds
         attempts = 0
         pair_limit_hits = 0
-        refresh_token = False
-        token_refreshed = False
+        new_token_tried = False
         error: SendError | None = None
         while True:
             self._limiter.acquire()
             if not deadline.allows(request_seconds):
                 return _out_of_time(error, attempts)
+            token = self._token(error)
+            if isinstance(token, SendError):
+                return token
             attempts += 1
+            progress.may_have_sent = True
             try:
-                credentials = self._credentials.refresh() if refresh_token else self._credentials.get()
-                refresh_token = False
-                progress.may_have_sent = True
-                return self._graph.post_message(dict(body), credentials.access_token)
+                answer = self._graph.post_message(dict(body), token)
+                self._tokens.accepted(token)
+                return answer
             except GraphOutcomeUnknownError as exc:
                 return OutcomeUnknown(str(exc))
             except GraphApiError as exc:
                 progress.may_have_sent = False
                 error = SendError.from_graph(exc.error).model_copy(update={"retryable": exc.retryable})
-                if classify(exc.code) is Remedy.REFRESH_TOKEN and not token_refreshed:
-                    # The cached token may be the stale one: read the secret again, once.
-                    logger.info("access token refused, reading the secret again")
-                    refresh_token = token_refreshed = True
-                    continue
+                if exc.code == TOKEN_EXPIRED:
+                    if not new_token_tried and self._another_token(token):
+                        # The cached token was a stale one: the secret holds another, try it now.
+                        logger.info("access token refused, sending with the secret's new one")
+                        new_token_tried = True
+                        continue
+                    logger.error("Meta refused the access token in the secret (190)")
+                    return _token_rejected(error)
                 wait = self._wait_after(exc, error, attempts, pair_limit_hits)
                 if isinstance(wait, SendError):
                     return wait
@@ -330,6 +347,25 @@ class MessageSender:
         else:
             delay = self._retry.backoff(attempts - 1)
         return max(delay, exc.retry_after or 0.0)  # the answer's Retry-After, when longer
+
+    def _token(self, error: SendError | None) -> str | SendError:
+        """The access token to send with, or why there is none (``error``: the item's last one)."""
+        try:
+            token = self._tokens.for_request()
+        except WaCloudError as exc:
+            # Nothing sent, and kept for later like a refused token: trying again within the
+            # invocation cannot help before the secret can be read.
+            log_failure("could not read the access token", exc)
+            return _local_error(exc, retryable=True)
+        return _token_rejected(error) if token is None else token
+
+    def _another_token(self, refused: str) -> bool:
+        """Whether the secret holds a token other than ``refused``, which Meta just refused."""
+        try:
+            return self._tokens.refused(refused)
+        except WaCloudError as exc:
+            log_failure("could not read the access token", exc)
+            return False
 
     # ------------------------------------------------------------------ outcomes
     def _outcome_unknown(
@@ -401,7 +437,11 @@ class MessageSender:
             "send failed",
             extra={"to": item.recipient, "kind": item.kind, "code": error.code, "retryable": error.retryable},
         )
-        return Delivery(_failed_result(item, error), retry_soon=retry_soon)
+        return Delivery(
+            _failed_result(item, error),
+            retry_soon=retry_soon,
+            token_rejected=error.code == TOKEN_EXPIRED and error.retryable,
+        )
 
     def _record_failure(
         self, send_id: str, item: OutboundItem, body: Mapping[str, Any], error: SendError
@@ -472,6 +512,24 @@ def _unknown_error(reason: str) -> SendError:
         message=f"{reason}; Meta may or may not have accepted the message.",
         hint=_UNKNOWN_HINT,
         retryable=False,
+    )
+
+
+def _token_rejected(meta_error: SendError | None) -> SendError:
+    """Retryable, unlike Meta's class for 190: the same request succeeds once the token is replaced."""
+    if meta_error is not None and meta_error.code == TOKEN_EXPIRED:
+        message = meta_error.message
+    else:
+        message = (
+            "not sent: Meta refused the access token the secret holds (190), so no request was made with it."
+        )
+    return SendError(
+        code=TOKEN_EXPIRED,
+        title=AUTH_REFUSED,
+        message=message,
+        hint=_AUTH_HINT,
+        retryable=True,
+        retry_after_seconds=int(RECHECK_SECONDS),
     )
 
 

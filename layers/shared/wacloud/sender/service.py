@@ -12,6 +12,11 @@ Requests from a queue or EventBridge get an idempotency key per item when they c
 derived from the SQS message id or the event id, which stay the same when the service delivers
 the same message again: a redelivered request answers finished items from the ledger instead
 of sending them twice.
+
+When Meta refuses the access token (190) and the secret holds no other, nothing can be sent
+until someone replaces it: queue records go back to the queue (and after its receives to the
+dead-letter queue), and an EventBridge event fails its invocation, so that Lambda's retries and
+then the failure destination keep it. Direct callers get a retryable failure per item.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from wacloud.core.errors import WaCloudError
 from wacloud.core.observability import logger
 from wacloud.core.settings import ReminderSettings
 from wacloud.meta.outbound import SendRequestError, SendResponse, parse_send_request
-from wacloud.sender.delivery import MessageSender, RetryBy
+from wacloud.sender.access_token import AccessTokenRejected
+from wacloud.sender.delivery import MessageSender, RetryBy, SendReport
 from wacloud.sender.queue import OutboundQueue
 from wacloud.sender.reminders import (
     FANOUT_JOB,
@@ -93,9 +99,15 @@ class SenderService:
         return self._sender.send_all(parse_send_request(request), deadline).response
 
     def send_event(self, event: Mapping[str, Any], deadline: Deadline) -> SendResponse:
-        """An EventBridge event whose ``detail`` is a send request; raises SendRequestError."""
-        request = with_default_keys(event.get("detail"), f"event:{event.get('id', '')}")
+        """An EventBridge event whose ``detail`` is a send request.
+
+        Raises SendRequestError for an invalid detail, and AccessTokenRejected when Meta refused
+        the access token: the invocation fails, so Lambda tries the event again later.
+        """
+        event_id = event.get("id", "")
+        request = with_default_keys(event.get("detail"), f"event:{event_id}")
         report = self._sender.send_all(parse_send_request(request), deadline, retry_by=RetryBy.QUEUE)
+        _raise_if_token_rejected(report, f"event {event_id}")
         if report.retry_soon:
             self._queue.send([json.dumps(request)])
             logger.info(
@@ -128,6 +140,7 @@ class SenderService:
 
     def _send_queued_request(self, request: Any, message_id: str, deadline: Deadline) -> None:
         report = self._sender.send_all(parse_send_request(request), deadline, retry_by=RetryBy.QUEUE)
+        _raise_if_token_rejected(report, f"record {message_id}")
         if report.retry_soon:
             raise RedeliveryRequested(f"record {message_id} has items to retry")
 
@@ -139,5 +152,11 @@ class SenderService:
         report = self._sender.send_all(
             items, deadline, retry_by=RetryBy.QUEUE, marketing=self._reminders.marketing
         )
+        _raise_if_token_rejected(report, f"reminder {job.idempotency_key}")
         if report.retry_soon:
             raise RedeliveryRequested(f"reminder {job.idempotency_key} to retry")
+
+
+def _raise_if_token_rejected(report: SendReport, work: str) -> None:
+    if report.token_rejected:
+        raise AccessTokenRejected(f"{work} kept for a later retry: Meta refused the access token (190)")
