@@ -690,8 +690,10 @@ class SendRequestError(WaCloudError):
         super().__init__("invalid send request: " + "; ".join(map(str, self.problems)))
 
 
-def parse_send_request(event: Mapping[str, Any]) -> list[OutboundItem]:
+def parse_send_request(event: object) -> list[OutboundItem]:
     """The items of a request (one item, or ``{"messages": [...]}``), in order.
+
+    Any JSON value is accepted as input: one that is not an object is a problem like any other.
 
     Raises :class:`SendRequestError` naming the field path and the rule of every problem.
     """
