@@ -2,14 +2,15 @@
 
 Event sources, told apart by shape: an SQS batch of the outbound queue, the reminder schedule
 (``{"source": "schedule", "job": "daily_reminder"}``), an EventBridge event whose ``detail`` is
-a send request, and a direct invocation with a send request.
+a send request, and a direct invocation with a send request (any other JSON value is answered
+as an invalid request).
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TypeGuard
 
 import boto3
 import requests
@@ -74,23 +75,27 @@ def record_handler(record: SQSRecord, lambda_context: Any) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: Any) -> Any:
+def handler(event: object, context: Any) -> Any:
+    # A direct invoke may carry any JSON value: only SQS batches and the schedule are told apart
+    # by shape here, everything else is a send request for the contract to judge.
     if _is_sqs(event):
         response: PartialItemFailureResponse = process_partial_response(
             event=event, record_handler=record_handler, processor=batch, context=context
         )
         return response
     deadline = Deadline.from_context(context)
-    if event.get("source") == "schedule" and event.get("job") == "daily_reminder":
-        return asdict(service.run_daily_reminder(event, deadline))
+    fields = event if isinstance(event, dict) else {}
+    if fields.get("source") == "schedule" and fields.get("job") == "daily_reminder":
+        return asdict(service.run_daily_reminder(fields, deadline))
+    is_event = "detail-type" in fields and "detail" in fields
     try:
-        if "detail-type" in event and "detail" in event:
-            logger.append_keys(event_id=event.get("id"))
-            return service.send_event(event, deadline).model_dump(mode="json")
+        if is_event:
+            logger.append_keys(event_id=fields.get("id"))
+            return service.send_event(fields, deadline).model_dump(mode="json")
         return service.send_direct(event, deadline).model_dump(mode="json")
     except SendRequestError as exc:
         logger.warning("invalid send request", extra={"problems": [str(p) for p in exc.problems]})
-        if "detail-type" in event:
+        if "detail-type" in fields:
             # Asynchronous: nobody reads the answer, so fail and let the failure destination keep it.
             raise
         return {
@@ -102,6 +107,10 @@ def handler(event: dict[str, Any], context: Any) -> Any:
         }
 
 
-def _is_sqs(event: dict[str, Any]) -> bool:
-    records = event.get("Records")
-    return isinstance(records, list) and bool(records) and records[0].get("eventSource") == "aws:sqs"
+def _is_sqs(event: object) -> TypeGuard[dict[str, Any]]:
+    records = event.get("Records") if isinstance(event, dict) else None
+    return (
+        isinstance(records, list)
+        and bool(records)
+        and all(isinstance(record, dict) and record.get("eventSource") == "aws:sqs" for record in records)
+    )

@@ -23,7 +23,8 @@ from moto import mock_aws
 from support.aws import REGION
 from support.clock import FakeTime
 from support.contacts import SeedingStore
-from support.fake_graph import DISCONNECT, FakeGraphServer, graph_error
+from support.fake_graph import FakeGraphServer, Reply, graph_error
+from support.sender_events import refusing_port
 from wacloud.core.credentials import AccessToken, CredentialsCache
 from wacloud.meta.outbound import OutboundItem, SendResult, parse_send_request
 from wacloud.sender.delivery import MessageSender, RetryBy, SendReport
@@ -33,7 +34,7 @@ from wacloud.sender.retry import Deadline, RetryPolicy
 from wacloud.table.keys import day_of
 from wacloud.table.ledger import SendLedger, Taken, request_fingerprint
 from walocal.provision import provision
-from walocal.runtime import LOCAL_ACCESS_TOKEN, LOCAL_APP_SECRET, LOCAL_PHONE_NUMBER_ID, LOCAL_VERIFY_TOKEN
+from walocal.runtime import LOCAL_ACCESS_TOKEN, LOCAL_PHONE_NUMBER_ID
 from walocal.template import Template
 
 # Its module-scoped fixture is costly: its tests stay together on one worker of a parallel run.
@@ -43,11 +44,9 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 USER = "15551234567"
-START = 1_800_000_000.0
+START = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC
 REQUEST_SECONDS = 3.05 + 10.0  # the client's connect + read timeouts
 SECRET = {
-    "app_secret": LOCAL_APP_SECRET,
-    "verify_token": LOCAL_VERIFY_TOKEN,
     "access_token": LOCAL_ACCESS_TOKEN,
 }
 
@@ -60,13 +59,19 @@ class Rig:
     store: SeedingStore
     ledger: SendLedger
 
-    def sender(self, retry: RetryPolicy | None = None, rate: int = 80) -> MessageSender:
+    def sender(
+        self, retry: RetryPolicy | None = None, rate: int = 80, graph_url: str | None = None
+    ) -> MessageSender:
         secrets = boto3.client("secretsmanager", region_name=REGION)
         return MessageSender(
             graph=GraphClient(
-                requests.Session(), GraphEndpoint(self.graph.url, "v24.0", LOCAL_PHONE_NUMBER_ID)
+                requests.Session(),
+                GraphEndpoint(graph_url or self.graph.url, "v24.0", LOCAL_PHONE_NUMBER_ID),
+                clock=self.clock,
             ),
-            credentials=CredentialsCache(secrets, self.secret_arn, AccessToken.from_secret_string),
+            credentials=CredentialsCache(
+                secrets, self.secret_arn, AccessToken.from_secret_string, clock=self.clock
+            ),
             store=self.store,
             ledger=self.ledger,
             limiter=SlidingWindowRateLimiter(rate, clock=self.clock, sleep=self.clock.sleep),
@@ -171,14 +176,56 @@ def test_every_backoff_code_is_retried(rig: Rig, code: int) -> None:
     assert len(rig.requests) == 2
 
 
-@pytest.mark.parametrize("answer", [DISCONNECT, (502, {"message": "Bad gateway"}), (503, {})], ids=str)
-def test_transport_errors_are_retried(rig: Rig, answer: Any) -> None:
+def test_connection_refused_is_retried_and_leaves_the_key_free(rig: Rig) -> None:
     rig.inbound(hours_ago=1)
-    rig.script(answer)
-    result = only(rig.send(text()))
-    assert result.status == "accepted"
+    with refusing_port() as port:
+        nobody = rig.sender(graph_url=f"http://127.0.0.1:{port}", retry=RetryPolicy(max_attempts=3))
+        refused = only(rig.send(text(key="k-refused"), sender=nobody))
+    assert refused.error is not None
+    assert (refused.error.title, refused.error.retryable) == ("GraphUnreachableError", True)
+    assert refused.error.hint is not None
+    assert refused.error.hint.startswith("Not accepted after 3 attempt(s)")
+    assert len(rig.clock.sleeps) == 2
+    # Nothing reached Meta, so the key is free: the next attempt sends.
+    assert only(rig.send(text(key="k-refused"))).status == "accepted"
+
+
+BACKOFF_ONLY = [pytest.approx(0.0, abs=0.5)]
+
+
+@pytest.mark.parametrize(
+    ("body", "retry_after", "sleeps"),
+    [
+        (b"", None, BACKOFF_ONLY),
+        ({"message": "Too Many Requests"}, None, BACKOFF_ONLY),
+        ({"message": "Too Many Requests"}, "7", [7.0]),
+        (b"<html>slow down</html>", "Fri, 15 Jan 2027 08:00:07 GMT", [7.0]),  # START + 7 s
+        (b"", "soon", BACKOFF_ONLY),
+        (b"", "-5", BACKOFF_ONLY),
+    ],
+)
+def test_http_429_without_a_graph_error_is_retried_after_its_retry_after(
+    rig: Rig, body: bytes | dict[str, Any], retry_after: str | None, sleeps: list[float]
+) -> None:
+    rig.inbound(hours_ago=1)
+    headers = {"Retry-After": retry_after} if retry_after else {}
+    rig.script(Reply(429, body, headers))
+    assert only(rig.send(text())).status == "accepted"
     assert len(rig.requests) == 2
-    assert len(rig.clock.sleeps) == 1
+    assert rig.clock.sleeps == sleeps
+
+
+def test_retry_after_beyond_the_deadline_is_handed_back_not_slept(rig: Rig) -> None:
+    rig.inbound(hours_ago=1)
+    rig.script(Reply(429, graph_error(130429, "Rate limit hit")[1], {"Retry-After": "120"}))
+    report = rig.send(text(), seconds=60)
+    result = only(report)
+    assert result.error is not None
+    error = result.error
+    assert (error.code, error.retryable, error.retry_after_seconds) == (130429, True, 120)
+    assert rig.clock.sleeps == []
+    assert len(rig.requests) == 1
+    assert report.retry_soon
 
 
 def test_success_without_a_message_id_is_not_resent_under_its_key(rig: Rig) -> None:
@@ -186,7 +233,7 @@ def test_success_without_a_message_id_is_not_resent_under_its_key(rig: Rig) -> N
     rig.script((200, {"messaging_product": "whatsapp"}))
     first = only(rig.send(text(key="k-odd")))
     assert first.error is not None
-    assert (first.error.title, first.error.retryable) == ("Unexpected answer", False)
+    assert (first.error.title, first.error.retryable) == ("Outcome unknown", False)
     assert only(rig.send(text(key="k-odd"))) == first
     assert len(rig.requests) == 1
 
@@ -220,13 +267,45 @@ def test_retry_tomorrow_error_is_reported_retryable_with_a_hint_but_not_retried_
     assert not report.retry_soon  # not worth a redelivery minutes from now
 
 
-def test_expired_token_is_refreshed_once_not_twice(rig: Rig) -> None:
+def test_expired_token_is_not_sent_again_while_the_secret_holds_it(rig: Rig) -> None:
     rig.inbound(hours_ago=1)
-    rig.script(graph_error(190, http_status=401), graph_error(190, http_status=401))
-    result = only(rig.send(text()))
-    assert result.error is not None
-    assert (result.error.code, result.error.retryable) == (190, False)
-    assert len(rig.requests) == 2
+    rig.graph.fake.rejected_tokens.add(LOCAL_ACCESS_TOKEN)
+    sender = rig.sender()
+    first = only(rig.send(text(), sender=sender))
+    assert first.error is not None
+    assert (first.error.code, first.error.title) == (190, "Access token rejected")
+    assert first.error.retryable is True
+    assert first.error.message == "Error validating access token: Session has expired"
+    # The secret was read again and holds the same token: nothing more goes to Meta with it.
+    assert len(rig.requests) == 1
+    later = only(rig.send(text("again"), sender=sender))
+    assert later.error is not None
+    assert (later.error.code, later.error.retryable) == (190, True)
+    assert len(rig.requests) == 1
+    # Once per recheck interval one request tries the refused token again, in case Meta relents.
+    rig.clock.now += 30
+    rig.graph.fake.rejected_tokens.clear()
+    assert only(rig.send(text("and again"), sender=sender)).status == "accepted"
+    assert only(rig.send(text("back to normal"), sender=sender)).status == "accepted"
+    assert len(rig.requests) == 3
+
+
+def test_a_replaced_token_is_picked_up_within_the_recheck_interval(rig: Rig) -> None:
+    rig.inbound(hours_ago=1)
+    rig.graph.fake.rejected_tokens.add(LOCAL_ACCESS_TOKEN)
+    sender = rig.sender()
+    assert only(rig.send(text(), sender=sender)).status == "failed"
+    boto3.client("secretsmanager", region_name=REGION).put_secret_value(
+        SecretId=rig.secret_arn, SecretString=json.dumps({**SECRET, "access_token": "fresh-token"})
+    )
+    rig.clock.now += 10  # the secret was just read: not again so soon
+    assert only(rig.send(text(), sender=sender)).status == "failed"
+    rig.clock.now += 20
+    assert only(rig.send(text(), sender=sender)).status == "accepted"
+    assert [request.headers["authorization"] for request in rig.graph.fake.requests] == [
+        f"Bearer {LOCAL_ACCESS_TOKEN}",
+        "Bearer fresh-token",
+    ]
 
 
 def test_pair_limit_waits_four_to_the_power_of_the_attempt(rig: Rig) -> None:
@@ -440,6 +519,12 @@ def test_claim_left_by_an_invocation_that_died_is_never_resent(rig: Rig) -> None
     assert rig.requests == []
     assert result.error is not None
     assert (result.error.title, result.error.retryable) == ("Outcome unknown", False)
+    # Settled by the first repeat: listed once for follow-up, and every repeat answers the same.
+    [failed] = rig.failed_sends()
+    assert (failed["send_id"], json.loads(failed["status_errors"])[0]["title"]) == ("k-3", "Outcome unknown")
+    rig.clock.now += 60
+    assert only(rig.send(item)) == result
+    assert len(rig.failed_sends()) == 1
 
 
 def test_expired_idempotency_record_frees_the_key(rig: Rig) -> None:

@@ -7,57 +7,20 @@ a scripted Graph API on loopback, so every assertion is on what Meta would recei
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import boto3
 import pytest
 
 from support.aws import REGION, queue_messages
-from support.contacts import SeedingStore
 from support.fake_graph import FakeGraphServer, graph_error
+from support.sender_events import TO, failed_send_ids, open_window, sqs_event, store
 from support.sender_examples import EXPECTED
 from wacloud.meta.outbound import SendRequestError
-from wacloud.table.keys import day_of
-from walocal.events import load_event, sqs_record
+from walocal.events import load_event
 from walocal.functions import LocalFunction
 from walocal.provision import LocalStack
 from walocal.runtime import LOCAL_ACCESS_TOKEN, LOCAL_PHONE_NUMBER_ID
-
-TO = "16505551234"
-OUTBOUND_ARN = "arn:aws:sqs:us-east-1:123456789012:whatsapp-cloud-OutboundQueue"
-
-
-def store(stack: LocalStack) -> SeedingStore:
-    table = boto3.resource("dynamodb", region_name=REGION).Table(stack.table_names["MessagesTable"])
-    return SeedingStore(table)
-
-
-def open_window(stack: LocalStack, wa_id: str = TO) -> None:
-    """The contact wrote a minute ago: free-form messages may be sent for the next 24 hours."""
-    store(stack).record_inbound(wa_id, int(time.time()) - 60, f"wamid.IN{wa_id}", "Maria")
-
-
-def sqs_event(*bodies: Any, ids: list[str] | None = None) -> dict[str, Any]:
-    ids = ids or [f"msg-{index}" for index in range(len(bodies))]
-    messages = [
-        {
-            "MessageId": message_id,
-            "ReceiptHandle": f"rh-{message_id}",
-            "Body": body if isinstance(body, str) else json.dumps(body),
-        }
-        for message_id, body in zip(ids, bodies, strict=True)
-    ]
-    return {"Records": [sqs_record(message, OUTBOUND_ARN) for message in messages]}
-
-
-def failed_send_ids(stack: LocalStack) -> list[str]:
-    return [
-        str(item["send_id"])
-        for item in store(stack).failed_messages(day_of(time.time()))
-        if "send_id" in item
-    ]
-
 
 TEXT = {"to": TO, "type": "text", "text": {"body": "hi"}}
 

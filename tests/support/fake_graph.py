@@ -6,6 +6,7 @@ import itertools
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
@@ -29,7 +30,34 @@ class Disconnect:
 
 
 DISCONNECT = Disconnect()
-Answer = tuple[int, dict[str, Any]] | Disconnect
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A script entry for answers a ``(status, json)`` pair cannot spell: raw bytes, headers."""
+
+    status: int
+    body: bytes | dict[str, Any] | list[Any] = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"HTTP {self.status} {self.body!r:.30}"
+
+
+@dataclass(frozen=True)
+class Late:
+    """A script entry: hold the answer back ``seconds`` (past a client's read timeout), then give
+    it anyway, as Meta does when it accepted a message whose answer the client stopped waiting for.
+    ``answer`` None is the usual success."""
+
+    seconds: float
+    answer: tuple[int, dict[str, Any]] | None = None
+
+    def __repr__(self) -> str:
+        return f"late {self.seconds} s"
+
+
+Answer = tuple[int, dict[str, Any]] | Disconnect | Reply | Late
 
 
 @dataclass
@@ -37,12 +65,14 @@ class FakeGraph:
     """Answers ``(status, json)`` pairs (or :data:`DISCONNECT`) from ``script`` in order, then success.
 
     ``on_request`` runs for every request before it is answered (in the server's thread), for
-    example to hold an answer back until a test has done something else.
+    example to hold an answer back until a test has done something else. A request whose bearer
+    token is in ``rejected_tokens`` is answered with Meta's 190, whatever the script says.
     """
 
     script: list[Answer] = field(default_factory=list)
     requests: list[RecordedRequest] = field(default_factory=list)
     on_request: Callable[[dict[str, Any]], None] | None = None
+    rejected_tokens: set[str] = field(default_factory=set)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -50,12 +80,19 @@ class FakeGraph:
         with self._lock:
             self.requests.append(request)
 
-    def answer(self, body: dict[str, Any]) -> Answer:
+    def answer(self, body: dict[str, Any], token: str = "") -> Answer:
+        if token in self.rejected_tokens:
+            return graph_error(190, "Error validating access token: Session has expired", http_status=401)
         with self._lock:
             if self.script:
                 return self.script.pop(0)
-            if body.get("status") == "read":
-                return 200, {"success": True}
+        return self.success(body)
+
+    def success(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Meta's answer to a request it accepts: a new wamid, or ``success`` for a mark-as-read."""
+        if body.get("status") == "read":
+            return 200, {"success": True}
+        with self._lock:
             wamid = f"wamid.FAKE{next(self._ids):06d}"
         return 200, {
             "messaging_product": "whatsapp",
@@ -81,9 +118,16 @@ class _Handler(ReplyingHandler):
         fake.record(RecordedRequest(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
         if fake.on_request is not None:
             fake.on_request(body)
-        answer = fake.answer(body)
+        answer = fake.answer(body, self.headers.get("authorization", "").removeprefix("Bearer "))
+        if isinstance(answer, Late):
+            time.sleep(answer.seconds)
+            answer = answer.answer or fake.success(body)
         if isinstance(answer, Disconnect):
             self.close_connection = True
+            return
+        if isinstance(answer, Reply):
+            raw = answer.body if isinstance(answer.body, bytes) else json.dumps(answer.body).encode()
+            self.reply(answer.status, raw, answer.headers)
             return
         status, payload_object = answer
         self.reply(status, json.dumps(payload_object).encode(), {"content-type": "application/json"})

@@ -8,6 +8,7 @@ error can add the code here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
@@ -25,6 +26,7 @@ PAIR_RATE_LIMIT = 131056
 RETRY_TOMORROW = 131049
 OPTED_OUT_OF_MARKETING = 131050
 TOKEN_EXPIRED = 190
+_DIGITS = re.compile(r"-?[0-9]{1,18}")  # not \d: it also matches non-ASCII digits
 
 _RETRY_WITH_BACKOFF = (1, 2, 4, 80007, 130429, 131000, 131016, PAIR_RATE_LIMIT, 131057)
 # Listed although they share the default remedy, so the table documents every code Meta names.
@@ -46,6 +48,18 @@ REMEDIES: Mapping[int, Remedy] = MappingProxyType(
         OPTED_OUT_OF_MARKETING: Remedy.OPT_OUT,
     }
 )
+
+
+def error_code(value: object) -> int:
+    """Meta's ``code`` as an int: a number, or digits in a string; -1 for anything else.
+
+    -1 is in no remedy's list, so a code that cannot be read is never retried on its strength.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
+        return int(value)
+    return -1
 
 
 def classify(code: int) -> Remedy:

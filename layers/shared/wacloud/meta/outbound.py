@@ -12,6 +12,7 @@ dropped silently and the user would get a different message than intended.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,10 +37,11 @@ from pydantic import (
 from pydantic_core import CoreSchema, ErrorDetails, PydanticCustomError
 
 from wacloud.core.errors import WaCloudError
-from wacloud.meta.error_codes import is_retryable
+from wacloud.meta.error_codes import error_code, is_retryable
 
 MAX_BATCH_SIZE = 100
 STATUS_FAILED = "failed"
+MAX_ERROR_TEXT = 1000
 
 _URL = r"^https?://\S+$"
 _CURRENCY_CODE = r"^[A-Z]{3}$"
@@ -688,8 +690,10 @@ class SendRequestError(WaCloudError):
         super().__init__("invalid send request: " + "; ".join(map(str, self.problems)))
 
 
-def parse_send_request(event: Mapping[str, Any]) -> list[OutboundItem]:
+def parse_send_request(event: object) -> list[OutboundItem]:
     """The items of a request (one item, or ``{"messages": [...]}``), in order.
+
+    Any JSON value is accepted as input: one that is not an object is a problem like any other.
 
     Raises :class:`SendRequestError` naming the field path and the rule of every problem.
     """
@@ -763,18 +767,31 @@ class SendError(BaseModel):
     def from_graph(cls, error: Mapping[str, Any]) -> SendError:
         """From Meta's error object, as in a Graph API error answer or a ``failed`` status webhook.
 
-        A missing code becomes -1, which no remedy lists: not retried.
+        A code that is not a number (or digits) becomes -1, which no remedy lists: not retried.
+        The texts are Meta's strings; anything else in their place is kept as compact JSON, so
+        that no answer, however odd, can stop the sender from settling the item.
         """
-        code = error.get("code")
-        code = code if isinstance(code, int) and not isinstance(code, bool) else -1
+        code = error_code(error.get("code"))
         data = error.get("error_data")
         return cls(
             code=code,
-            title=error.get("title") or error.get("error_user_title"),
-            message=error.get("message") or error.get("error_user_msg"),
-            details=data.get("details") if isinstance(data, Mapping) else None,
+            title=error_text(error.get("title")) or error_text(error.get("error_user_title")),
+            message=error_text(error.get("message")) or error_text(error.get("error_user_msg")),
+            details=error_text(data.get("details") if isinstance(data, Mapping) else data),
             retryable=is_retryable(code),
         )
+
+
+def error_text(value: object) -> str | None:
+    """A field of an error as text of at most :data:`MAX_ERROR_TEXT` characters (None when empty).
+
+    Errors are stored with the failed send and returned to callers: a value of any size or type
+    must fit in a table item and in the answer.
+    """
+    if value is None or value == "":
+        return None
+    text = value if isinstance(value, str) else json.dumps(value, default=str, separators=(",", ":"))
+    return text if len(text) <= MAX_ERROR_TEXT else text[: MAX_ERROR_TEXT - 1] + "\u2026"
 
 
 class SendResult(BaseModel):

@@ -3,15 +3,18 @@
 For each item, in order:
 
 1. Idempotency: an item with an ``idempotency_key`` claims it in the ledger first. A key already
-   sent answers with its first result; a key another request is sending now gets a retryable
+   used answers with its first result; a key another request is sending now gets a retryable
    "in progress" failure; nothing is sent without the claim.
 2. Rules (:mod:`wacloud.sender.policy`): the 24-hour window and opt-out, decided locally.
-3. Delivery: the phone number's rate limit, then the Graph API, retried per Meta's remedy for
-   each error (:mod:`wacloud.sender.retry`) until the invocation's deadline.
+3. Delivery: the phone number's rate limit, then the Graph API. A request is sent again only
+   after a failure that proves Meta did not take it (:mod:`wacloud.sender.graph_client`), per
+   Meta's remedy for the error and within the invocation's deadline (:mod:`wacloud.sender.retry`).
+   After a read timeout or an answer that cannot be read the outcome is unknown, and the item is
+   never sent again automatically: Meta has no idempotency of its own.
 4. Records: an accepted message is recorded by its wamid (status webhooks join it); a failure is
    recorded on the failed-messages index, unless it goes back to a queue that redelivers it.
-   The claim is kept with the result when Meta accepted the message and released otherwise, so
-   a later request with the same key may send.
+   The claim keeps the result when Meta accepted the message or may have (outcome unknown), so
+   repeats answer with it; it is released when nothing was sent, so a later request may send.
 """
 
 from __future__ import annotations
@@ -24,12 +27,19 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from wacloud.core.credentials import AccessToken, CredentialsCache
 from wacloud.core.errors import WaCloudError
 from wacloud.core.observability import log_failure, logger
-from wacloud.meta.error_codes import PAIR_RATE_LIMIT, RETRY_TOMORROW, Remedy, classify, pair_limit_delay
+from wacloud.meta.error_codes import (
+    PAIR_RATE_LIMIT,
+    RETRY_TOMORROW,
+    TOKEN_EXPIRED,
+    Remedy,
+    classify,
+    pair_limit_delay,
+)
 from wacloud.meta.outbound import STATUS_FAILED, OutboundItem, SendError, SendResponse, SendResult
-from wacloud.sender.graph_client import GraphApiError, GraphClient
+from wacloud.sender.access_token import RECHECK_SECONDS, AccessTokens, CredentialSource
+from wacloud.sender.graph_client import GraphApiError, GraphClient, GraphOutcomeUnknownError
 from wacloud.sender.policy import refusal
 from wacloud.sender.rate_limit import SlidingWindowRateLimiter
 from wacloud.sender.retry import Deadline, RetryPolicy
@@ -43,6 +53,17 @@ from wacloud.table.store import ConversationStore
 LEASE_SLACK_SECONDS = 10.0
 DAY_SECONDS = 86_400
 LOCAL_ERROR = -1  # errors with no Meta code: transport, deadline, idempotency
+OUTCOME_UNKNOWN = "Outcome unknown"
+AUTH_REFUSED = "Access token rejected"
+_UNKNOWN_HINT = (
+    "Not sent again automatically, to avoid a duplicate: Meta may have accepted it. If the contact "
+    "did not get it, send it again under a new idempotency key."
+)
+_AUTH_HINT = (
+    "Put a valid access token in the WhatsApp secret. Queued and EventBridge sends are kept and "
+    "retried; send a direct request again once the token is replaced."
+)
+_MAX_STATUS_CHARS = 64
 
 
 class RetryBy(StrEnum):
@@ -59,6 +80,8 @@ class Delivery:
     result: SendResult
     retry_soon: bool = False
     """Failed in a way that may succeed within minutes (throttled, unreachable, in progress)."""
+    token_rejected: bool = False
+    """Failed because Meta refused the access token: nothing succeeds until the secret changes."""
 
 
 @dataclass(frozen=True)
@@ -73,12 +96,32 @@ class SendReport:
     def retry_soon(self) -> bool:
         return any(delivery.retry_soon for delivery in self.deliveries)
 
+    @property
+    def token_rejected(self) -> bool:
+        return any(delivery.token_rejected for delivery in self.deliveries)
+
+
+@dataclass(frozen=True)
+class OutcomeUnknown:
+    """The request may have reached Meta, but no usable answer came back."""
+
+    reason: str
+
+
+@dataclass
+class _Progress:
+    may_have_sent: bool = False
+    """A request went out with no answer yet that proves Meta did not take it."""
+
+
+Outcome = SendResult | SendError | OutcomeUnknown
+
 
 class MessageSender:
     def __init__(
         self,
         graph: GraphClient,
-        credentials: CredentialsCache[AccessToken],
+        credentials: CredentialSource,
         store: ConversationStore,
         ledger: SendLedger,
         limiter: SlidingWindowRateLimiter,
@@ -88,7 +131,7 @@ class MessageSender:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._graph = graph
-        self._credentials = credentials
+        self._tokens = AccessTokens(credentials, clock=clock)
         self._store = store
         self._ledger = ledger
         self._limiter = limiter
@@ -124,26 +167,58 @@ class MessageSender:
                 return self._answer_taken(item, body, taken, retry_by)
             claim = taken
 
+        progress = _Progress()
+        try:
+            outcome = self._outcome(item, body, deadline, marketing, progress)
+        except Exception as exc:
+            # Whatever broke (an answer of Meta's no one foresaw, a bug), the claim must be
+            # settled: left pending it would block the key, then answer "outcome unknown" for a
+            # message that may never have gone out.
+            log_failure("sending an item failed unexpectedly", exc, idempotency_key=item.idempotency_key)
+            if progress.may_have_sent:
+                outcome = OutcomeUnknown(f"the sender failed after sending ({type(exc).__name__})")
+            else:
+                outcome = SendError(
+                    code=LOCAL_ERROR,
+                    title="Internal error",
+                    message=f"the sender failed before sending ({type(exc).__name__}); nothing was sent.",
+                    retryable=False,
+                )
+        if isinstance(outcome, OutcomeUnknown):
+            return self._outcome_unknown(item, body, claim, outcome.reason)
+        if isinstance(outcome, SendError):
+            return self._failed(item, body, claim, outcome, retry_by)
+        return Delivery(self._accepted(item, body, claim, outcome))
+
+    def _outcome(
+        self,
+        item: OutboundItem,
+        body: Mapping[str, Any],
+        deadline: Deadline,
+        marketing: bool,
+        progress: _Progress,
+    ) -> Outcome:
         try:
             refused = refusal(item, self._profile(item.recipient), self._clock(), marketing=marketing)
         except TableUnavailableError as exc:
-            error = SendError(
+            return SendError(
                 code=LOCAL_ERROR,
                 title="Profile unavailable",
                 message=f"could not read the contact's profile: {exc}",
                 retryable=True,
             )
-            return self._failed(item, body, claim, error, retry_by)
         if refused is not None:
             logger.info("send refused by rule", extra={"to": item.recipient, "code": refused.code})
-            return self._failed(item, body, claim, refused, retry_by)
-
-        answer = self._deliver(body, deadline, item)
-        if isinstance(answer, SendError):
-            return self._failed(item, body, claim, answer, retry_by)
-        if item.kind != "mark_as_read" and not _wamid(answer):
-            return self._unexpected_answer(item, body, claim, retry_by)
-        return Delivery(self._accepted(item, body, claim, answer))
+            return refused
+        answer = self._deliver(body, deadline, item, progress)
+        if not isinstance(answer, dict):
+            return answer
+        if item.kind == "mark_as_read":
+            return SendResult(to=None, message_id=str(body["message_id"]), status="read", error=None)
+        wamid, status = _accepted_message(answer)
+        if wamid is None:
+            return OutcomeUnknown("the Graph API answered 200 without a message id")
+        return SendResult(to=item.recipient, message_id=wamid, status=status, error=None)
 
     def _profile(self, wa_id: str | None) -> dict[str, Any] | None:
         return self._store.profile(wa_id) if wa_id is not None else None
@@ -174,61 +249,69 @@ class MessageSender:
                 retry_after_seconds=5,
             )
             return Delivery(_failed_result(item, error), retry_soon=True)
-        error = SendError(
-            code=LOCAL_ERROR,
-            title="Outcome unknown",
-            message=f"an earlier request with idempotency key {key!r} stopped while sending; "
-            "Meta may or may not have accepted it.",
-            hint="Check the contact's conversation and status webhooks; send again under a new key if "
-            "the message is missing.",
-            retryable=False,
+        # The owner's invocation ended between claiming and settling (stopped by its timeout or
+        # a crash), maybe while its request was out. The first repeat settles the key for good.
+        result = _failed_result(
+            item,
+            _unknown_error(f"an earlier request with idempotency key {key!r} stopped while sending"),
         )
-        return self._failed(item, body, None, error, retry_by, send_id=key)
+        if self._settle_abandoned(key, result):
+            self._record_failure(key, item, body, _required(result.error))
+        return Delivery(result)
+
+    def _settle_abandoned(self, key: str, result: SendResult) -> bool:
+        try:
+            return self._ledger.settle_abandoned(key, result)
+        except TableUnavailableError as exc:
+            log_failure("could not settle an abandoned idempotency claim", exc, idempotency_key=key)
+            return False
 
     # ------------------------------------------------------------------ delivery with retries
     def _deliver(
-        self, body: Mapping[str, Any], deadline: Deadline, item: OutboundItem
-    ) -> dict[str, Any] | SendError:
-        """Meta's answer, or why not: retries per Meta's remedies while the deadline allows."""
+        self, body: Mapping[str, Any], deadline: Deadline, item: OutboundItem, progress: _Progress
+    ) -> dict[str, Any] | SendError | OutcomeUnknown:
+        """Meta's answer, or why not: retries failures that prove nothing was sent, per Meta's
+        remedies, while the deadline allows."""
         request_seconds = self._graph.max_request_seconds
         attempts = 0
         pair_limit_hits = 0
-        refresh_token = False
-        token_refreshed = False
+        new_token_tried = False
         error: SendError | None = None
         while True:
             self._limiter.acquire()
             if not deadline.allows(request_seconds):
                 return _out_of_time(error, attempts)
+            token = self._token(error)
+            if isinstance(token, SendError):
+                return token
             attempts += 1
+            progress.may_have_sent = True
             try:
-                credentials = self._credentials.refresh() if refresh_token else self._credentials.get()
-                refresh_token = False
-                return self._graph.post_message(dict(body), credentials.access_token)
+                answer = self._graph.post_message(dict(body), token)
+                self._tokens.accepted(token)
+                return answer
+            except GraphOutcomeUnknownError as exc:
+                return OutcomeUnknown(str(exc))
             except GraphApiError as exc:
-                error = SendError.from_graph(exc.error)
-                remedy = classify(exc.code)
-                if remedy is Remedy.REFRESH_TOKEN and not token_refreshed:
-                    # The cached token may be the stale one: read the secret again, once.
-                    logger.info("access token refused, reading the secret again")
-                    refresh_token = token_refreshed = True
-                    continue
-                if remedy is Remedy.RETRY_AFTER_24H:
-                    return error.model_copy(
-                        update={
-                            "hint": "Meta limits messages to this user for now: retry in 24 hours at the "
-                            "earliest.",
-                            "retry_after_seconds": DAY_SECONDS,
-                        }
-                    )
-                if remedy is not Remedy.RETRY_WITH_BACKOFF:
-                    return error
+                progress.may_have_sent = False
+                error = SendError.from_graph(exc.error).model_copy(update={"retryable": exc.retryable})
+                if exc.code == TOKEN_EXPIRED:
+                    if not new_token_tried and self._another_token(token):
+                        # The cached token was a stale one: the secret holds another, try it now.
+                        logger.info("access token refused, sending with the secret's new one")
+                        new_token_tried = True
+                        continue
+                    logger.error("Meta refused the access token in the secret (190)")
+                    return _token_rejected(error)
+                wait = self._wait_after(exc, error, attempts, pair_limit_hits)
+                if isinstance(wait, SendError):
+                    return wait
+                delay = wait
                 if exc.code == PAIR_RATE_LIMIT:
-                    delay = float(pair_limit_delay(pair_limit_hits))  # Meta's advice: 4**X seconds
                     pair_limit_hits += 1
-                else:
-                    delay = self._retry.backoff(attempts - 1)
             except WaCloudError as exc:
+                # Unreachable, or a request that could not be made: nothing was sent.
+                progress.may_have_sent = False
                 error = _local_error(exc, retryable=exc.retryable)
                 if not exc.retryable:
                     return error
@@ -246,36 +329,66 @@ class MessageSender:
             )
             self._sleep(delay)
 
+    def _wait_after(
+        self, exc: GraphApiError, error: SendError, attempts: int, pair_limit_hits: int
+    ) -> float | SendError:
+        """How long to wait before sending again after Meta refused a request, or the final error."""
+        if classify(exc.code) is Remedy.RETRY_AFTER_24H:
+            return error.model_copy(
+                update={
+                    "hint": "Meta limits messages to this user for now: retry in 24 hours at the earliest.",
+                    "retry_after_seconds": DAY_SECONDS,
+                }
+            )
+        if not exc.retryable:
+            return error
+        if exc.code == PAIR_RATE_LIMIT:
+            delay = float(pair_limit_delay(pair_limit_hits))  # Meta's advice: 4**X seconds
+        else:
+            delay = self._retry.backoff(attempts - 1)
+        return max(delay, exc.retry_after or 0.0)  # the answer's Retry-After, when longer
+
+    def _token(self, error: SendError | None) -> str | SendError:
+        """The access token to send with, or why there is none (``error``: the item's last one)."""
+        try:
+            token = self._tokens.for_request()
+        except WaCloudError as exc:
+            # Nothing sent, and kept for later like a refused token: trying again within the
+            # invocation cannot help before the secret can be read.
+            log_failure("could not read the access token", exc)
+            return _local_error(exc, retryable=True)
+        return _token_rejected(error) if token is None else token
+
+    def _another_token(self, refused: str) -> bool:
+        """Whether the secret holds a token other than ``refused``, which Meta just refused."""
+        try:
+            return self._tokens.refused(refused)
+        except WaCloudError as exc:
+            log_failure("could not read the access token", exc)
+            return False
+
     # ------------------------------------------------------------------ outcomes
-    def _unexpected_answer(
-        self, item: OutboundItem, body: Mapping[str, Any], claim: Claim | None, retry_by: RetryBy
+    def _outcome_unknown(
+        self, item: OutboundItem, body: Mapping[str, Any], claim: Claim | None, reason: str
     ) -> Delivery:
-        """HTTP 200 without a message id: Meta may have accepted it, so it is not sent again."""
-        error = SendError(
-            code=LOCAL_ERROR,
-            title="Unexpected answer",
-            message="the Graph API answered 200 without a message id; Meta may or may not have accepted it.",
-            hint="Check the contact's conversation and status webhooks; send again under a new key if "
-            "the message is missing.",
-            retryable=False,
-        )
-        delivery = self._failed(item, body, None, error, retry_by)
+        """Meta may have accepted it: recorded for follow-up, kept under its key, never resent."""
+        result = _failed_result(item, _unknown_error(reason))
+        send_id = item.idempotency_key or uuid.uuid4().hex
+        self._record_failure(send_id, item, body, _required(result.error))
         if claim is not None:
             try:
-                self._ledger.complete(claim, delivery.result)
+                self._ledger.complete(claim, result)
             except TableUnavailableError as exc:
+                # Left pending, the claim answers "outcome unknown" too once its lease ends.
                 log_failure("could not settle an idempotency claim", exc, idempotency_key=claim.key)
-        return delivery
+        logger.warning(
+            "send outcome unknown", extra={"to": item.recipient, "kind": item.kind, "reason": reason}
+        )
+        return Delivery(result)
 
     def _accepted(
-        self, item: OutboundItem, body: Mapping[str, Any], claim: Claim | None, answer: Mapping[str, Any]
+        self, item: OutboundItem, body: Mapping[str, Any], claim: Claim | None, result: SendResult
     ) -> SendResult:
-        if item.kind == "mark_as_read":
-            result = SendResult(to=None, message_id=str(body["message_id"]), status="read", error=None)
-        else:
-            accepted = answer["messages"][0]
-            status = str(accepted.get("message_status") or "accepted")
-            result = SendResult(to=item.recipient, message_id=_wamid(answer), status=status, error=None)
         # Everything after Meta's acceptance is best effort: the message is out, so these writes
         # must not turn it into a failure that invites a resend. A claim left pending answers
         # "outcome unknown" to repeats once its lease ends: never a duplicate.
@@ -307,6 +420,7 @@ class MessageSender:
         *,
         send_id: str | None = None,
     ) -> Delivery:
+        """Nothing was sent: recorded unless a queue takes it back, and the claim released."""
         retry_soon = error.retryable and error.code != RETRY_TOMORROW
         recorded = False
         if not (retry_soon and retry_by is RetryBy.QUEUE):
@@ -323,7 +437,11 @@ class MessageSender:
             "send failed",
             extra={"to": item.recipient, "kind": item.kind, "code": error.code, "retryable": error.retryable},
         )
-        return Delivery(_failed_result(item, error), retry_soon=retry_soon)
+        return Delivery(
+            _failed_result(item, error),
+            retry_soon=retry_soon,
+            token_rejected=error.code == TOKEN_EXPIRED and error.retryable,
+        )
 
     def _record_failure(
         self, send_id: str, item: OutboundItem, body: Mapping[str, Any], error: SendError
@@ -361,19 +479,58 @@ class MessageSender:
         self._store.record_outbound(record)
 
 
-def _wamid(answer: Mapping[str, Any]) -> str | None:
+def _accepted_message(answer: Mapping[str, Any]) -> tuple[str | None, str]:
+    """The wamid and ``message_status`` of Meta's success answer (``accepted`` when it names none)."""
     messages = answer.get("messages")
     first = messages[0] if isinstance(messages, list) and messages else None
-    wamid = first.get("id") if isinstance(first, Mapping) else None
-    return wamid if isinstance(wamid, str) and wamid else None
+    if not isinstance(first, Mapping):
+        return None, "accepted"
+    wamid = first.get("id")
+    status = first.get("message_status")
+    if not isinstance(status, str) or not 0 < len(status) <= _MAX_STATUS_CHARS:
+        status = "accepted"
+    return (wamid if isinstance(wamid, str) and wamid else None), status
 
 
 def _failed_result(item: OutboundItem, error: SendError) -> SendResult:
     return SendResult(to=item.recipient, message_id=None, status=STATUS_FAILED, error=error)
 
 
+def _required(error: SendError | None) -> SendError:
+    assert error is not None  # a failed result always carries its error
+    return error
+
+
 def _local_error(exc: WaCloudError, retryable: bool) -> SendError:
     return SendError(code=LOCAL_ERROR, title=type(exc).__name__, message=str(exc), retryable=retryable)
+
+
+def _unknown_error(reason: str) -> SendError:
+    return SendError(
+        code=LOCAL_ERROR,
+        title=OUTCOME_UNKNOWN,
+        message=f"{reason}; Meta may or may not have accepted the message.",
+        hint=_UNKNOWN_HINT,
+        retryable=False,
+    )
+
+
+def _token_rejected(meta_error: SendError | None) -> SendError:
+    """Retryable, unlike Meta's class for 190: the same request succeeds once the token is replaced."""
+    if meta_error is not None and meta_error.code == TOKEN_EXPIRED:
+        message = meta_error.message
+    else:
+        message = (
+            "not sent: Meta refused the access token the secret holds (190), so no request was made with it."
+        )
+    return SendError(
+        code=TOKEN_EXPIRED,
+        title=AUTH_REFUSED,
+        message=message,
+        hint=_AUTH_HINT,
+        retryable=True,
+        retry_after_seconds=int(RECHECK_SECONDS),
+    )
 
 
 def _out_of_time(error: SendError | None, attempts: int, next_delay: float = 0.0) -> SendError:

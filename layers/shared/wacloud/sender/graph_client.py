@@ -1,31 +1,82 @@
-"""The Cloud API's ``/messages`` endpoint over HTTP, with timeouts and Meta's errors typed."""
+"""The Cloud API's ``/messages`` endpoint over HTTP: timeouts, Meta's errors, and what a failure proves.
+
+Meta has no idempotency of its own, so what matters about a failed request is whether it proves
+that Meta did not take the message:
+
+- **Not sent** (:class:`GraphApiError`, :class:`GraphUnreachableError`, :class:`GraphRequestError`):
+  no connection was made (refused, unresolvable, connect timeout, certificate refused), the
+  request could not be built, or an answer refused it: Meta's error object, or an HTTP 4xx such
+  as 429, which refuses a request before it is processed. Sending it again cannot duplicate it.
+- **Outcome unknown** (:class:`GraphOutcomeUnknownError`): the request went out and no usable
+  answer came back: a read timeout, a connection dropped after sending, a 5xx without Meta's
+  error object (a gateway may give up on a backend that goes on to accept the message), or a
+  success that is not Meta's JSON. Meta may have accepted it; sending it again could deliver it
+  twice.
+"""
 
 from __future__ import annotations
 
+import math
+import ssl
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
 from typing import Any
 
 import requests
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 
 from wacloud.core.errors import WaCloudError
-from wacloud.meta.error_codes import is_retryable
+from wacloud.meta.error_codes import error_code, is_retryable
+from wacloud.meta.outbound import error_text
+
+TOO_MANY_REQUESTS = HTTPStatus.TOO_MANY_REQUESTS.value
+# A Retry-After beyond a day is not a wait anyone will do within an invocation or a queue's retries.
+MAX_RETRY_AFTER_SECONDS = 86_400.0
+
+# Raised by requests before anything is written to the connection.
+_UNSENDABLE = (
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidJSONError,
+)
 
 
 class GraphApiError(WaCloudError):
-    """Meta answered with an error object (``{"error": {"code": ..., ...}}``)."""
+    """An answer refused the request: Meta's error object (``{"error": {"code": ...}}``), or an
+    HTTP 4xx without one. Nothing was sent.
 
-    def __init__(self, http_status: int, error: dict[str, Any]) -> None:
+    ``retryable`` follows Meta's remedy for the code; HTTP 429 is retryable whatever its body.
+    ``retry_after`` is the answer's ``Retry-After`` in seconds, when it had a usable one.
+    """
+
+    def __init__(self, http_status: int, error: Mapping[str, Any], retry_after: float | None = None) -> None:
         self.http_status = http_status
-        self.error = error
-        self.code = int(error.get("code", -1)) if str(error.get("code", "")).lstrip("-").isdigit() else -1
-        self.retryable = is_retryable(self.code)
-        super().__init__(f"Graph API error {self.code}: {error.get('message') or error.get('title') or ''}")
+        self.error = dict(error)
+        self.code = error_code(error.get("code"))
+        self.retry_after = retry_after
+        self.retryable = is_retryable(self.code) or http_status == TOO_MANY_REQUESTS
+        text = error_text(error.get("message")) or error_text(error.get("title")) or ""
+        super().__init__(f"Graph API error {self.code} (HTTP {http_status}): {text}")
 
 
-class GraphTransportError(WaCloudError):
-    """No usable answer (timeout, connection error, 5xx without an error object): worth retrying."""
+class GraphUnreachableError(WaCloudError):
+    """No connection could be made: nothing was sent, and trying again may work."""
 
     retryable = True
+
+
+class GraphRequestError(WaCloudError):
+    """The request could not be built (an access token or URL HTTP refuses): nothing was sent."""
+
+
+class GraphOutcomeUnknownError(WaCloudError):
+    """The request went out but no usable answer came back: Meta may have accepted it."""
 
 
 @dataclass(frozen=True)
@@ -46,10 +97,12 @@ class GraphClient:
         endpoint: GraphEndpoint,
         connect_timeout: float = 3.05,
         read_timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._session = session
         self._endpoint = endpoint
         self._timeout = (connect_timeout, read_timeout)
+        self._clock = clock
 
     @property
     def endpoint(self) -> GraphEndpoint:
@@ -61,24 +114,84 @@ class GraphClient:
         return self._timeout[0] + self._timeout[1]
 
     def post_message(self, body: dict[str, Any], access_token: str) -> dict[str, Any]:
-        """POST one message body; Meta's JSON answer, or GraphApiError / GraphTransportError."""
+        """POST one message body: Meta's JSON answer, or one of this module's errors (see above)."""
         try:
             response = self._session.post(
                 self._endpoint.messages_url,
                 json=body,
                 headers={"Authorization": f"Bearer {access_token}"},
                 timeout=self._timeout,
+                # A redirect is no answer of the Graph API's (a misconfigured http:// URL, a
+                # portal): followed, the POST would become a GET somewhere else.
+                allow_redirects=False,
             )
+        except _UNSENDABLE as exc:
+            raise GraphRequestError(f"the Graph API request cannot be made ({type(exc).__name__})") from exc
         except requests.RequestException as exc:
-            raise GraphTransportError(f"Graph API unreachable ({type(exc).__name__})") from exc
+            if never_sent(exc):
+                raise GraphUnreachableError(f"Graph API unreachable ({type(exc).__name__})") from exc
+            raise GraphOutcomeUnknownError(f"no answer from the Graph API ({type(exc).__name__})") from exc
         try:
             payload = response.json()
-        except ValueError:
+        except ValueError:  # requests' JSONDecodeError, and bodies that are not text
             payload = None
-        if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
-            raise GraphApiError(response.status_code, payload["error"])
-        if response.status_code >= 500 or not isinstance(payload, dict):
-            raise GraphTransportError(f"Graph API answered HTTP {response.status_code} without a usable body")
-        if response.status_code >= 400:
-            raise GraphApiError(response.status_code, {"code": -1, "message": f"HTTP {response.status_code}"})
+        status = response.status_code
+        error = payload.get("error") if isinstance(payload, dict) else None
+        # A 3xx or 4xx refuses the request as it stands, whoever answers: it was not processed.
+        if 300 <= status < 500 or isinstance(error, dict):
+            if not isinstance(error, dict):
+                error = {"code": -1, "message": f"HTTP {status}{_phrase(status)} without a Graph API error"}
+            raise GraphApiError(status, error, self._retry_after(response))
+        if status >= 500 or not isinstance(payload, dict):
+            raise GraphOutcomeUnknownError(f"the Graph API answered HTTP {status} without a usable body")
         return payload
+
+    def _retry_after(self, response: requests.Response) -> float | None:
+        return retry_after_seconds(response.headers.get("Retry-After"), self._clock())
+
+
+def _phrase(status: int) -> str:
+    try:
+        return f" {HTTPStatus(status).phrase}"
+    except ValueError:
+        return ""
+
+
+def never_sent(exc: requests.RequestException) -> bool:
+    """Whether ``exc`` happened before the request could reach the server.
+
+    With requests' default of no retries, urllib3 reports a failure to connect as a MaxRetryError
+    whose reason is a connect timeout or a new-connection error (refused, unresolvable); a
+    certificate is verified in the TLS handshake, before the request is written. Anything later,
+    a dropped connection included, may have reached Meta.
+    """
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason: BaseException | None = None
+    if exc.args and isinstance(exc.args[0], MaxRetryError):
+        reason = exc.args[0].reason
+    if isinstance(reason, ConnectTimeoutError):
+        return True
+    while reason is not None:
+        if isinstance(reason, ssl.SSLCertVerificationError):
+            return True
+        reason = reason.args[0] if reason.args and isinstance(reason.args[0], BaseException) else None
+    return False
+
+
+def retry_after_seconds(value: str | None, now: float) -> float | None:
+    """An HTTP ``Retry-After`` (seconds, or an HTTP date) as seconds from ``now``; None if unusable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value) if value.isascii() and value.replace(".", "", 1).isdigit() else None
+        if seconds is None:
+            when = parsedate_to_datetime(value)
+            # HTTP dates are in GMT; a date without a zone would otherwise be read as local time.
+            seconds = (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp() - now
+    except (TypeError, ValueError, OverflowError, IndexError):
+        return None
+    if not math.isfinite(seconds):
+        return None
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_SECONDS)

@@ -11,7 +11,13 @@
 Requests from a queue or EventBridge get an idempotency key per item when they carry none,
 derived from the SQS message id or the event id, which stay the same when the service delivers
 the same message again: a redelivered request answers finished items from the ledger instead
-of sending them twice.
+of sending them twice. An event without an id is refused: its items would share keys with
+every other such event.
+
+When Meta refuses the access token (190) and the secret holds no other, nothing can be sent
+until someone replaces it: queue records go back to the queue (and after its receives to the
+dead-letter queue), and an EventBridge event fails its invocation, so that Lambda's retries and
+then the failure destination keep it. Direct callers get a retryable failure per item.
 """
 
 from __future__ import annotations
@@ -27,8 +33,9 @@ from pydantic import ValidationError
 from wacloud.core.errors import WaCloudError
 from wacloud.core.observability import logger
 from wacloud.core.settings import ReminderSettings
-from wacloud.meta.outbound import SendRequestError, SendResponse, parse_send_request
-from wacloud.sender.delivery import MessageSender, RetryBy
+from wacloud.meta.outbound import Problem, SendRequestError, SendResponse, parse_send_request
+from wacloud.sender.access_token import AccessTokenRejected
+from wacloud.sender.delivery import MessageSender, RetryBy, SendReport
 from wacloud.sender.queue import OutboundQueue
 from wacloud.sender.reminders import (
     FANOUT_JOB,
@@ -49,6 +56,11 @@ class RedeliveryRequested(WaCloudError):
     """Some item of a queued record may succeed soon: the record goes back to the queue."""
 
     retryable = True
+
+
+# Long enough for EventBridge's and SQS's ids (UUIDs), short enough that a derived key stays
+# within the 128 characters of an idempotency key.
+MAX_SOURCE_ID_CHARS = 100
 
 
 class InvalidQueuedRecord(WaCloudError):
@@ -88,14 +100,30 @@ class SenderService:
         self._reminders = reminders
         self._clock = clock
 
-    def send_direct(self, request: Mapping[str, Any], deadline: Deadline) -> SendResponse:
-        """Raises SendRequestError for a request that breaks the contract."""
+    def send_direct(self, request: object, deadline: Deadline) -> SendResponse:
+        """Raises SendRequestError for a request that breaks the contract (any JSON value may come)."""
         return self._sender.send_all(parse_send_request(request), deadline).response
 
     def send_event(self, event: Mapping[str, Any], deadline: Deadline) -> SendResponse:
-        """An EventBridge event whose ``detail`` is a send request; raises SendRequestError."""
-        request = with_default_keys(event.get("detail"), f"event:{event.get('id', '')}")
+        """An EventBridge event whose ``detail`` is a send request.
+
+        Raises SendRequestError for an invalid event, and AccessTokenRejected when Meta refused
+        the access token: the invocation fails, so Lambda tries the event again later.
+        """
+        event_id = event.get("id")
+        if not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_SOURCE_ID_CHARS:
+            raise SendRequestError(
+                [
+                    Problem(
+                        "id",
+                        f"must be the event's id, 1 to {MAX_SOURCE_ID_CHARS} characters: it keys the "
+                        "idempotency of the event's items",
+                    )
+                ]
+            )
+        request = with_default_keys(event.get("detail"), f"event:{event_id}")
         report = self._sender.send_all(parse_send_request(request), deadline, retry_by=RetryBy.QUEUE)
+        _raise_if_token_rejected(report, f"event {event_id}")
         if report.retry_soon:
             self._queue.send([json.dumps(request)])
             logger.info(
@@ -128,6 +156,7 @@ class SenderService:
 
     def _send_queued_request(self, request: Any, message_id: str, deadline: Deadline) -> None:
         report = self._sender.send_all(parse_send_request(request), deadline, retry_by=RetryBy.QUEUE)
+        _raise_if_token_rejected(report, f"record {message_id}")
         if report.retry_soon:
             raise RedeliveryRequested(f"record {message_id} has items to retry")
 
@@ -139,5 +168,11 @@ class SenderService:
         report = self._sender.send_all(
             items, deadline, retry_by=RetryBy.QUEUE, marketing=self._reminders.marketing
         )
+        _raise_if_token_rejected(report, f"reminder {job.idempotency_key}")
         if report.retry_soon:
             raise RedeliveryRequested(f"reminder {job.idempotency_key} to retry")
+
+
+def _raise_if_token_rejected(report: SendReport, work: str) -> None:
+    if report.token_rejected:
+        raise AccessTokenRejected(f"{work} kept for a later retry: Meta refused the access token (190)")

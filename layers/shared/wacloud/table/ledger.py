@@ -4,8 +4,10 @@ Keys (spelled out in :mod:`wacloud.table.keys`, beside the conversation items):
 
 - ``IDEMPOTENCY#<key>`` / ``CLAIM``: one per idempotency key. ``state`` is ``pending`` while a
   sender owns it (until ``lease_until``), ``done`` with the first request's ``result`` once Meta
-  answered for good, ``released`` when nothing was sent and a later request may try again.
-  ``expires_at`` (TTL) frees the key after :data:`IDEMPOTENCY_TTL_SECONDS`.
+  accepted the message or may have (a ``failed`` result titled "Outcome unknown": the request
+  went out and its answer was lost, or the owner stopped while sending), ``released`` when
+  nothing was sent and a later request may try again. ``expires_at`` (TTL) frees the key after
+  :data:`IDEMPOTENCY_TTL_SECONDS`.
 - ``SEND#<id>`` / ``FAILED``: a send that failed before Meta gave it a wamid, listed on the
   failed-messages index (``gsi2pk = FAILED#<day>``) beside failed status webhooks.
 - ``REMINDER_RUN#<date>`` / ``RUN``: the day's reminder fan-out finished, so a repeated schedule
@@ -129,6 +131,29 @@ class SendLedger:
     def release(self, claim: Claim, failed_send_recorded: bool) -> None:
         """Nothing was sent: a later request with the key may send."""
         self._settle(claim, RELEASED, {"failed_send_recorded": failed_send_recorded})
+
+    def settle_abandoned(self, key: str, result: SendResult) -> bool:
+        """Keep ``result`` for a claim whose owner stopped before settling it (its lease ended).
+
+        False when another request settled it first, or it is no longer pending.
+        """
+        now = int(self._clock())
+        try:
+            self._table.update(
+                {"pk": idempotency_pk(key), "sk": CLAIM_SK},
+                UpdateExpression="SET #state = :done, #result = :result, completed_at = :now",
+                ConditionExpression="#state = :pending AND lease_until < :now",
+                ExpressionAttributeNames={"#state": "state", "#result": "result"},
+                ExpressionAttributeValues={
+                    ":done": DONE,
+                    ":pending": PENDING,
+                    ":result": result.model_dump_json(),
+                    ":now": now,
+                },
+            )
+        except ConditionFailed:
+            return False
+        return True
 
     def _settle(self, claim: Claim, state: str, fields: Mapping[str, Any]) -> None:
         names = {"#state": "state", **{f"#f{i}": name for i, name in enumerate(fields)}}
