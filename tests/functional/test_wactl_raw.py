@@ -124,7 +124,10 @@ def test_a_replayed_payload_is_queued_as_received_and_stored_again(
     assert out.splitlines()[-1].startswith(f"Replayed 1 payload to {stack.queue_urls['WebhookQueue']}")
     [replayed] = queued(stack)
     assert replayed["Body"] == original["Body"]
-    assert replayed["MessageAttributes"] == original["MessageAttributes"]
+    # The webhook's attributes as queued, and a mark that this is a replay: store it again.
+    attributes = replayed["MessageAttributes"]
+    assert attributes.pop("replay") == {"StringValue": "wactl raw replay", "DataType": "String"}
+    assert attributes == original["MessageAttributes"]
     assert pipeline.process() == 1
     # Everything as after the first delivery: the message again, the archive as it was.
     assert state(stack) == stored
@@ -145,6 +148,10 @@ def test_a_payload_archived_in_s3_is_replayed_as_a_pointer(
     assert replayed["Body"] == raw["body_s3"]
     assert replayed["MessageAttributes"]["payload_location"]["StringValue"] == "s3"
     assert replayed["MessageAttributes"]["received_at_ms"]["StringValue"] == str(raw["received_at_ms"])
+    # Stored in full before (60 updates: noted on the archive), yet a replay is stored again.
+    assert raw["processed_updates"] == 60
+    table = boto3.resource("dynamodb", region_name=REGION).Table(stack.table_names["MessagesTable"])
+    table.delete_item(Key={"pk": "MSG#wamid.BIG007", "sk": "MESSAGE"})
     assert pipeline.process() == 1  # the processor read the body from the bucket
     assert state(stack) == stored
 

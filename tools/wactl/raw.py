@@ -3,8 +3,9 @@
 Every POST is archived before it is parsed (``RAW#<sha256>``, listed by day of receipt on index
 ``gsi1``), so a payload stored wrongly or not at all (a bug since fixed) can be processed again:
 ``replay`` puts the archived body back on the webhook queue with its original receipt attributes,
-as the webhook function queued it. Bodies archived in S3 go as the pointer the item holds, with
-``payload_location`` ``s3``, and the processor reads them from the bucket. Processing is
+as the webhook function queued it, plus a ``replay`` attribute that makes the processor store it
+again even if it stored it in full before. Bodies archived in S3 go as the pointer the item holds,
+with ``payload_location`` ``s3``, and the processor reads them from the bucket. Processing is
 idempotent, so replaying a payload stored correctly changes nothing.
 """
 
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from wacloud.processor.updates import REPLAY_ATTRIBUTE
 from wacloud.table.items import queued_webhook_of_archive
 from wacloud.webhook.envelope import QueuedWebhook
 from wactl.arguments import day, positive_int
@@ -30,6 +32,7 @@ from wactl.target import OUTPUT_QUEUE, OUTPUT_TABLE, from_arguments
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
 
 DEFAULT_LIST_MAX = 100
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -87,8 +90,12 @@ def replay(
             continue
         try:
             message = payload.message
+            attributes: dict[str, MessageAttributeValueTypeDef] = {
+                **message.sqs_attributes(),
+                REPLAY_ATTRIBUTE: {"DataType": "String", "StringValue": "wactl raw replay"},
+            }
             sent = sqs.send_message(
-                QueueUrl=queue_url, MessageBody=message.body, MessageAttributes=message.sqs_attributes()
+                QueueUrl=queue_url, MessageBody=message.body, MessageAttributes=attributes
             )
         except (BotoCoreError, ClientError) as exc:
             report.failed.append((payload.sha256, reason(exc)))
