@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import socket
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
@@ -15,12 +17,13 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from support.aws import REGION, table_items
-from support.processor import ThrottledBatchWrites
+from support.processor import ThrottledBatchWrites, sqs_event
 from wacloud.meta.signature import sign
 from wacloud.table.client import TableClient
 from wactl import target as targets
 from wactl.cli import run
 from wactl.dlq import replay
+from wactl.output import shorten
 from walocal.events import EVENTS_DIR, load_event
 from walocal.functions import LocalFunction
 from walocal.poller import QueuePoller
@@ -140,12 +143,20 @@ def test_a_webhook_failed_five_times_waits_intact_with_why_and_is_replayed_after
     assert int(dead["Attributes"]["ApproximateReceiveCount"]) >= 5
     assert not [item for item in table_items(stack) if item["pk"].startswith("MSG#")]
 
-    code, out, _ = wactl(capsys, "dlq", "list", *urls)
+    reason = "TableUnavailableError: BatchWriteItem left 1 item unwritten after 8 attempts (throttled)"
+    code, out, _ = wactl(capsys, "dlq", "list", *urls, "--table-name", stack.table_names["MessagesTable"])
     assert code == 0
     assert "1 waiting, 0 in flight; showing 1." in out
     (line,) = [line for line in out.splitlines() if line.startswith(dead["MessageId"])]
     assert f"{len(body):,}" in line
     assert "webhook: 1 status (read)" in line
+    assert shorten(reason, 60) in line
+    code, out, _ = wactl(
+        capsys, "dlq", "list", "--json", *urls, "--table-name", stack.table_names["MessagesTable"]
+    )
+    (listed,) = json.loads(out)["messages"]
+    assert listed["failure"]["reason"] == reason
+    assert listed["failure"]["receive_count"] == 5
 
     code, out, err = wactl(capsys, "dlq", "replay", "--dry-run", "--json", *urls)
     assert code == 0
@@ -173,6 +184,76 @@ def test_a_webhook_failed_five_times_waits_intact_with_why_and_is_replayed_after
     (raw,) = [item for key, item in items.items() if key[0].startswith("RAW#") and key[1] == "RAW"]
     received = attributes["received_at_ms"]["StringValue"]
     assert (raw["body"], str(raw["received_at_ms"])) == (body.decode(), received)
+
+
+def test_rejected_payloads_are_listed_with_why_and_purged_with_the_dead_letters(
+    stack: LocalStack,
+    load_function: Callable[[str], LocalFunction],
+    sqs: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    dead_letters = stack.queue_urls["WebhookDeadLetterQueue"]
+    urls = [*target_args(stack), "--table-name", stack.table_names["MessagesTable"]]
+    rejected = {
+        "this is not json": "not JSON: Expecting value at line 1 column 1",
+        "[]": "not a webhook: the JSON is a list, not an object",
+    }
+    now_ms = int(time.time() * 1000)
+    processor = load_function("ProcessorFunction")
+    for body in rejected:
+        assert processor.invoke(sqs_event(body, received_at_ms=now_ms)) == {"batchItemFailures": []}
+    sqs.send_message(
+        QueueUrl=dead_letters,
+        MessageBody=status_body("sent", "1763700000"),
+        MessageAttributes=webhook_attributes(now_ms, "req-1"),
+    )
+
+    code, out, _ = wactl(capsys, "dlq", "list", *urls)
+    assert code == 0
+    assert "1 waiting, 0 in flight; showing 1." in out
+    assert "Rejected payloads (not webhooks: archived, never retried), last 14 days: 2" in out
+    for body, reason in rejected.items():
+        (line,) = [line for line in out.splitlines() if hashlib.sha256(body.encode()).hexdigest() in line]
+        assert line.endswith(reason)
+    code, out, _ = wactl(capsys, "dlq", "list", "--json", *urls)
+    document = json.loads(out)
+    assert sorted(entry["reason"] for entry in document["rejected"]) == sorted(rejected.values())
+    assert document["messages"][0]["failure"] is None  # dead-lettered with no reason noted
+
+    code, out, _ = wactl(capsys, "dlq", "purge", "--dry-run", *urls)
+    assert code == 0
+    assert "Would purge 1 dead-lettered and would dismiss 2 rejected" in out
+    assert len(receive_all(sqs, dead_letters)) == 1
+
+    code, out, _ = wactl(capsys, "dlq", "purge", "--json", *urls)
+    assert code == 0
+    document = json.loads(out)
+    assert (len(document["purged"]), len(document["dismissed"]), document["failed"]) == (1, 2, [])
+    assert receive_all(sqs, dead_letters) == []
+    code, out, _ = wactl(capsys, "dlq", "list", *urls)
+    assert out.splitlines()[-1] == "Empty: nothing to replay."
+    # Dismissed, not forgotten: each body is still archived, with why it was rejected.
+    for body, reason in rejected.items():
+        stored = {(i["pk"], i["sk"]): i for i in table_items(stack)}[
+            (f"RAW#{hashlib.sha256(body.encode()).hexdigest()}", "RAW")
+        ]
+        assert (stored["body"], stored["rejected"], "gsi2pk" in stored) == (body, reason, False)
+
+
+def test_without_the_table_the_queue_is_still_listed(
+    stack: LocalStack, sqs: Any, urls: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sqs.send_message(QueueUrl=stack.queue_urls["WebhookDeadLetterQueue"], MessageBody="{}")
+    code, out, err = wactl(capsys, "dlq", "list", *urls)
+    assert code == 0
+    assert "1 waiting" in out
+    assert (
+        err == "wactl: note: no table named: give --table-name to see failure reasons and rejected payloads\n"
+    )
+    code, out, err = wactl(capsys, "dlq", "list", *urls, "--table-name", "no-such-table", "--json")
+    assert code == 0
+    assert json.loads(out)["waiting"] == 1
+    assert "failure reasons and rejected payloads unavailable: cannot read table no-such-table" in err
 
 
 # ------------------------------------------------------------------------- list
