@@ -19,12 +19,12 @@ prints one line per record and a summary; ``--records``, ``--updates``, ``--conc
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import multiprocessing
 import os
 import resource
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,7 +33,7 @@ from typing import Any
 
 from support.processor import sqs_event, statuses_post
 from wacloud.processor.timing import ANSWER_MARGIN_SECONDS
-from walocal.functions import LocalFunction
+from walocal.functions import LambdaContext, load_module
 from walocal.template import Template
 
 TABLE = "whatsapp-cloud-MessagesTable"
@@ -153,12 +153,15 @@ def measure(
             AWS_REGION="us-east-1",
             POWERTOOLS_LOG_LEVEL="ERROR",
         )
-        function = LocalFunction(spec)
-        function.load()
-        function.invoke(sqs_event(statuses_post(1, tag="WARM")))  # a warm sandbox: no import costs
-        module = inspect.unwrap(function._handler).__globals__  # the handler's module
+        module = load_module(spec)  # a cold start, with this environment
+
+        def invoke(event: dict[str, Any]) -> Any:
+            context = LambdaContext(spec.logical_id, spec.memory_size, spec.timeout, str(uuid.uuid4()))
+            return module.handler(event, context)
+
+        invoke(sqs_event(statuses_post(1, tag="WARM")))  # a warm sandbox: no import costs
         record_seconds: list[float] = []
-        process = module["processor"].process
+        process = module.processor.process
 
         def timed(*args: Any, **kwargs: Any) -> Any:
             begun = time.monotonic()
@@ -167,10 +170,10 @@ def measure(
             finally:
                 record_seconds.append(time.monotonic() - begun)
 
-        module["processor"].process = timed
+        module.processor.process = timed
         calls.value = 0
         started, cpu = time.monotonic(), _cpu()
-        answer = function.invoke(sqs_event(*bodies))
+        answer = invoke(sqs_event(*bodies))
         wall, cpu = time.monotonic() - started, _cpu() - cpu
         made = calls.value
         os.environ.clear()
@@ -178,7 +181,7 @@ def measure(
     return Measurement(
         records=records,
         updates=updates,
-        concurrency=module["settings"].write_concurrency,
+        concurrency=module.settings.write_concurrency,
         latency=latency,
         timeout=spec.timeout,
         wall_seconds=wall,

@@ -164,7 +164,8 @@ class WebhookProcessor:
     # ------------------------------------------------------------------ updates
     def _write(self, changes: PayloadChanges, deadline: Deadline | None) -> None:
         """Items fully determined by their key first, then the evolving state, each phase's writes
-        side by side: an item put after an update of the same item would undo the update."""
+        side by side: an item put after an update of the same item would undo the update. Within
+        a phase, each item is written once."""
         # One write per key: the last of the payload, as when they were written in order.
         items = list({(item["pk"], item["sk"]): item for item in changes.items}.values())
         until = deadline.at if deadline is not None else None
@@ -181,10 +182,13 @@ class WebhookProcessor:
         updates += [
             partial(store.advance_profile, wa_id, facets) for wa_id, facets in changes.profiles.items()
         ]
-        updates += [
+        self._pool.run(updates, deadline, "updating messages and contacts")
+        # A number change also updates the new number's profile, which the phase above may update
+        # too: after it, so that no two writes of the POST meet on one item at once.
+        links: list[Task] = [
             partial(store.link_previous_number, new, old) for new, old in sorted(changes.number_links)
         ]
-        self._pool.run(updates, deadline, "updating messages and contacts")
+        self._pool.run(links, deadline, "linking changed numbers")
 
     def _put(self, items: list[dict[str, Any]], until: float | None) -> None:
         stored = []
