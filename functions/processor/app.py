@@ -9,16 +9,22 @@ import boto3
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from botocore.config import Config
 
 from wacloud.core.aws import client_config
 from wacloud.core.observability import log_failure, logger
 from wacloud.core.settings import ProcessorSettings
-from wacloud.processor.updates import WebhookProcessor
+from wacloud.processor.updates import BatchRun, Delivery, WebhookProcessor
 from wacloud.table.store import ConversationStore
 from wacloud.webhook.envelope import QueuedWebhook
 
-AWS_CONFIG = client_config()
 settings = ProcessorSettings.from_env(os.environ)
+# One connection per writing thread, and one for the records' own calls. DynamoDB answers in
+# milliseconds: a call stuck for seconds is better retried than waited for. The requests are built
+# by the table package; validating their shapes again would cost a tenth of each call's CPU.
+AWS_CONFIG = client_config(read_timeout=3.0, max_pool_connections=settings.write_concurrency + 1).merge(
+    Config(parameter_validation=False)
+)
 processor = WebhookProcessor(
     store=ConversationStore(boto3.resource("dynamodb", config=AWS_CONFIG).Table(settings.table_name)),
     s3_factory=lambda: boto3.client("s3", config=AWS_CONFIG),
@@ -29,29 +35,39 @@ processor = WebhookProcessor(
 batch = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, run: BatchRun) -> None:
     webhook = QueuedWebhook.from_lambda_record(record.raw_event)
     logger.append_keys(sqs_message_id=webhook.message_id, request_id=webhook.request_id)
     try:
-        summary = processor.process(webhook)
+        summary = run.process(webhook, Delivery.from_lambda_record(record.raw_event))
     except Exception as exc:
         # Logged here, where the record is known: it will be retried, and dead-lettered after
         # maxReceiveCount, so operators need to see why.
         log_failure("webhook not stored; the record will be retried", exc)
         raise
+    if summary.rejected is not None:
+        # Archived and noted; retrying could not help, so the record is not failed.
+        logger.warning("webhook rejected", extra={"reason": summary.rejected, "duplicate": summary.duplicate})
+        return
     logger.info(
         "webhook stored",
         extra={
             "messages": summary.messages,
             "statuses": summary.statuses,
             "other_changes": summary.other_changes,
+            "untyped": summary.untyped,
             "duplicate": summary.duplicate,
+            "skipped": summary.skipped,
         },
     )
 
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    run = processor.batch(context.get_remaining_time_in_millis)
     return process_partial_response(
-        event=event, record_handler=record_handler, processor=batch, context=context
+        event=event,
+        record_handler=lambda record: record_handler(record, run),
+        processor=batch,
+        context=context,
     )

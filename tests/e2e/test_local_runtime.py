@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -190,3 +191,53 @@ def test_a_contact_writes_gets_a_reply_that_is_read_and_a_stranger_gets_nothing(
         f"{runtime.graph_url}/_simulator/messages", params={"to": stranger}, timeout=5
     ).json()
     assert received["messages"] == []
+
+
+def test_a_bad_update_and_a_body_that_is_no_webhook_lose_nothing_and_say_why(runtime: Runtime) -> None:
+    def post(body: bytes) -> None:
+        response = requests.post(
+            runtime.webhook_url,
+            data=body,
+            headers={"content-type": "application/json", "x-hub-signature-256": sign(body, LOCAL_APP_SECRET)},
+            timeout=5,
+        )
+        assert response.status_code == 200
+
+    # A POST whose second message has a latitude in words, and a signed body that is not JSON.
+    payload = json.loads(event_path("webhooks/message_location.json").read_text())
+    good = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+    good["id"] = f"wamid.good-{time.time_ns()}"
+    bad = {**good, "id": f"wamid.bad-{time.time_ns()}", "location": {**good["location"], "latitude": "north"}}
+    payload["entry"][0]["changes"][0]["value"]["messages"].append(bad)
+    mixed, garbage = json.dumps(payload).encode(), f"not json {time.time_ns()}".encode()
+    post(mixed)
+    post(garbage)
+
+    table = runtime.table()
+    eventually(lambda: table.get_item(Key={"pk": f"MSG#{good['id']}", "sk": "MESSAGE"}).get("Item"))
+    digest = hashlib.sha256(mixed).hexdigest()
+    part = eventually(
+        lambda: table.get_item(
+            Key={"pk": f"RAW#{digest}", "sk": "UNTYPED#entry[0].changes[0].value.messages[1]"}
+        ).get("Item")
+    )
+    assert json.loads(part["raw"])["id"] == bad["id"]
+    assert part["error"].startswith("location.latitude: Input should be a valid number")
+    rejected = hashlib.sha256(garbage).hexdigest()
+    raw = eventually(
+        lambda: (
+            (table.get_item(Key={"pk": f"RAW#{rejected}", "sk": "RAW"}).get("Item") or {}).get("rejected")
+            and table.get_item(Key={"pk": f"RAW#{rejected}", "sk": "RAW"})["Item"]
+        )
+    )
+    assert raw["body"] == garbage.decode()
+
+    listed = wactl(runtime, "dlq", "list", "--wait", "0")
+    assert listed.returncode == 0, listed.stderr
+    document = json.loads(listed.stdout)
+    assert document["messages"] == []  # not retried, so never dead-lettered
+    assert {"sha256": rejected, "reason": "not JSON: Expecting value at line 1 column 1"}.items() <= next(
+        entry for entry in document["rejected"] if entry["sha256"] == rejected
+    ).items()
+    shown = json.loads(wactl(runtime, "raw", "show", digest).stdout)
+    assert [untyped["path"] for untyped in shown["untyped"]] == ["entry[0].changes[0].value.messages[1]"]

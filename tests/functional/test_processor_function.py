@@ -13,8 +13,9 @@ import boto3
 import pytest
 
 from support.aws import REGION, table_items
+from support.processor import fixture_body, items_by_key, sqs_event
 from wacloud.webhook.envelope import PayloadPointer
-from walocal.events import EVENTS_DIR, load_event
+from walocal.events import load_event
 from walocal.functions import LocalFunction
 from walocal.provision import LocalStack
 
@@ -24,29 +25,6 @@ TEXT_WAMID = "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQTk4MkQ5RTNFQjk5NkY1NTlFNgA="
 @pytest.fixture
 def processor(load_function: Callable[[str], LocalFunction]) -> LocalFunction:
     return load_function("ProcessorFunction")
-
-
-def sqs_event(*bodies: bytes | str, received_at_ms: int = 1763700100000) -> dict[str, Any]:
-    """An SQS event with one record per body, shaped like the sample in events/sqs/."""
-    template = load_event("sqs/webhook_message_text.json")["Records"][0]
-    records = []
-    for index, body in enumerate(bodies):
-        record = copy.deepcopy(template)
-        text = body.decode("utf-8") if isinstance(body, bytes) else body
-        record["messageId"] = f"00000000-0000-4000-8000-{index:012d}"
-        record["body"] = text
-        record["md5OfBody"] = hashlib.md5(text.encode()).hexdigest()  # noqa: S324 (SQS's checksum)
-        record["messageAttributes"]["received_at_ms"]["stringValue"] = str(received_at_ms)
-        records.append(record)
-    return {"Records": records}
-
-
-def fixture_body(name: str) -> bytes:
-    return (EVENTS_DIR / "webhooks" / name).read_bytes()
-
-
-def items_by_key(stack: LocalStack) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(item["pk"], item["sk"]): item for item in table_items(stack)}
 
 
 def test_sample_sqs_event_stores_the_text_message(processor: LocalFunction, stack: LocalStack) -> None:
@@ -128,24 +106,212 @@ def test_statuses_never_regress_and_failed_is_kept(processor: LocalFunction, sta
     assert message["gsi2pk"].startswith("FAILED#")
 
 
-def test_a_bad_record_fails_alone_and_its_body_is_archived(
+# ------------------------------------------------------------------ one bad update, not the POST
+def location_batch() -> dict[str, Any]:
+    """A POST of two location messages, a status and a template event: four updates."""
+    payload: dict[str, Any] = json.loads(fixture_body("message_location.json"))
+    value = payload["entry"][0]["changes"][0]["value"]
+    second = copy.deepcopy(value["messages"][0])
+    second.update(id="wamid.LOCATION2", timestamp="1763700330")
+    value["messages"].append(second)
+    value["statuses"] = json.loads(fixture_body("status_read.json"))["entry"][0]["changes"][0]["value"][
+        "statuses"
+    ]
+    payload["entry"].append(json.loads(fixture_body("field_message_template_status_update.json"))["entry"][0])
+    return payload
+
+
+def first_message(payload: dict[str, Any]) -> dict[str, Any]:
+    message: dict[str, Any] = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+    return message
+
+
+def spoil_latitude(payload: dict[str, Any]) -> str:
+    first_message(payload)["location"]["latitude"] = "north-ish"
+    return "entry[0].changes[0].value.messages[0]"
+
+
+def spoil_price(payload: dict[str, Any]) -> str:
+    order = json.loads(fixture_body("message_order.json"))["entry"][0]["changes"][0]["value"]["messages"][0]
+    order["order"]["product_items"][0]["item_price"] = "nineteen ninety-nine"
+    payload["entry"][0]["changes"][0]["value"]["messages"][0] = order
+    return "entry[0].changes[0].value.messages[0]"
+
+
+def spoil_status_timestamp(payload: dict[str, Any]) -> str:
+    payload["entry"][0]["changes"][0]["value"]["statuses"][0]["timestamp"] = "2025-11-21T04:46:40+00:00"
+    return "entry[0].changes[0].value.statuses[0]"
+
+
+def spoil_contact(payload: dict[str, Any]) -> str:
+    payload["entry"][0]["changes"][0]["value"]["contacts"][0]["profile"] = "Kerry"
+    return "entry[0].changes[0].value.contacts[0]"
+
+
+def spoil_entry(payload: dict[str, Any]) -> str:
+    payload["entry"][1] = ["not", "an", "entry"]
+    return "entry[1]"
+
+
+@pytest.mark.parametrize(
+    ("spoil", "kind", "left"),
+    [
+        (spoil_latitude, "message", {"messages": 1, "statuses": 1, "events": 1}),
+        (spoil_price, "message", {"messages": 1, "statuses": 1, "events": 1}),
+        (spoil_status_timestamp, "status", {"messages": 2, "statuses": 0, "events": 1}),
+        (spoil_contact, "contact", {"messages": 2, "statuses": 1, "events": 1}),
+        (spoil_entry, "entry", {"messages": 2, "statuses": 1, "events": 0}),
+    ],
+)
+def test_an_update_that_cannot_be_typed_is_kept_alone_and_the_rest_stored(
+    processor: LocalFunction,
+    stack: LocalStack,
+    spoil: Callable[[dict[str, Any]], str],
+    kind: str,
+    left: dict[str, int],
+) -> None:
+    payload = location_batch()
+    path = spoil(payload)
+    body = json.dumps(payload)
+    digest = hashlib.sha256(body.encode()).hexdigest()
+
+    assert processor.invoke(sqs_event(body, fixture_body("message_text.json"))) == {"batchItemFailures": []}
+
+    items = items_by_key(stack)
+    untyped = items[(f"RAW#{digest}", f"UNTYPED#{path}")]
+    assert (untyped["kind"], untyped["path"]) == (kind, path)
+    assert untyped["error"]  # says what the models refused, e.g. "location.latitude: Input should be ..."
+    assert json.loads(untyped["raw"]) == eval_path(json.loads(body), path)
+    assert items[(f"RAW#{digest}", "RAW")]["untyped"] == 1
+    stored = {
+        "messages": sum(
+            1
+            for pk, sk in items
+            if pk.startswith("MSG#wamid.")
+            and sk == "MESSAGE"
+            and items[(pk, sk)].get("direction") == "inbound"
+        )
+        - 1,  # the text message
+        "statuses": sum(1 for _, sk in items if sk.startswith("STATUS#")),
+        "events": sum(1 for pk, _ in items if pk.startswith("EVENT#")),
+    }
+    assert stored == left
+    assert (f"MSG#{TEXT_WAMID}", "MESSAGE") in items  # the batch's other record, untouched
+
+
+def eval_path(document: Any, path: str) -> Any:
+    """The part of a JSON document at a path like ``entry[0].changes[1].value.messages[3]``."""
+    for step in path.replace("[", ".").replace("]", "").split("."):
+        document = document[int(step)] if step.isdigit() else document[step]
+    return document
+
+
+def test_missing_optional_envelope_fields_never_reject_a_payload(
     processor: LocalFunction, stack: LocalStack
 ) -> None:
-    bad = '{"object": "whatsapp_business_account", "entry": "not a list"}'
-    event = sqs_event(fixture_body("message_text.json"), bad, fixture_body("status_read.json"))
-    result = processor.invoke(event)
-    assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
+    payload = json.loads(fixture_body("message_text.json"))
+    del payload["object"]
+    del payload["entry"][0]["id"]
+    del payload["entry"][0]["changes"][0]["value"]["metadata"]
+    del payload["entry"][0]["changes"][0]["value"]["messaging_product"]
+
+    assert processor.invoke(sqs_event(json.dumps(payload))) == {"batchItemFailures": []}
+
+    message = items_by_key(stack)[(f"MSG#{TEXT_WAMID}", "MESSAGE")]
+    assert message["text"] == "Hi! Is my order #4521 on its way?"
+    assert "phone_number_id" not in message
+    assert not [pk for pk, sk in items_by_key(stack) if sk.startswith("UNTYPED#")]
+
+
+# ------------------------------------------------------------------ bodies that are no webhook
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("this is not json", "not JSON: Expecting value at line 1 column 1"),
+        (
+            '{"object": "whatsapp_business_account", "entry": "not a list"}',
+            "not a webhook: entry is a string, not a list",
+        ),
+        ("[1, 2, 3]", "not a webhook: the JSON is a list, not an object"),
+        ('{"hello": "world"}', "not a webhook: a JSON object without entry or object"),
+    ],
+)
+def test_a_body_that_is_not_a_webhook_is_rejected_once_and_not_retried(
+    processor: LocalFunction, stack: LocalStack, body: str, reason: str
+) -> None:
+    event = sqs_event(fixture_body("message_text.json"), body, fixture_body("status_read.json"))
+
+    assert processor.invoke(event) == {"batchItemFailures": []}
+    # Meta delivers it again, in a new request: the same single record of it.
+    assert processor.invoke(sqs_event(body, received_at_ms=1763700200000)) == {"batchItemFailures": []}
+
     items = items_by_key(stack)
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    raw = items[(f"RAW#{digest}", "RAW")]
+    assert raw["body"] == body
+    assert raw["rejected"] == reason
+    # Listed for operators by day of receipt (the earliest): wactl dlq list reads this index.
+    assert (raw["gsi2pk"], raw["gsi2sk"]) == ("REJECTED#2025-11-21", f"1763700100000#{digest}")
+    # An earlier receipt, handed over last: its archive replaces the other, and is rejected too.
+    assert processor.invoke(sqs_event(body, received_at_ms=1763600000000)) == {"batchItemFailures": []}
+    raw = items_by_key(stack)[(f"RAW#{digest}", "RAW")]
+    assert (raw["rejected"], raw["gsi2pk"], raw["gsi2sk"]) == (
+        reason,
+        "REJECTED#2025-11-20",
+        f"1763600000000#{digest}",
+    )
+    assert [key for key in items if key[0] == f"RAW#{digest}"] == [(f"RAW#{digest}", "RAW")]
     assert (f"MSG#{TEXT_WAMID}", "MESSAGE") in items
-    assert (f"RAW#{hashlib.sha256(bad.encode()).hexdigest()}", "RAW") in items
     assert any(pk.startswith("MSG#") and sk.startswith("STATUS#") for pk, sk in items)
 
 
-def test_not_json_at_all_fails_the_record(processor: LocalFunction, stack: LocalStack) -> None:
-    event = sqs_event("this is not json")
-    assert processor.invoke(event)["batchItemFailures"] == [
-        {"itemIdentifier": event["Records"][0]["messageId"]}
-    ]
+# ------------------------------------------------------------------ timestamps
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("-86400", 0),
+        ("1763700320000", 9_999_999_999),
+        ("99999999999", 9_999_999_999),
+        ("1763700320", 1763700320),
+    ],
+)
+def test_absurd_timestamps_are_clamped_for_keys_and_kept_as_sent(
+    processor: LocalFunction, stack: LocalStack, sent: str, kept: int
+) -> None:
+    payload = json.loads(fixture_body("message_text.json"))
+    first_message(payload)["timestamp"] = sent
+    status = json.loads(fixture_body("status_read.json"))
+    status["entry"][0]["changes"][0]["value"]["statuses"][0]["timestamp"] = sent
+
+    assert processor.invoke(sqs_event(json.dumps(payload), json.dumps(status))) == {"batchItemFailures": []}
+
+    items = items_by_key(stack)
+    message = items[(f"MSG#{TEXT_WAMID}", "MESSAGE")]
+    assert message["timestamp"] == kept
+    assert message["gsi1sk"] == f"{kept:010d}#{TEXT_WAMID}"
+    assert json.loads(message["raw"])["timestamp"] == sent
+    (history,) = [item for (pk, sk), item in items.items() if sk.startswith("STATUS#")]
+    assert history["sk"] == f"STATUS#{kept:010d}#read"
+    assert json.loads(history["raw"])["timestamp"] == sent
+
+
+def test_keys_of_clamped_times_sort_in_time_order(processor: LocalFunction, stack: LocalStack) -> None:
+    """Before clamping, -1 sorted after -2 and 10**10 before 9,999,999,999: string order broke."""
+    times = ["-2", "-1", "0", "1763700000", "9999999999", "10000000000"]
+    bodies = []
+    for index, sent in enumerate(times):
+        payload = json.loads(fixture_body("message_text.json"))
+        first_message(payload).update(id=f"wamid.T{index}", timestamp=sent)
+        bodies.append(json.dumps(payload))
+    assert processor.invoke(sqs_event(*bodies)) == {"batchItemFailures": []}
+    conversation = [item for item in table_items(stack) if item.get("gsi1pk") == "CONTACT#16505551234"]
+    ordered = sorted(conversation, key=lambda item: item["gsi1sk"])
+    assert [int(item["timestamp"]) for item in ordered] == sorted(
+        int(item["timestamp"]) for item in conversation
+    )
+    # The contact's last inbound message is the latest in time, whatever the digits sent.
+    profile = items_by_key(stack)[("CONTACT#16505551234", "PROFILE")]
+    assert profile["last_inbound_at"] == 9_999_999_999
 
 
 def test_unknown_types_fields_and_contactless_statuses_are_kept(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import socket
+import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import boto3
@@ -14,15 +15,15 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
-from pydantic import model_validator
 
-import wacloud.processor.updates
 from support.aws import REGION, table_items
-from wacloud.meta.inbound import WebhookPayload
+from support.processor import ThrottledBatchWrites, sqs_event
 from wacloud.meta.signature import sign
+from wacloud.table.client import TableClient
 from wactl import target as targets
 from wactl.cli import run
 from wactl.dlq import replay
+from wactl.output import shorten
 from walocal.events import EVENTS_DIR, load_event
 from walocal.functions import LocalFunction
 from walocal.poller import QueuePoller
@@ -101,22 +102,7 @@ def status_body(status: str, timestamp: str, wamid: str = STATUS_WAMID) -> str:
 
 
 # ------------------------------------------------------------------------- the whole story
-class IsoTimestampPayload(WebhookPayload):
-    """ "The fix": models that also accept ISO 8601 status timestamps."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _epoch_timestamps(cls, data: Any) -> Any:
-        for entry in data.get("entry", []):
-            for change in entry.get("changes", []):
-                for status in change.get("value", {}).get("statuses", []):
-                    stamp = status.get("timestamp")
-                    if isinstance(stamp, str) and "T" in stamp:
-                        status["timestamp"] = str(int(datetime.fromisoformat(stamp).timestamp()))
-        return data
-
-
-def test_a_webhook_failed_five_times_waits_intact_and_is_replayed_after_the_fix(
+def test_a_webhook_failed_five_times_waits_intact_with_why_and_is_replayed_after_the_fix(
     stack: LocalStack,
     load_function: Callable[[str], LocalFunction],
     capsys: pytest.CaptureFixture[str],
@@ -124,22 +110,28 @@ def test_a_webhook_failed_five_times_waits_intact_and_is_replayed_after_the_fix(
 ) -> None:
     sqs, urls = boto3.client("sqs", region_name=REGION), target_args(stack)
     queue, dead_letters = stack.queue_urls["WebhookQueue"], stack.queue_urls["WebhookDeadLetterQueue"]
-    # Redeliver at once instead of after the template's 180 s.
+    # Redeliver at once instead of after the template's visibility timeout, and back off without
+    # waiting: what is tested here is where the failure ends up.
     sqs.set_queue_attributes(QueueUrl=queue, Attributes={"VisibilityTimeout": "0"})
+    monkeypatch.setattr(TableClient, "_wait", lambda *args: None)
+    session = boto3.DEFAULT_SESSION
+    assert session is not None
 
-    # Meta changes the timestamp format one day; the webhook function queues the POST as always.
-    body = status_body("read", "2025-11-21T04:46:40+00:00").encode()
+    # A hot partition: DynamoDB throttles every batch write for a while. The webhook function
+    # queues the POST as always.
+    body = status_body("read", "1763700400").encode()
     event: dict[str, Any] = copy.deepcopy(load_event("apigw/webhook_post_message_text.json"))
     event["body"] = body.decode()
     event["headers"]["x-hub-signature-256"] = sign(body, LOCAL_APP_SECRET)
     event["headers"]["content-length"] = str(len(body))
     assert load_function("WebhookFunction").invoke(event)["statusCode"] == 200
 
-    # The processor fails it on each of its 5 receives; the sixth receive finds it dead-lettered.
-    (source,) = [s for s in stack.template.queue_sources() if s.queue == "WebhookQueue"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    poller = QueuePoller(sqs, source, queue, arn, load_function("ProcessorFunction"))
-    assert [poller.poll_once(wait_seconds=0) for _ in range(6)] == [1, 1, 1, 1, 1, 0]
+    with ThrottledBatchWrites(throttled=1_000_000).installed(session):
+        # The processor fails it on each of its 5 receives; the sixth receive finds it dead-lettered.
+        (source,) = [s for s in stack.template.queue_sources() if s.queue == "WebhookQueue"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        poller = QueuePoller(sqs, source, queue, arn, load_function("ProcessorFunction"))
+        assert [poller.poll_once(wait_seconds=0) for _ in range(6)] == [1, 1, 1, 1, 1, 0]
     assert receive_all(sqs, queue) == []
     (dead,) = receive_all(sqs, dead_letters)
     assert dead["Body"] == body.decode()
@@ -151,12 +143,20 @@ def test_a_webhook_failed_five_times_waits_intact_and_is_replayed_after_the_fix(
     assert int(dead["Attributes"]["ApproximateReceiveCount"]) >= 5
     assert not [item for item in table_items(stack) if item["pk"].startswith("MSG#")]
 
-    code, out, _ = wactl(capsys, "dlq", "list", *urls)
+    reason = "TableUnavailableError: BatchWriteItem left 1 item unwritten after 8 attempts (throttled)"
+    code, out, _ = wactl(capsys, "dlq", "list", *urls, "--table-name", stack.table_names["MessagesTable"])
     assert code == 0
     assert "1 waiting, 0 in flight; showing 1." in out
     (line,) = [line for line in out.splitlines() if line.startswith(dead["MessageId"])]
     assert f"{len(body):,}" in line
     assert "webhook: 1 status (read)" in line
+    assert shorten(reason, 60) in line
+    code, out, _ = wactl(
+        capsys, "dlq", "list", "--json", *urls, "--table-name", stack.table_names["MessagesTable"]
+    )
+    (listed,) = json.loads(out)["messages"]
+    assert listed["failure"]["reason"] == reason
+    assert listed["failure"]["receive_count"] == 5
 
     code, out, err = wactl(capsys, "dlq", "replay", "--dry-run", "--json", *urls)
     assert code == 0
@@ -165,7 +165,7 @@ def test_a_webhook_failed_five_times_waits_intact_and_is_replayed_after_the_fix(
     assert receive_all(sqs, queue) == []
     assert len(receive_all(sqs, dead_letters)) == 1
 
-    monkeypatch.setattr(wacloud.processor.updates, "WebhookPayload", IsoTimestampPayload)
+    # The fix: the throttling is over (capacity raised, the hot key spread).
     code, out, _ = wactl(capsys, "dlq", "replay", *urls)
     assert code == 0
     assert "replayed" in out
@@ -181,9 +181,79 @@ def test_a_webhook_failed_five_times_waits_intact_and_is_replayed_after_the_fix(
     assert items[(f"MSG#{STATUS_WAMID}", "MESSAGE")]["status"] == "read"
     assert int(items[(f"MSG#{STATUS_WAMID}", "MESSAGE")]["status_at"]) == 1763700400
     # Archived once, under the webhook's original receipt: replay kept the attributes.
-    (raw,) = [item for key, item in items.items() if key[0].startswith("RAW#")]
+    (raw,) = [item for key, item in items.items() if key[0].startswith("RAW#") and key[1] == "RAW"]
     received = attributes["received_at_ms"]["StringValue"]
     assert (raw["body"], str(raw["received_at_ms"])) == (body.decode(), received)
+
+
+def test_rejected_payloads_are_listed_with_why_and_purged_with_the_dead_letters(
+    stack: LocalStack,
+    load_function: Callable[[str], LocalFunction],
+    sqs: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    dead_letters = stack.queue_urls["WebhookDeadLetterQueue"]
+    urls = [*target_args(stack), "--table-name", stack.table_names["MessagesTable"]]
+    rejected = {
+        "this is not json": "not JSON: Expecting value at line 1 column 1",
+        "[]": "not a webhook: the JSON is a list, not an object",
+    }
+    now_ms = int(time.time() * 1000)
+    processor = load_function("ProcessorFunction")
+    for body in rejected:
+        assert processor.invoke(sqs_event(body, received_at_ms=now_ms)) == {"batchItemFailures": []}
+    sqs.send_message(
+        QueueUrl=dead_letters,
+        MessageBody=status_body("sent", "1763700000"),
+        MessageAttributes=webhook_attributes(now_ms, "req-1"),
+    )
+
+    code, out, _ = wactl(capsys, "dlq", "list", *urls)
+    assert code == 0
+    assert "1 waiting, 0 in flight; showing 1." in out
+    assert "Rejected payloads (not webhooks: archived, never retried), last 14 days: 2" in out
+    for body, reason in rejected.items():
+        (line,) = [line for line in out.splitlines() if hashlib.sha256(body.encode()).hexdigest() in line]
+        assert line.endswith(reason)
+    code, out, _ = wactl(capsys, "dlq", "list", "--json", *urls)
+    document = json.loads(out)
+    assert sorted(entry["reason"] for entry in document["rejected"]) == sorted(rejected.values())
+    assert document["messages"][0]["failure"] is None  # dead-lettered with no reason noted
+
+    code, out, _ = wactl(capsys, "dlq", "purge", "--dry-run", *urls)
+    assert code == 0
+    assert "Would purge 1 dead-lettered and would dismiss 2 rejected" in out
+    assert len(receive_all(sqs, dead_letters)) == 1
+
+    code, out, _ = wactl(capsys, "dlq", "purge", "--json", *urls)
+    assert code == 0
+    document = json.loads(out)
+    assert (len(document["purged"]), len(document["dismissed"]), document["failed"]) == (1, 2, [])
+    assert receive_all(sqs, dead_letters) == []
+    code, out, _ = wactl(capsys, "dlq", "list", *urls)
+    assert out.splitlines()[-1] == "Empty: nothing to replay."
+    # Dismissed, not forgotten: each body is still archived, with why it was rejected.
+    for body, reason in rejected.items():
+        stored = {(i["pk"], i["sk"]): i for i in table_items(stack)}[
+            (f"RAW#{hashlib.sha256(body.encode()).hexdigest()}", "RAW")
+        ]
+        assert (stored["body"], stored["rejected"], "gsi2pk" in stored) == (body, reason, False)
+
+
+def test_without_the_table_the_queue_is_still_listed(
+    stack: LocalStack, sqs: Any, urls: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sqs.send_message(QueueUrl=stack.queue_urls["WebhookDeadLetterQueue"], MessageBody="{}")
+    code, out, err = wactl(capsys, "dlq", "list", *urls)
+    assert code == 0
+    assert "1 waiting" in out
+    assert (
+        err == "wactl: note: no table named: give --table-name to see failure reasons and rejected payloads\n"
+    )
+    code, out, err = wactl(capsys, "dlq", "list", *urls, "--table-name", "no-such-table", "--json")
+    assert code == 0
+    assert json.loads(out)["waiting"] == 1
+    assert "failure reasons and rejected payloads unavailable: cannot read table no-such-table" in err
 
 
 # ------------------------------------------------------------------------- list

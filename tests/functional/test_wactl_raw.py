@@ -11,13 +11,16 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import boto3
 import pytest
 
+import wacloud.processor.updates
 from support.aws import REGION, table_items
 from support.pipeline import KERRY, Pipeline, deploy_outputs, inbound, status, wactl
+from wacloud.meta.inbound import ReadPayload, read_payload
 from walocal.functions import LocalFunction
 from walocal.provision import LocalStack
 
@@ -124,7 +127,10 @@ def test_a_replayed_payload_is_queued_as_received_and_stored_again(
     assert out.splitlines()[-1].startswith(f"Replayed 1 payload to {stack.queue_urls['WebhookQueue']}")
     [replayed] = queued(stack)
     assert replayed["Body"] == original["Body"]
-    assert replayed["MessageAttributes"] == original["MessageAttributes"]
+    # The webhook's attributes as queued, and a mark that this is a replay: store it again.
+    attributes = replayed["MessageAttributes"]
+    assert attributes.pop("replay") == {"StringValue": "wactl raw replay", "DataType": "String"}
+    assert attributes == original["MessageAttributes"]
     assert pipeline.process() == 1
     # Everything as after the first delivery: the message again, the archive as it was.
     assert state(stack) == stored
@@ -145,6 +151,10 @@ def test_a_payload_archived_in_s3_is_replayed_as_a_pointer(
     assert replayed["Body"] == raw["body_s3"]
     assert replayed["MessageAttributes"]["payload_location"]["StringValue"] == "s3"
     assert replayed["MessageAttributes"]["received_at_ms"]["StringValue"] == str(raw["received_at_ms"])
+    # Stored in full before (60 updates: noted on the archive), yet a replay is stored again.
+    assert raw["processed_updates"] == 60
+    table = boto3.resource("dynamodb", region_name=REGION).Table(stack.table_names["MessagesTable"])
+    table.delete_item(Key={"pk": "MSG#wamid.BIG007", "sk": "MESSAGE"})
     assert pipeline.process() == 1  # the processor read the body from the bucket
     assert state(stack) == stored
 
@@ -191,3 +201,71 @@ def test_unknown_payloads_fail_alone_and_bad_requests_touch_nothing(
     ]:
         code, _, err = wactl(capsys, "raw", "replay", *argv)
         assert (code, message in err) == (1, True), err
+
+
+def iso_status(wamid: str, when: str) -> dict[str, Any]:
+    payload = status(wamid, "read", 0)
+    payload["entry"][0]["changes"][0]["value"]["statuses"][0]["timestamp"] = when
+    return payload
+
+
+def test_a_part_the_models_refuse_is_shown_and_stored_after_a_fix_and_a_replay(
+    stack: LocalStack, pipeline: Pipeline, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Meta sends a status with an ISO 8601 time one day; the message beside it is stored.
+    now = int(time.time())
+    payload = inbound(KERRY, "hello", now)
+    iso = iso_status("wamid.OUT1", "2025-11-21T04:46:40+00:00")
+    payload["entry"][0]["changes"].append(iso["entry"][0]["changes"][0])
+    pipeline.deliver(payload)
+    digest = sha256(payload)
+
+    code, out, _ = wactl(capsys, "raw", "list")
+    (row,) = [line for line in out.splitlines() if digest in line]
+    assert row.endswith("webhook: 1 message (text), 1 status (read) [1 part untyped]")
+    code, out, _ = wactl(capsys, "raw", "show", digest)
+    assert code == 0
+    assert "entry[0].changes[1].value.statuses[0]  status  timestamp: Input should be a valid integer" in out
+    assert out.splitlines()[-1] == f"After a fix: wactl raw replay {digest}"
+    code, out, _ = wactl(capsys, "raw", "show", digest, "--json")
+    (part,) = json.loads(out)["untyped"]
+    assert json.loads(part["raw"])["timestamp"] == "2025-11-21T04:46:40+00:00"
+
+    # The fix: the models learn ISO 8601 times. A replay stores the status, and the untyped part
+    # it was is gone.
+    monkeypatch.setattr(wacloud.processor.updates, "read_payload", reading_iso_times)
+    code, _, _ = wactl(capsys, "raw", "replay", digest)
+    assert code == 0
+    assert pipeline.process() == 1
+    items = {(item["pk"], item["sk"]): item for item in table_items(stack)}
+    assert items[("MSG#wamid.OUT1", "MESSAGE")]["status_at"] == 1763700400
+    assert [key for key in items if key[0] == f"RAW#{digest}"] == [(f"RAW#{digest}", "RAW")]
+    assert "untyped" not in items[(f"RAW#{digest}", "RAW")]
+
+
+def reading_iso_times(body: bytes | str) -> ReadPayload:
+    """The models after the fix: status times in ISO 8601 are read as epoch seconds."""
+    data = json.loads(body)
+    for entry in data["entry"]:
+        for change in entry["changes"]:
+            for update in change["value"].get("statuses", []):
+                if "T" in str(update["timestamp"]):
+                    update["timestamp"] = str(int(datetime.fromisoformat(update["timestamp"]).timestamp()))
+    return read_payload(json.dumps(data))
+
+
+def test_show_says_why_a_payload_was_rejected_and_what_failed_last(
+    stack: LocalStack, pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pipeline.post(b"this is not json")
+    pipeline.process()
+    digest = hashlib.sha256(b"this is not json").hexdigest()
+
+    code, out, _ = wactl(capsys, "raw", "list")
+    (row,) = [line for line in out.splitlines() if digest in line]
+    reason = "not JSON: Expecting value at line 1 column 1"
+    assert row.endswith(f"not JSON: 'this is not json' [rejected: {reason}]")
+    code, out, _ = wactl(capsys, "raw", "show", digest)
+    assert f"Rejected: {reason} (not retried)" in out
+    code, _, err = wactl(capsys, "raw", "show", "0" * 64)
+    assert (code, "no payload 0000" in err) == (1, True)

@@ -100,7 +100,7 @@ def test_webhook_may_queue_store_inbound_and_read_its_own_secret_only(
 def test_processor_may_write_the_table_and_its_payload_prefixes_but_read_no_secret(
     policies: dict[str, list[ResolvedPolicy]],
 ) -> None:
-    table_actions = ("GetItem", "PutItem", "UpdateItem", "BatchWriteItem")
+    table_actions = ("GetItem", "PutItem", "UpdateItem", "BatchWriteItem", "Query")
     assert grants(policies["ProcessorFunction"]) == {
         *own_logs_and_traces("processor"),
         *queue_consumer("WebhookQueue"),
@@ -108,6 +108,7 @@ def test_processor_may_write_the_table_and_its_payload_prefixes_but_read_no_secr
         ("s3:GetObject", f"{BUCKET}/inbound/*"),
         ("s3:GetObject", f"{BUCKET}/archive/*"),
         ("s3:PutObject", f"{BUCKET}/archive/*"),
+        ("s3:PutObject", f"{BUCKET}/spilled/*"),
     }
 
 

@@ -115,6 +115,7 @@ def test_fixture_parses_without_losing_anything(path: Path) -> None:
             assert change.value == sent_change["value"]
             continue
         assert value is not None
+        assert value.metadata is not None
         assert value.metadata.phone_number_id == PHONE_NUMBER_ID
         assert value.metadata.display_phone_number == DISPLAY_NUMBER
         assert [m.raw for m in value.messages] == sent_change["value"].get("messages", [])

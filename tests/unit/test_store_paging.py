@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from wacloud.table.store import ConversationStore
 
 
 class PagedTable:
-    """Answers queries in pages of two items, as DynamoDB does when pages hit 1 MB."""
+    """A table whose client answers queries in pages of two items, as DynamoDB does when pages
+    hit 1 MB."""
+
+    name = "paged"
 
     def __init__(self, count: int) -> None:
         self.items = [{"pk": f"RAW#{i}", "sk": "RAW"} for i in range(count)]
         self.requests: list[dict[str, Any]] = []
+        self.meta = SimpleNamespace(client=self)
 
     def query(self, **request: Any) -> dict[str, Any]:
+        assert request.pop("TableName") == self.name
         self.requests.append(dict(request))
         start = request.get("ExclusiveStartKey", {}).get("at", 0)
         end = min(start + 2, start + request.get("Limit", 2), len(self.items))

@@ -1,11 +1,21 @@
-"""``wactl dlq``: look at the dead-letter queue, and replay its messages into the webhook queue.
+"""``wactl dlq``: what the processor could not store, why, and getting it stored or dropped.
 
-A webhook lands in the dead-letter queue after the processor failed it ``maxReceiveCount`` times
-(see template.yaml). Once the cause is fixed, ``replay`` puts each message back on the webhook
-queue with its body and message attributes unchanged (the receipt time and request id travel in
-the attributes, so the processor archives it as the same POST), and deletes it from the
-dead-letter queue only after the send succeeded. Processing is idempotent, so a message replayed
-twice (a crash between send and delete) does no harm.
+Two kinds of webhook end here:
+
+- **dead-lettered**: the processor failed it ``maxReceiveCount`` times for a reason that might
+  pass (the table or the bucket failing, time running out; see template.yaml), so SQS moved it to
+  the dead-letter queue. The processor notes why each attempt failed, and ``list`` shows the
+  latest reason beside each message. Once the cause is fixed, ``replay`` puts each message back
+  on the webhook queue with its body and message attributes unchanged (the receipt time and
+  request id travel in the attributes, so the processor archives it as the same POST), and
+  deletes it from the dead-letter queue only after the send succeeded. Processing is
+  idempotent, so a message replayed twice (a crash between send and delete) does no harm.
+- **rejected**: a body that is not a webhook at all (not JSON, or JSON without ``entry``) is
+  archived and noted as rejected on its first receipt, with the reason, and not retried: no
+  retry could make it one. ``list`` shows those of the last days beside the queue.
+
+``purge`` drops both once looked at: it deletes the dead-lettered messages and dismisses the
+rejected payloads. Every body stays archived (``wactl raw``) for ``RawPayloadRetentionDays``.
 
 It works by receive, send, delete rather than SQS's ``StartMessageMoveTask``, which the local
 emulator lacks; the result is the same.
@@ -15,21 +25,22 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from wacloud.table.items import payload_sha256
 from wacloud.webhook.envelope import QueuedWebhook
 from wactl.arguments import positive_int
 from wactl.errors import WactlError, reason
-from wactl.output import Output, table
-from wactl.target import from_arguments
+from wactl.output import Output, plain, shorten, table
+from wactl.records import Records
+from wactl.summary import PREVIEW_CHARS, summarize
+from wactl.target import OUTPUT_TABLE, Target, from_arguments
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -45,7 +56,12 @@ if TYPE_CHECKING:
 HOLD_SECONDS = 120
 DEFAULT_LIST_MAX = 50
 DEFAULT_WAIT_SECONDS = 1
-PREVIEW_CHARS = 80
+# Rejected payloads are looked for over as many days as the dead-letter queue keeps messages.
+DEFAULT_REJECTED_DAYS = 14
+REASON_CHARS = 60
+NO_TABLE_NOTE = "no table named: give --table-name to see failure reasons and rejected payloads"
+
+__all__ = ["DeadLetter", "Listing", "RejectedPayload", "list_dead_letters", "purge", "replay", "summarize"]
 
 
 class DeadLetterError(WactlError):
@@ -87,16 +103,47 @@ class DeadLetter:
     def summary(self) -> str:
         return summarize(self.webhook)
 
-    def as_json(self) -> dict[str, Any]:
+    @property
+    def payload_sha256(self) -> str:
+        """The payload's SHA-256 (of the body the pointer names, for a body in the bucket)."""
+        return payload_sha256(self.webhook)
+
+    def as_json(self, failure: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return {
             "message_id": self.message_id,
             "receive_count": self.receive_count,
             "size": self.size,
             "sent_at_ms": self.sent_at_ms,
             "sha256": hashlib.sha256(self.body.encode("utf-8")).hexdigest(),
+            "payload_sha256": self.payload_sha256,
             "summary": self.summary,
             "preview": self.body[:PREVIEW_CHARS],
             "attributes": {name: _attribute_text(value) for name, value in sorted(self.attributes.items())},
+            "failure": _failure_json(failure),
+        }
+
+
+@dataclass(frozen=True)
+class RejectedPayload:
+    """A payload the processor archived and rejected (not a webhook), awaiting an operator."""
+
+    item: Mapping[str, Any]
+
+    @property
+    def sha256(self) -> str:
+        return str(self.item["sha256"])
+
+    @property
+    def reason(self) -> str:
+        return str(self.item.get("rejected") or "")
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "sha256": self.sha256,
+            "received_at_ms": plain(self.item.get("received_at_ms")),
+            "size": plain(self.item.get("size")),
+            "request_id": self.item.get("request_id"),
+            "reason": self.reason,
         }
 
 
@@ -106,6 +153,20 @@ class Listing:
     waiting: int
     in_flight: int
     messages: list[DeadLetter]
+    # From the table: the latest failed attempt per payload SHA-256, and the rejected payloads.
+    failures: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rejected: list[RejectedPayload] = field(default_factory=list)
+    table_note: str | None = None
+    """Why the table's side (reasons, rejected payloads) is missing, when it is."""
+
+
+@dataclass
+class PurgeReport:
+    dry_run: bool
+    purged: list[DeadLetter] = field(default_factory=list)
+    dismissed: list[RejectedPayload] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    table_note: str | None = None
 
 
 @dataclass
@@ -121,20 +182,78 @@ class ReplayReport:
 
 # ------------------------------------------------------------------------------ operations
 def list_dead_letters(
-    sqs: SQSClient, queue_url: str, *, limit: int = DEFAULT_LIST_MAX, wait_seconds: int = DEFAULT_WAIT_SECONDS
+    sqs: SQSClient,
+    queue_url: str,
+    *,
+    limit: int = DEFAULT_LIST_MAX,
+    wait_seconds: int = DEFAULT_WAIT_SECONDS,
+    records: Records | None = None,
+    days: list[str] | None = None,
 ) -> Listing:
-    """Count the queue and look at up to ``limit`` messages, leaving every one of them in place."""
+    """Count the queue and look at up to ``limit`` messages, leaving every one of them in place;
+    with the table's ``records``, also why each failed last and the payloads rejected on ``days``."""
     counts = _queue_attributes(
         sqs, queue_url, ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     )
     with _held(sqs, queue_url) as hold:
         messages = list(_receive(sqs, queue_url, limit, wait_seconds, hold))
-    return Listing(
+    listing = Listing(
         queue_url=queue_url,
         waiting=int(counts.get("ApproximateNumberOfMessages", "0")),
         in_flight=int(counts.get("ApproximateNumberOfMessagesNotVisible", "0")),
         messages=messages,
+        table_note=None if records is not None else NO_TABLE_NOTE,
     )
+    if records is None:
+        return listing
+    try:
+        failures = records.failures([letter.payload_sha256 for letter in messages]) if messages else {}
+        rejected = [RejectedPayload(item) for item in records.rejected_payloads(days or [])]
+    except WactlError as exc:
+        # The queue is what this command is for; the table only adds to it.
+        return replace(listing, table_note=f"failure reasons and rejected payloads unavailable: {exc}")
+    return replace(listing, failures=failures, rejected=rejected)
+
+
+def purge(
+    sqs: SQSClient,
+    dead_letter_queue_url: str,
+    *,
+    records: Records | None = None,
+    days: list[str] | None = None,
+    limit: int | None = None,
+    dry_run: bool = False,
+    wait_seconds: int = DEFAULT_WAIT_SECONDS,
+    on_progress: Callable[[str], None] = lambda line: None,
+) -> PurgeReport:
+    """Delete up to ``limit`` dead-lettered messages (all by default), and dismiss the payloads
+    rejected on ``days``. Their bodies stay archived."""
+    report = PurgeReport(dry_run=dry_run, table_note=None if records is not None else NO_TABLE_NOTE)
+    with _held(sqs, dead_letter_queue_url) as hold:
+        for letter in _receive(sqs, dead_letter_queue_url, limit, wait_seconds, hold):
+            if not dry_run:
+                try:
+                    sqs.delete_message(QueueUrl=dead_letter_queue_url, ReceiptHandle=letter.receipt_handle)
+                except (BotoCoreError, ClientError) as exc:
+                    report.failed.append((letter.message_id, reason(exc)))
+                    on_progress(f"failed        {letter.message_id} {reason(exc)}")
+                    continue
+                hold.pop(letter.message_id)
+            report.purged.append(letter)
+            on_progress(f"{'would purge' if dry_run else 'purged':<13} {letter.message_id} {letter.summary}")
+    if records is None:
+        return report
+    for payload in [RejectedPayload(item) for item in records.rejected_payloads(days or [])]:
+        if not dry_run:
+            try:
+                records.dismiss_rejected(payload.sha256)
+            except WactlError as exc:
+                report.failed.append((payload.sha256, str(exc)))
+                on_progress(f"failed        {payload.sha256} {exc}")
+                continue
+        report.dismissed.append(payload)
+        on_progress(f"{'would dismiss' if dry_run else 'dismissed':<13} {payload.sha256} {payload.reason}")
+    return report
 
 
 def replay(
@@ -179,78 +298,23 @@ def replay(
     return report
 
 
-def summarize(webhook: QueuedWebhook) -> str:
-    """What a queued webhook holds, in a few words: enough to tell dead letters apart."""
-    body = webhook.body
-    if webhook.in_bucket:
-        try:
-            pointer = webhook.pointer()
-        except (ValueError, KeyError, TypeError):
-            return f"unreadable payload pointer: {_preview(body)}"
-        return f"payload in s3://{pointer.bucket}/{pointer.key} ({pointer.size:,} bytes)"
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return f"not JSON: {_preview(body)}"
-    if not isinstance(data, dict) or data.get("object") != "whatsapp_business_account":
-        return f"not a WhatsApp webhook: {_preview(body)}"
-    messages: Counter[str] = Counter()
-    statuses: Counter[str] = Counter()
-    fields: Counter[str] = Counter()
-    malformed = False
-    entries = data.get("entry")
-    if not isinstance(entries, list):
-        return f"webhook with a malformed entry: {_preview(body)}"
-    for entry in entries:
-        changes = entry.get("changes") if isinstance(entry, dict) else None
-        if not isinstance(changes, list):
-            malformed = True
-            continue
-        for change in changes:
-            value = change.get("value") if isinstance(change, dict) else None
-            if not isinstance(value, dict):
-                malformed = True
-                continue
-            if change.get("field") != "messages":
-                fields[str(change.get("field"))] += 1
-                continue
-            messages.update(
-                str(m.get("type")) if isinstance(m, dict) else "?" for m in value.get("messages") or []
-            )
-            statuses.update(
-                str(s.get("status")) if isinstance(s, dict) else "?" for s in value.get("statuses") or []
-            )
-            if value.get("errors"):
-                fields["errors"] += 1
-    parts = [
-        phrase
-        for phrase in (
-            _counted(messages, "message"),
-            _counted(statuses, "status"),
-            _counted(fields, "other field"),
-        )
-        if phrase
-    ]
-    if malformed:
-        parts.append("malformed changes")
-    return "webhook: " + (", ".join(parts) if parts else "no updates")
-
-
 # ------------------------------------------------------------------------------ command line
 def register(
     commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
     dlq = commands.add_parser(
         "dlq",
-        help="dead-lettered webhooks: list them, replay them",
-        description="Webhooks the processor failed 5 times wait in the dead-letter queue (14 days).",
+        help="webhooks the processor could not store: list them with why, replay them, purge them",
+        description="Webhooks the processor failed 5 times wait in the dead-letter queue (14 days); "
+        "bodies that are not webhooks are rejected at once, with the reason, and not retried.",
     )
     actions = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
     listing = actions.add_parser(
         "list",
         parents=[common],
-        help="count the dead-lettered webhooks and show them",
-        description="Count the dead-letter queue and show a line per message. Looking at a message "
+        help="count the dead-lettered webhooks and show them, with why; and the rejected payloads",
+        description="Count the dead-letter queue and show a line per message with the latest reason "
+        "the processor noted, then the payloads rejected in the last days. Looking at a message "
         "adds one to its receive count; it stays in the queue.",
     )
     listing.add_argument(
@@ -258,9 +322,10 @@ def register(
         type=positive_int,
         default=DEFAULT_LIST_MAX,
         metavar="N",
-        help=f"show at most N (default {DEFAULT_LIST_MAX})",
+        help=f"show at most N messages (default {DEFAULT_LIST_MAX})",
     )
     _add_wait(listing)
+    _add_days(listing)
     listing.set_defaults(handler=_list_command)
 
     replaying = actions.add_parser(
@@ -268,7 +333,8 @@ def register(
         parents=[common],
         help="move dead-lettered webhooks back to the webhook queue",
         description="Send each dead-lettered webhook back to the webhook queue, body and attributes "
-        "unchanged, then delete it from the dead-letter queue. Fix the cause first.",
+        "unchanged, then delete it from the dead-letter queue. Fix the cause first. (A rejected "
+        "payload goes back with wactl raw replay SHA256, once the processor would accept it.)",
     )
     replaying.add_argument(
         "--max", type=positive_int, default=None, metavar="N", help="replay at most N (default all)"
@@ -276,6 +342,22 @@ def register(
     replaying.add_argument("--dry-run", action="store_true", help="show what would be replayed, move nothing")
     _add_wait(replaying)
     replaying.set_defaults(handler=_replay_command)
+
+    purging = actions.add_parser(
+        "purge",
+        parents=[common],
+        help="delete the dead-lettered webhooks and dismiss the rejected payloads",
+        description="Delete each dead-lettered webhook from the dead-letter queue and dismiss the "
+        "payloads rejected in the last days (they leave wactl dlq list). Every body stays archived: "
+        "wactl raw list and replay still find it. Look first: --dry-run.",
+    )
+    purging.add_argument(
+        "--max", type=positive_int, default=None, metavar="N", help="delete at most N messages (default all)"
+    )
+    purging.add_argument("--dry-run", action="store_true", help="show what would be purged, change nothing")
+    _add_wait(purging)
+    _add_days(purging)
+    purging.set_defaults(handler=_purge_command)
 
 
 def _add_wait(parser: argparse.ArgumentParser) -> None:
@@ -289,23 +371,43 @@ def _add_wait(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_days(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--days",
+        type=positive_int,
+        default=DEFAULT_REJECTED_DAYS,
+        metavar="N",
+        help=f"rejected payloads received in the last N days, UTC (default {DEFAULT_REJECTED_DAYS})",
+    )
+
+
 def _list_command(args: argparse.Namespace, out: Output) -> int:
     target = from_arguments(args)
     listing = list_dead_letters(
-        target.sqs(), target.dead_letter_queue_url, limit=args.max, wait_seconds=args.wait
+        target.sqs(),
+        target.dead_letter_queue_url,
+        limit=args.max,
+        wait_seconds=args.wait,
+        records=_records(target),
+        days=_last_days(args.days),
     )
     document = {
         "target": target.description,
         "queue_url": listing.queue_url,
         "waiting": listing.waiting,
         "in_flight": listing.in_flight,
-        "messages": [letter.as_json() for letter in listing.messages],
+        "messages": [
+            letter.as_json(listing.failures.get(letter.payload_sha256)) for letter in listing.messages
+        ],
+        "rejected": [payload.as_json() for payload in listing.rejected],
+        "table_note": listing.table_note,
     }
     lines = [f"Dead-letter queue {listing.queue_url} ({target.description})"]
     if not listing.messages and listing.waiting == 0:
-        lines.append(
-            "Empty: nothing to replay." if listing.in_flight == 0 else f"{listing.in_flight} in flight."
-        )
+        if listing.in_flight:
+            lines.append(f"{listing.in_flight} in flight.")
+        else:
+            lines.append("Empty: nothing to replay." if not listing.rejected else "Empty.")
     else:
         lines.append(
             f"{listing.waiting} waiting, {listing.in_flight} in flight; showing {len(listing.messages)}."
@@ -316,14 +418,68 @@ def _list_command(args: argparse.Namespace, out: Output) -> int:
                 str(letter.receive_count),
                 f"{letter.size:,}",
                 _utc(letter.sent_at_ms),
+                _reason_text(listing.failures.get(letter.payload_sha256)),
                 letter.summary,
             ]
             for letter in listing.messages
         ]
-        lines += table(["MESSAGE ID", "RECEIVES", "BYTES", "QUEUED (UTC)", "SUMMARY"], rows)
+        lines += table(["MESSAGE ID", "RECEIVES", "BYTES", "QUEUED (UTC)", "LAST FAILURE", "SUMMARY"], rows)
         lines.append("Once the cause is fixed: wactl dlq replay [--max N] [--dry-run]")
+    if listing.rejected:
+        lines.append(
+            f"Rejected payloads (not webhooks: archived, never retried), last {args.days} days: "
+            f"{len(listing.rejected)}"
+        )
+        rows = [
+            [
+                _utc(int(payload.item["received_at_ms"])),
+                payload.sha256,
+                f"{int(payload.item.get('size', 0)):,}",
+                payload.reason,
+            ]
+            for payload in listing.rejected
+        ]
+        lines += table(["RECEIVED (UTC)", "SHA256", "BYTES", "REASON"], rows)
+        lines.append(
+            "Look: wactl raw show SHA256. Drop: wactl dlq purge. After a fix: wactl raw replay SHA256."
+        )
     out.result(document, lines)
+    if listing.table_note:
+        print(f"wactl: note: {listing.table_note}", file=out.stderr)
     return 0
+
+
+def _purge_command(args: argparse.Namespace, out: Output) -> int:
+    target = from_arguments(args)
+    report = purge(
+        target.sqs(),
+        target.dead_letter_queue_url,
+        records=_records(target),
+        days=_last_days(args.days),
+        limit=args.max,
+        dry_run=args.dry_run,
+        wait_seconds=args.wait,
+        on_progress=out.progress,
+    )
+    document = {
+        "target": target.description,
+        "dry_run": report.dry_run,
+        "purged": [letter.message_id for letter in report.purged],
+        "dismissed": [payload.sha256 for payload in report.dismissed],
+        "failed": [{"id": identifier, "error": error} for identifier, error in report.failed],
+        "table_note": report.table_note,
+    }
+    verbs = ("Would purge", "would dismiss") if report.dry_run else ("Purged", "dismissed")
+    lines = [
+        f"{verbs[0]} {len(report.purged)} dead-lettered and {verbs[1]} {len(report.dismissed)} rejected "
+        f"({target.description}); their bodies stay archived (wactl raw)."
+    ]
+    if report.failed:
+        lines.append(f"{len(report.failed)} could not be purged (listed above).")
+    out.result(document, lines)
+    if report.table_note:
+        print(f"wactl: note: {report.table_note}", file=out.stderr)
+    return 1 if report.failed else 0
 
 
 def _replay_command(args: argparse.Namespace, out: Output) -> int:
@@ -456,18 +612,29 @@ def _attribute_text(value: MessageAttributeValueOutputTypeDef | None) -> str | N
     return None if binary is None else f"<{len(binary)} bytes>"
 
 
-def _counted(counter: Counter[str], noun: str) -> str:
-    total = sum(counter.values())
-    if not total:
-        return ""
-    kinds = ", ".join(name if count == 1 else f"{name} x{count}" for name, count in sorted(counter.items()))
-    plural = noun if total == 1 else ("statuses" if noun == "status" else f"{noun}s")
-    return f"{total} {plural} ({kinds})"
+def _records(target: Target) -> Records | None:
+    """The table's records when the target names the table (a stack, --local, --table-name)."""
+    return Records(target.table()) if target.resources.get(OUTPUT_TABLE) else None
 
 
-def _preview(body: str) -> str:
-    text = " ".join(body.split())
-    return repr(text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS] + "...")
+def _last_days(days: int) -> list[str]:
+    now = time.time()
+    return [time.strftime("%Y-%m-%d", time.gmtime(now - back * 86_400)) for back in range(days)]
+
+
+def _reason_text(failure: Mapping[str, Any] | None) -> str:
+    return "-" if failure is None else shorten(str(failure.get("reason", "")), REASON_CHARS)
+
+
+def _failure_json(failure: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if failure is None:
+        return None
+    return {
+        "reason": failure.get("reason"),
+        "error": failure.get("error"),
+        "failed_at": plain(failure.get("failed_at")),
+        "receive_count": plain(failure.get("receive_count")),
+    }
 
 
 def _utc(ms: int | None) -> str:

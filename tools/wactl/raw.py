@@ -1,11 +1,16 @@
-"""``wactl raw``: the raw webhook payloads the processor archived, listed and replayed.
+"""``wactl raw``: the raw webhook payloads the processor archived, listed, shown and replayed.
 
 Every POST is archived before it is parsed (``RAW#<sha256>``, listed by day of receipt on index
 ``gsi1``), so a payload stored wrongly or not at all (a bug since fixed) can be processed again:
 ``replay`` puts the archived body back on the webhook queue with its original receipt attributes,
-as the webhook function queued it. Bodies archived in S3 go as the pointer the item holds, with
-``payload_location`` ``s3``, and the processor reads them from the bucket. Processing is
+as the webhook function queued it, plus a ``replay`` attribute that makes the processor store it
+again even if it stored it in full before. Bodies archived in S3 go as the pointer the item holds,
+with ``payload_location`` ``s3``, and the processor reads them from the bucket. Processing is
 idempotent, so replaying a payload stored correctly changes nothing.
+
+``list`` notes what became of each payload when it was not plain success: rejected (not a
+webhook, with why) or with parts the models could not type; ``show`` gives one payload's details:
+those parts with their errors, and why the latest failed attempt at it failed.
 """
 
 from __future__ import annotations
@@ -19,19 +24,22 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from wacloud.processor.updates import REPLAY_ATTRIBUTE
 from wacloud.table.items import queued_webhook_of_archive
 from wacloud.webhook.envelope import QueuedWebhook
 from wactl.arguments import day, positive_int
-from wactl.dlq import summarize
 from wactl.errors import WactlError, reason
-from wactl.output import Output, plain, table, utc
+from wactl.output import Output, plain, shorten, table, utc
 from wactl.records import Records
+from wactl.summary import summarize
 from wactl.target import OUTPUT_QUEUE, OUTPUT_TABLE, from_arguments
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
 
 DEFAULT_LIST_MAX = 100
+NOTE_CHARS = 60
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -54,8 +62,18 @@ class RawPayload:
     def summary(self) -> str:
         return summarize(self.message)
 
+    @property
+    def note(self) -> str:
+        """What became of it, when not plain success: rejected, or parts left untyped."""
+        if self.item.get("rejected"):
+            return f"rejected: {self.item['rejected']}"
+        untyped = int(self.item.get("untyped", 0))
+        if untyped:
+            return f"{untyped} part{'' if untyped == 1 else 's'} untyped"
+        return "-"
+
     def as_json(self) -> dict[str, Any]:
-        return {**plain(self.item), "summary": self.summary}
+        return {**plain(self.item), "summary": self.summary, "note": None if self.note == "-" else self.note}
 
 
 @dataclass
@@ -87,8 +105,12 @@ def replay(
             continue
         try:
             message = payload.message
+            attributes: dict[str, MessageAttributeValueTypeDef] = {
+                **message.sqs_attributes(),
+                REPLAY_ATTRIBUTE: {"DataType": "String", "StringValue": "wactl raw replay"},
+            }
             sent = sqs.send_message(
-                QueueUrl=queue_url, MessageBody=message.body, MessageAttributes=message.sqs_attributes()
+                QueueUrl=queue_url, MessageBody=message.body, MessageAttributes=attributes
             )
         except (BotoCoreError, ClientError) as exc:
             report.failed.append((payload.sha256, reason(exc)))
@@ -124,6 +146,17 @@ def register(
         help=f"show at most N (default {DEFAULT_LIST_MAX})",
     )
     listing.set_defaults(handler=_list_command)
+
+    showing = actions.add_parser(
+        "show",
+        parents=[common],
+        help="one payload: what became of it, its untyped parts, its latest failure",
+        description="A payload's archive item, whether it was rejected and why, each part the "
+        "models could not type with the validation error, and why the latest failed attempt at it "
+        "failed (if one did).",
+    )
+    showing.add_argument("sha256", help="SHA-256 of the payload's body, as listed")
+    showing.set_defaults(handler=_show_command)
 
     replaying = actions.add_parser(
         "replay",
@@ -169,7 +202,9 @@ def _list_command(args: argparse.Namespace, out: Output) -> int:
                 payload.sha256,
                 f"{int(payload.item.get('size', 0)):,}",
                 "s3" if payload.message.in_bucket else "table",
-                payload.summary,
+                payload.summary
+                if payload.note == "-"
+                else f"{payload.summary} [{shorten(payload.note, NOTE_CHARS)}]",
             ]
             for payload in payloads
         ]
@@ -177,6 +212,58 @@ def _list_command(args: argparse.Namespace, out: Output) -> int:
         if more:
             lines.append(f"Showing the first {args.max}: --max N for more.")
         lines.append("Replay: wactl raw replay <sha256>... or wactl raw replay --day " + on)
+        if any(payload.note != "-" for payload in payloads):
+            lines.append("Details of a payload: wactl raw show <sha256>")
+    out.result(document, lines)
+    return 0
+
+
+def _show_command(args: argparse.Namespace, out: Output) -> int:
+    digest = args.sha256.lower()
+    if not _SHA256.match(digest):
+        raise WactlError(f"not a SHA-256 (64 hex digits): {args.sha256}")
+    target = from_arguments(args, needs=[OUTPUT_TABLE])
+    records = Records(target.table())
+    item = records.raw_payload(digest)
+    parts = records.untyped_parts(digest)
+    failure = records.failures([digest]).get(digest)
+    if item is None and not parts and failure is None:
+        raise WactlError(
+            f"no payload {digest} in {target.description} (archives expire after RawPayloadRetentionDays)"
+        )
+    payload = RawPayload(item) if item is not None else None
+    document = {
+        "target": target.description,
+        "sha256": digest,
+        "payload": payload.as_json() if payload is not None else None,
+        "untyped": [plain(part) for part in parts],
+        "last_failure": plain(failure) if failure is not None else None,
+    }
+    lines = [f"Payload {digest} ({target.description})"]
+    if payload is None:
+        lines.append("Archive: expired or never written.")
+    else:
+        received = utc(int(payload.item["received_at_ms"]) / 1000)
+        where = "s3" if payload.message.in_bucket else "table"
+        lines.append(f"Received {received} UTC, {int(payload.item.get('size', 0)):,} bytes, body in {where}.")
+        lines.append(f"Holds: {payload.summary}")
+        if payload.item.get("rejected"):
+            lines.append(f"Rejected: {payload.item['rejected']} (not retried)")
+        if "processed_updates" in payload.item:
+            lines.append(f"Stored in full: {int(payload.item['processed_updates'])} updates.")
+    if parts:
+        lines.append(f"Parts the models could not type (stored as sent): {len(parts)}")
+        lines += table(
+            ["PATH", "KIND", "ERROR"],
+            [[str(part["path"]), str(part["kind"]), shorten(str(part["error"]), 100)] for part in parts],
+        )
+    if failure is not None:
+        lines.append(
+            f"Latest failed attempt: {utc(int(failure['failed_at']))} UTC, receive "
+            f"{int(failure['receive_count'])}: {failure['reason']}"
+        )
+    if payload is not None and (parts or payload.item.get("rejected")):
+        lines.append(f"After a fix: wactl raw replay {digest}")
     out.result(document, lines)
     return 0
 

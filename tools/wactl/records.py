@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from wacloud.table.errors import TableUnavailableError
 from wacloud.table.store import ConversationStore
 from wactl.errors import WactlError, reason
 
@@ -51,11 +52,39 @@ class Records:
     def raw_payload(self, sha256: str) -> dict[str, Any] | None:
         return self._read(lambda: self.store.raw_payload(sha256))
 
+    def untyped_parts(self, sha256: str) -> list[dict[str, Any]]:
+        """The parts of a payload the processor could not type, with why."""
+        return self._read(lambda: self.store.untyped_parts(sha256))
+
+    def failures(self, sha256s: list[str]) -> dict[str, dict[str, Any]]:
+        """The latest failed attempt at each payload that has one, by SHA-256."""
+        return self._read(lambda: self.store.failures(sha256s))
+
+    def rejected_payloads(self, days: list[str]) -> list[dict[str, Any]]:
+        """Payloads rejected on these days and not dismissed, in order of receipt."""
+        return self._read(
+            lambda: [item for day in sorted(days) for item in self.store.rejected_payloads(day, limit=None)]
+        )
+
+    def dismiss_rejected(self, sha256: str) -> bool:
+        try:
+            return self.store.dismiss_rejected(sha256)
+        except TableUnavailableError as exc:
+            raise TableError(f"cannot update table {self.table.name} ({_cause(exc)})") from exc
+
     def _read(self, read: Callable[[], T]) -> T:
         try:
             return read()
+        except TableUnavailableError as exc:
+            raise TableError(f"cannot read table {self.table.name} ({_cause(exc)})") from exc
         except (BotoCoreError, ClientError) as exc:
             raise TableError(f"cannot read table {self.table.name} ({reason(exc)})") from exc
+
+
+def _cause(exc: TableUnavailableError) -> str:
+    """The AWS error behind a table failure, as the operator needs it (code and message)."""
+    cause = exc.__cause__
+    return reason(cause) if isinstance(cause, Exception) else str(exc)
 
 
 def errors_of(item: dict[str, Any]) -> list[dict[str, Any]]:

@@ -68,15 +68,23 @@ class ProcessorSettings:
     raw_payload_retention_days: int
     opt_out_keywords: tuple[str, ...]
     opt_in_keywords: tuple[str, ...]
+    write_concurrency: int = 8
+    """Writes of one payload in flight at once (threads, and connections of the clients' pools)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ProcessorSettings:
+        concurrency = _number(env, "WRITE_CONCURRENCY", 8, 1)
+        if concurrency != int(concurrency):
+            raise ConfigurationError(
+                f"environment variable WRITE_CONCURRENCY must be a whole number, got {concurrency}"
+            )
         return cls(
             table_name=_required(env, "TABLE_NAME"),
             payload_bucket=_required(env, "PAYLOAD_BUCKET"),
             raw_payload_retention_days=int(_number(env, "RAW_PAYLOAD_RETENTION_DAYS", 30, 1)),
             opt_out_keywords=_words(env, "OPT_OUT_KEYWORDS", DEFAULT_OPT_OUT_KEYWORDS),
             opt_in_keywords=_words(env, "OPT_IN_KEYWORDS", DEFAULT_OPT_IN_KEYWORDS),
+            write_concurrency=int(concurrency),
         )
 
 

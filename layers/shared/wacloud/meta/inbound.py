@@ -1,8 +1,11 @@
 """Typed models of the WhatsApp Cloud API webhook payloads (``object: whatsapp_business_account``).
 
-Parse a POST body with ``WebhookPayload.model_validate_json(body)``, then walk every update with
-:func:`iter_changes`, :func:`iter_messages` and :func:`iter_statuses`: one POST may carry several
-entries, each with several changes, each with several messages and statuses.
+Parse a POST body with :func:`read_payload`, then walk every update with :func:`iter_changes`,
+:func:`iter_messages` and :func:`iter_statuses`: one POST may carry several entries, each with
+several changes, each with several messages and statuses. ``read_payload`` types each update on
+its own, so one update the models reject (a text latitude, a price in words) is set aside as an
+:class:`UntypedPart` with the reason instead of taking the POST's other updates with it;
+``WebhookPayload.model_validate_json(body)`` is the strict form, all or nothing.
 
 The models are open on purpose, because Meta adds fields, message types and status values over
 time and an update must never be lost for that:
@@ -10,7 +13,12 @@ time and an update must never be lost for that:
 * every model keeps unexpected fields (``extra="allow"``; read them from ``model_extra``);
 * ``InboundMessage.type`` and ``Status.status`` are plain strings, not enums;
 * only changes with ``field == "messages"`` are typed (:meth:`Change.messages_value`); the value of
-  any other field (``message_template_status_update``, ``account_update``, ...) stays a dict.
+  any other field (``message_template_status_update``, ``account_update``, ...) stays a dict;
+* envelope fields are optional (``object``, the entry's ``id``, ``metadata``), and ids sent as
+  numbers become strings;
+* timestamps outside epoch seconds of 10 digits (negative, or past the year 2286: milliseconds
+  sent by mistake, say) are clamped into that range, so that keys built from them keep their
+  order; ``raw`` keeps the value as sent.
 
 ``InboundMessage.raw`` and ``Status.raw`` give the JSON object exactly as Meta sent it (timestamps
 still strings, unknown fields included). ``model_dump(by_alias=True, exclude_unset=True)`` gives the
@@ -19,21 +27,26 @@ same keys with the parsed values (timestamps as ``int``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Self
+from typing import Annotated, Any, Self, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     ModelWrapValidatorHandler,
     PrivateAttr,
     TypeAdapter,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 __all__ = [
     "Audio",
@@ -62,11 +75,13 @@ __all__ = [
     "MessagesValue",
     "Metadata",
     "NfmReply",
+    "NotAWebhookError",
     "Order",
     "Pricing",
     "ProductItem",
     "Profile",
     "Reaction",
+    "ReadPayload",
     "Referral",
     "ReferredProduct",
     "SharedContact",
@@ -75,20 +90,41 @@ __all__ = [
     "System",
     "Text",
     "Unsupported",
+    "UntypedPart",
     "WebhookModel",
     "WebhookPayload",
+    "clamp_timestamp",
     "iter_changes",
     "iter_messages",
     "iter_statuses",
+    "read_payload",
 ]
 
 _JSON_OBJECT: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
 
+# Epoch seconds that keys can hold: 10 digits, up to 2286-11-20.
+MAX_TIMESTAMP = 9_999_999_999
+
+
+def clamp_timestamp(value: int) -> int:
+    """``value`` within the epoch seconds keys can order: 0 to :data:`MAX_TIMESTAMP`."""
+    return min(max(value, 0), MAX_TIMESTAMP)
+
+
+Timestamp = Annotated[int, AfterValidator(clamp_timestamp)]
+"""Epoch seconds as Meta sends them (a string of digits), clamped to what keys can order."""
+
+KeyText = Annotated[str, Field(max_length=256)]
+"""Text that becomes part of a table key (a wamid, a phone number, a status): DynamoDB refuses a
+sort key over 1,024 bytes, which 256 characters cannot reach. Meta's are far shorter; a longer
+one is not Meta's, and its update is set aside rather than failing every write."""
+
 
 class WebhookModel(BaseModel):
-    """Base of every webhook model: unexpected fields are kept, fields fill by name or alias."""
+    """Base of every webhook model: unexpected fields are kept, fields fill by name or alias, and
+    numbers sent where Meta documents strings (ids, phone numbers) are taken as strings."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, coerce_numbers_to_str=True)
 
 
 class _KeepsRaw(WebhookModel):
@@ -290,7 +326,7 @@ class System(WebhookModel):
 
     type: str | None = None
     body: str | None = None
-    new_wa_id: str | None = None
+    new_wa_id: KeyText | None = None
     wa_id: str | None = None
     identity: str | None = None
     customer: str | None = None
@@ -341,11 +377,11 @@ class InboundMessage(_KeepsRaw):
     (see ``errors``), and types Meta adds later, whose body stays in ``model_extra[type]``.
     """
 
-    id: str
+    id: KeyText
     # Users who adopt a username may hide their number: from_user_id then identifies them.
-    from_: str | None = Field(default=None, alias="from")
-    from_user_id: str | None = None
-    timestamp: int
+    from_: KeyText | None = Field(default=None, alias="from")
+    from_user_id: KeyText | None = None
+    timestamp: Timestamp
     # Meta always sends it; defaulting keeps one odd message from sinking the rest of the POST.
     type: str = "unknown"
     context: MessageContext | None = None
@@ -391,10 +427,10 @@ class Pricing(WebhookModel):
 class Status(_KeepsRaw):
     """What became of a message the business sent (``status``: sent, delivered, read, failed, ...)."""
 
-    id: str
-    status: str
-    timestamp: int
-    recipient_id: str | None = None
+    id: KeyText
+    status: KeyText
+    timestamp: Timestamp
+    recipient_id: KeyText | None = None
     conversation: Conversation | None = None
     pricing: Pricing | None = None
     errors: list[GraphError] = Field(default_factory=list)
@@ -405,12 +441,13 @@ class Status(_KeepsRaw):
 
 
 class Metadata(WebhookModel):
-    display_phone_number: str
-    phone_number_id: str
+    display_phone_number: str | None = None
+    phone_number_id: str | None = None
 
 
 class Profile(WebhookModel):
-    name: str | None = None
+    # Kept on the contact's profile item, which must stay far below DynamoDB's 400 KB.
+    name: Annotated[str, Field(max_length=1024)] | None = None
 
 
 class Contact(WebhookModel):
@@ -425,7 +462,7 @@ class MessagesValue(WebhookModel):
     """The value of a ``messages`` change. Status-only values come without ``contacts``."""
 
     messaging_product: str = "whatsapp"
-    metadata: Metadata
+    metadata: Metadata | None = None
     contacts: list[Contact] = Field(default_factory=list)
     messages: list[InboundMessage] = Field(default_factory=list)
     statuses: list[Status] = Field(default_factory=list)
@@ -444,7 +481,7 @@ class MessagesValue(WebhookModel):
 class Change(WebhookModel):
     """One update of an entry. ``value`` is a :class:`MessagesValue` only for ``field == "messages"``."""
 
-    field: str
+    field: KeyText
     value: MessagesValue | dict[str, Any]
 
     @field_validator("value", mode="plain")
@@ -461,14 +498,14 @@ class Change(WebhookModel):
 
 
 class Entry(WebhookModel):
-    id: str  # the WhatsApp Business Account id
+    id: KeyText | None = None  # the WhatsApp Business Account id
     changes: list[Change] = Field(default_factory=list)
 
 
 class WebhookPayload(WebhookModel):
     """The body of one webhook POST."""
 
-    object: str
+    object: str | None = None
     entry: list[Entry] = Field(default_factory=list)
 
 
@@ -495,3 +532,184 @@ def iter_statuses(payload: WebhookPayload) -> Iterator[tuple[MessagesValue, Stat
         if value is not None:
             for status in value.statuses:
                 yield value, status
+
+
+# --- reading a POST update by update ------------------------------------------------------------
+
+# Enough of a validation error to find the fault; the part itself is kept beside it.
+_MAX_ERRORS_DESCRIBED = 5
+
+
+class NotAWebhookError(ValueError):
+    """The body is not JSON, or JSON that is not a webhook POST: no part of it can be stored.
+
+    The message says why in a few words, without quoting the body.
+    """
+
+
+@dataclass(frozen=True)
+class UntypedPart:
+    """A part of a POST the models could not type, as sent, with why."""
+
+    path: str
+    """Where it is in the POST, e.g. ``entry[0].changes[1].value.statuses[3]``."""
+    kind: str
+    """What it is: ``message``, ``status``, ``contact``, ``error``, ``metadata``, ``value``,
+    ``change``, ``entry``, or a list that is not one (``messages``, ``changes``, ...)."""
+    raw: Any
+    error: str
+
+
+@dataclass(frozen=True)
+class ReadPayload:
+    """A POST's typed updates, and the parts set aside because they could not be typed."""
+
+    payload: WebhookPayload
+    untyped: list[UntypedPart]
+
+
+def read_payload(body: bytes | str) -> ReadPayload:
+    """Type every update of a webhook POST on its own; raise :class:`NotAWebhookError` when there
+    is nothing to type (not JSON, not a JSON object, no ``entry`` nor ``object``)."""
+    try:
+        payload = WebhookPayload.model_validate_json(body)
+    except ValidationError:
+        pass  # not JSON, or some part is not typed: find out below
+    else:
+        if not payload.model_fields_set & {"object", "entry"}:
+            raise NotAWebhookError("not a webhook: a JSON object without entry or object")
+        return ReadPayload(payload, [])
+    try:
+        data = json.loads(body)
+    except UnicodeDecodeError:
+        raise NotAWebhookError("not JSON: the body is not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise NotAWebhookError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    if not isinstance(data, dict):
+        raise NotAWebhookError(f"not a webhook: the JSON is {_json_kind(data)}, not an object")
+    if "entry" not in data and "object" not in data:
+        raise NotAWebhookError("not a webhook: a JSON object without entry or object")
+    if not isinstance(data.get("entry", []), list):
+        raise NotAWebhookError(f"not a webhook: entry is {_json_kind(data['entry'])}, not a list")
+    reader = _PartReader()
+    return ReadPayload(reader.payload(data), reader.untyped)
+
+
+class _PartReader:
+    """Types a POST bottom-up, one part at a time, setting aside each part that fails.
+
+    Parts typed already go into their parent as model instances, which pydantic does not validate
+    again, so each part is validated once. A part set aside is kept as it was sent.
+    """
+
+    def __init__(self) -> None:
+        self.untyped: list[UntypedPart] = []
+
+    def payload(self, data: dict[str, Any]) -> WebhookPayload:
+        entries = self._each(data.get("entry"), "entry", "entry", self._entry)
+        typed = self._envelope(WebhookPayload, {**data, "entry": entries}, data, "", "payload")
+        if typed is None:
+            raise NotAWebhookError(f"not a webhook: {self.untyped.pop().error}")
+        return typed
+
+    def _entry(self, raw: Any, path: str) -> Entry | None:
+        if not isinstance(raw, dict):
+            return self._typed(Entry, raw, path, "entry")
+        changes = self._each(raw.get("changes"), f"{path}.changes", "changes", self._change)
+        return self._envelope(Entry, {**raw, "changes": changes}, raw, path, "entry")
+
+    def _change(self, raw: Any, path: str) -> Change | None:
+        if not (
+            isinstance(raw, dict) and raw.get("field") == "messages" and isinstance(raw.get("value"), dict)
+        ):
+            return self._typed(Change, raw, path, "change")
+        value = self._messages_value(raw["value"], f"{path}.value")
+        return None if value is None else self._typed(Change, {**raw, "value": value}, path, "change")
+
+    def _messages_value(self, raw: dict[str, Any], path: str) -> MessagesValue | None:
+        typed: dict[str, Any] = dict(raw)
+        if raw.get("metadata") is not None:
+            typed["metadata"] = self._typed(Metadata, raw["metadata"], f"{path}.metadata", "metadata")
+        for name, model, kind in _VALUE_PARTS:
+            if name in raw:
+                typed[name] = self._each(raw[name], f"{path}.{name}", name, self._leaf(model, kind))
+        return self._envelope(MessagesValue, typed, raw, path, "value")
+
+    def _each(self, items: Any, path: str, kind: str, read: Callable[[Any, str], Any]) -> list[Any]:
+        if items is None:
+            return []
+        if not isinstance(items, list):
+            self.untyped.append(UntypedPart(path, kind, items, f"{_json_kind(items)}, not a list"))
+            return []
+        return [
+            part for index, item in enumerate(items) if (part := read(item, f"{path}[{index}]")) is not None
+        ]
+
+    def _leaf(self, model: type[WebhookModel], kind: str) -> Callable[[Any, str], WebhookModel | None]:
+        def read(raw: Any, path: str) -> WebhookModel | None:
+            return self._typed(model, raw, path, kind)
+
+        return read
+
+    def _typed(self, model: type[_M], raw: Any, path: str, kind: str) -> _M | None:
+        try:
+            return model.model_validate(raw)
+        except ValidationError as exc:
+            self.untyped.append(UntypedPart(path, kind, raw, describe_validation_error(exc)))
+            return None
+
+    def _envelope(
+        self, model: type[_M], typed: dict[str, Any], raw: dict[str, Any], path: str, kind: str
+    ) -> _M | None:
+        """A part holding others: a malformed optional field of it is set aside alone, so that the
+        updates it holds are kept."""
+        try:
+            return model.model_validate(typed)
+        except ValidationError as exc:
+            failed = exc
+        errors = failed.errors(include_url=False, include_input=False, include_context=False)
+        fields = {str(error["loc"][0]) for error in errors if error["loc"]}
+        if all(error["type"] != "missing" and error["loc"] for error in errors):
+            try:
+                kept = model.model_validate(
+                    {name: value for name, value in typed.items() if name not in fields}
+                )
+            except ValidationError:
+                pass
+            else:
+                for name in sorted(fields):
+                    about = [error for error in errors if str(error["loc"][0]) == name]
+                    at = f"{path}.{name}" if path else name
+                    self.untyped.append(UntypedPart(at, name, raw.get(name), _described(about)))
+                return kept
+        self.untyped.append(UntypedPart(path or "(payload)", kind, raw, _described(errors)))
+        return None
+
+
+_M = TypeVar("_M", bound=WebhookModel)
+_VALUE_PARTS: tuple[tuple[str, type[WebhookModel], str], ...] = (
+    ("contacts", Contact, "contact"),
+    ("messages", InboundMessage, "message"),
+    ("statuses", Status, "status"),
+    ("errors", GraphError, "error"),
+)
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """Where and what, for each of the first few errors; never the input values."""
+    return _described(exc.errors(include_url=False, include_input=False, include_context=False))
+
+
+def _described(errors: list[ErrorDetails]) -> str:
+    described = [
+        f"{'.'.join(str(part) for part in error['loc']) or '(the part itself)'}: {error['msg']}"
+        for error in errors[:_MAX_ERRORS_DESCRIBED]
+    ]
+    if len(errors) > _MAX_ERRORS_DESCRIBED:
+        described.append(f"and {len(errors) - _MAX_ERRORS_DESCRIBED} more")
+    return "; ".join(described)
+
+
+def _json_kind(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number")

@@ -1,35 +1,32 @@
-"""What the processor does with one queued webhook: archive it, parse it, store every update.
+"""What the processor does with one queued webhook: archive it, read it, store every update.
 
-Every update of the POST is handled (all entries, changes, messages and statuses), and anything
-not understood yet is stored raw rather than dropped.
+Every update of the POST is handled (all entries, changes, messages and statuses), each typed on
+its own: anything not understood yet is stored raw rather than dropped, and a part the models
+reject is stored raw with the reason, alone. A body that is not a webhook at all is archived and
+noted as rejected, once: retrying it could not help.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from wacloud.core.errors import PayloadFetchError, WaCloudError
+from wacloud.core.observability import failure_fields, log_failure
 from wacloud.core.settings import ProcessorSettings
-from wacloud.meta.error_codes import OPTED_OUT_OF_MARKETING
-from wacloud.meta.inbound import Entry, InboundMessage, MessagesValue, Status, WebhookPayload
-from wacloud.table.facets import (
-    Facet,
-    consent_facet,
-    inbound_facet,
-    marketing_stopped_facet,
-    name_facet,
-    number_change_facet,
-    status_facet,
-)
-from wacloud.table.items import RawArchive, event_item, message_item, sender_id, status_item
+from wacloud.meta.inbound import NotAWebhookError, read_payload
+from wacloud.processor.bucket import PayloadBucket
+from wacloud.processor.changes import PayloadChanges
+from wacloud.processor.concurrency import Task, WritePool
+from wacloud.processor.timing import BatchTimer, Deadline
+from wacloud.table.client import BATCH_WRITE_MAX
+from wacloud.table.items import FailedAttempt, RawArchive, payload_sha256
 from wacloud.table.keys import day_of
-from wacloud.table.store import ConversationStore
+from wacloud.table.spill import spill
+from wacloud.table.store import Archived, ConversationStore
 from wacloud.webhook.envelope import PayloadPointer, QueuedWebhook
 
 if TYPE_CHECKING:
@@ -39,10 +36,15 @@ if TYPE_CHECKING:
 # PUT ($5 per million) costs less than the extra DynamoDB write units (one per KB, $0.625 per million)
 # and storage, and the table's items stay small.
 MAX_INLINE_ARCHIVE_BYTES = 8_192
-
-
-class PayloadRejectedError(WaCloudError):
-    """The body is not a webhook payload we can parse; it is archived raw and left to fail."""
+# A payload of this many updates notes on its archive item that it was stored in full, so that a
+# redelivery is skipped at the cost of the archive's put. For fewer, the note (two write units:
+# the item and its index entry) costs more than storing the payload again.
+MARK_STORED_MIN_UPDATES = 25
+# A message attribute that asks for a payload to be stored again even if it was stored in full
+# (wactl raw replay sets it: the models may understand more of it since).
+REPLAY_ATTRIBUTE = "replay"
+# Noting why a record failed is one write: not started with less than this before Lambda's end.
+NOTE_FAILURE_MIN_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,29 @@ class ProcessingSummary:
     messages: int = 0
     statuses: int = 0
     other_changes: int = 0
+    untyped: int = 0
     duplicate: bool = False
+    """Not the first receipt of this body."""
+    skipped: bool = False
+    """A redelivery of a payload stored in full already: nothing was written again."""
+    rejected: str | None = None
+    """Why the body is not a webhook, when it is not; it was archived and will not be retried."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the event source says about a record beside the queued webhook."""
+
+    receive_count: int = 1
+    replay: bool = False
+
+    @classmethod
+    def from_lambda_record(cls, record: Mapping[str, Any]) -> Delivery:
+        attributes = record.get("attributes") or {}
+        return cls(
+            receive_count=int(attributes.get("ApproximateReceiveCount") or 1),
+            replay=REPLAY_ATTRIBUTE in (record.get("messageAttributes") or {}),
+        )
 
 
 class WebhookProcessor:
@@ -59,41 +83,68 @@ class WebhookProcessor:
         store: ConversationStore,
         s3_factory: Callable[[], S3Client],
         settings: ProcessorSettings,
+        *,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
-        self._s3_factory = s3_factory
-        self._s3: S3Client | None = None
+        self._bucket = PayloadBucket(s3_factory, settings.payload_bucket)
         self._settings = settings
+        self._pool = WritePool(settings.write_concurrency)
+        self._clock = clock
 
-    def process(self, webhook: QueuedWebhook) -> ProcessingSummary:
+    def batch(self, remaining_ms: Callable[[], int]) -> BatchRun:
+        """One invocation's records, within the time Lambda gives it."""
+        return BatchRun(self, BatchTimer(remaining_ms))
+
+    def process(
+        self, webhook: QueuedWebhook, *, deadline: Deadline | None = None, replay: bool = False
+    ) -> ProcessingSummary:
         body = self._read_body(webhook)
         digest = hashlib.sha256(body).hexdigest()
-        first_delivery = self._archive(body, digest, webhook)
+        archived = self._archive(body, digest, webhook)
+        if archived.processed_updates is not None and not replay:
+            return ProcessingSummary(duplicate=True, skipped=True)
         try:
-            payload = WebhookPayload.model_validate_json(body)
-        except ValidationError as exc:
-            # Deterministic: retries will fail too, so the record ends in the dead-letter queue,
-            # from which it is replayed once the models understand it. The archive keeps it meanwhile.
-            raise PayloadRejectedError(
-                f"payload {digest[:12]} is not a webhook payload: {exc.error_count()} validation errors"
-            ) from exc
-        return self._store_updates(payload, duplicate=not first_delivery)
+            read = read_payload(body)
+        except NotAWebhookError as exc:
+            self._store.reject(digest, str(exc), archived.received_at_ms(webhook.received_at_ms))
+            return ProcessingSummary(duplicate=not archived.first, rejected=str(exc))
+        changes = PayloadChanges.of(read, digest, self._settings)
+        self._write(changes, deadline)
+        self._note_outcome(digest, changes, archived)
+        return ProcessingSummary(
+            messages=changes.messages,
+            statuses=changes.statuses,
+            other_changes=changes.others,
+            untyped=changes.untyped,
+            duplicate=not archived.first,
+        )
+
+    def note_failure(self, webhook: QueuedWebhook, exc: BaseException, delivery: Delivery) -> None:
+        """Keep why this attempt failed, for ``wactl dlq list``; best effort, never raises."""
+        fields = failure_fields(exc)
+        message = fields["error_message"]
+        try:
+            self._store.note_failure(
+                FailedAttempt(
+                    sha256=payload_sha256(webhook),
+                    reason=f"{fields['error']}: {message}" if message else fields["error"],
+                    error=fields["error"],
+                    failed_at=int(self._clock()),
+                    sqs_message_id=webhook.message_id,
+                    receive_count=delivery.receive_count,
+                )
+            )
+        except Exception as failure:
+            log_failure("why the record failed could not be noted", failure)
 
     # ------------------------------------------------------------------ raw body and archive
     def _read_body(self, webhook: QueuedWebhook) -> bytes:
         if not webhook.in_bucket:
             return webhook.body.encode("utf-8")
-        pointer = webhook.pointer()
-        try:
-            obj = self._s3_client().get_object(Bucket=pointer.bucket, Key=pointer.key)
-            body = obj["Body"].read()
-        except Exception as exc:
-            raise PayloadFetchError(f"cannot read payload {pointer.key} ({type(exc).__name__})") from exc
-        if hashlib.sha256(body).hexdigest() != pointer.sha256:
-            raise PayloadFetchError(f"payload {pointer.key} does not match its checksum")
-        return body
+        return self._bucket.read(webhook.pointer())
 
-    def _archive(self, body: bytes, digest: str, webhook: QueuedWebhook) -> bool:
+    def _archive(self, body: bytes, digest: str, webhook: QueuedWebhook) -> Archived:
         received_s = webhook.received_at_ms // 1000
         expires_at = received_s + self._settings.raw_payload_retention_days * 86_400
         if len(body) <= MAX_INLINE_ARCHIVE_BYTES and not webhook.in_bucket:
@@ -107,115 +158,82 @@ class WebhookProcessor:
         if webhook.in_bucket:
             return webhook.body  # already in the bucket: the pointer is the archive
         key = f"archive/{day_of(webhook.received_at_ms // 1000).replace('-', '/')}/{digest}.json"
-        self._s3_client().put_object(
-            Bucket=self._settings.payload_bucket, Key=key, Body=body, ContentType="application/json"
-        )
-        return PayloadPointer(self._settings.payload_bucket, key, len(body), digest).to_json()
-
-    def _s3_client(self) -> S3Client:
-        if self._s3 is None:
-            self._s3 = self._s3_factory()
-        return self._s3
+        self._bucket.put(key, body, "application/json")
+        return PayloadPointer(self._bucket.name, key, len(body), digest).to_json()
 
     # ------------------------------------------------------------------ updates
-    def _store_updates(self, payload: WebhookPayload, duplicate: bool) -> ProcessingSummary:
-        changes = _Changes(self._settings)
-        for entry in payload.entry:
-            for change in entry.changes:
-                value = change.messages_value()
-                if value is None:
-                    changes.add_event(entry, change.field, change.value)
-                    continue
-                if value.errors:
-                    errors = [
-                        error.model_dump(mode="json", by_alias=True, exclude_unset=True)
-                        for error in value.errors
-                    ]
-                    changes.add_event(entry, "messages.errors", {"errors": errors})
-                for message in value.messages:
-                    changes.add_message(value, message)
-                for status in value.statuses:
-                    changes.add_status(status)
-        changes.write(self._store)
-        return ProcessingSummary(changes.messages, changes.statuses, changes.others, duplicate)
+    def _write(self, changes: PayloadChanges, deadline: Deadline | None) -> None:
+        """Items fully determined by their key first, then the evolving state, each phase's writes
+        side by side: an item put after an update of the same item would undo the update. Within
+        a phase, each item is written once."""
+        # One write per key: the last of the payload, as when they were written in order.
+        items = list({(item["pk"], item["sk"]): item for item in changes.items}.values())
+        until = deadline.at if deadline is not None else None
+        puts: list[Task] = [
+            partial(self._put, items[start : start + BATCH_WRITE_MAX], until)
+            for start in range(0, len(items), BATCH_WRITE_MAX)
+        ]
+        self._pool.run(puts, deadline, "storing the updates")
+        store = self._store
+        updates: list[Task] = [
+            partial(store.advance_message, wamid, facets, changes.recipients.get(wamid))
+            for wamid, facets in changes.message_facets.items()
+        ]
+        updates += [
+            partial(store.advance_profile, wa_id, facets) for wa_id, facets in changes.profiles.items()
+        ]
+        self._pool.run(updates, deadline, "updating messages and contacts")
+        # A number change also updates the new number's profile, which the phase above may update
+        # too: after it, so that no two writes of the POST meet on one item at once.
+        links: list[Task] = [
+            partial(store.link_previous_number, new, old) for new, old in sorted(changes.number_links)
+        ]
+        self._pool.run(links, deadline, "linking changed numbers")
+
+    def _put(self, items: list[dict[str, Any]], until: float | None) -> None:
+        stored = []
+        for item in items:
+            kept, objects = spill(item, self._bucket.name)
+            for spilled in objects:
+                self._bucket.put(spilled.key, spilled.body, spilled.content_type)
+            stored.append(kept)
+        self._store.put_items(stored, until=until)
+
+    def _note_outcome(self, digest: str, changes: PayloadChanges, archived: Archived) -> None:
+        if archived.had_untyped:
+            # Parts typed now (a replay after the models learned them) are stored as updates.
+            stale = self._store.untyped_paths(digest) - changes.untyped_paths
+            if stale:
+                self._store.forget_untyped(digest, stale)
+        if (
+            changes.updates >= MARK_STORED_MIN_UPDATES
+            or changes.untyped
+            or archived.had_untyped
+            or archived.was_rejected
+        ):
+            self._store.note_outcome(
+                digest,
+                processed_updates=changes.updates,
+                untyped=changes.untyped,
+                clear_rejected=archived.was_rejected,
+            )
 
 
-@dataclass
-class _Changes:
-    """What one payload changes: items to put, and facets folded per evolving item.
+class BatchRun:
+    """The records of one invocation: each started only while it can finish, failures noted."""
 
-    Folding keeps, per item and facet, only the newest update of the payload, so a POST with many
-    updates for one contact or one message costs one conditional write per item, not per update.
-    """
+    def __init__(self, processor: WebhookProcessor, timer: BatchTimer) -> None:
+        self._processor = processor
+        self._timer = timer
 
-    settings: ProcessorSettings
-    items: list[dict[str, Any]] = field(default_factory=list)
-    profiles: dict[str, list[Facet]] = field(default_factory=lambda: defaultdict(list))
-    message_facets: dict[str, list[Facet]] = field(default_factory=lambda: defaultdict(list))
-    recipients: dict[str, str] = field(default_factory=dict)
-    number_links: set[tuple[str, str]] = field(default_factory=set)
-    messages: int = 0
-    statuses: int = 0
-    others: int = 0
-
-    def add_event(self, entry: Entry, field_name: str, value: Any) -> None:
-        self.items.append(event_item(entry, field_name, value))
-        self.others += 1
-
-    def add_message(self, value: MessagesValue, message: InboundMessage) -> None:
-        self.messages += 1
-        self.items.append(message_item(value, message))
-        wa_id = sender_id(message)
-        if wa_id is None:
-            return
-        ts, wamid = message.timestamp, message.id
-        facets: list[Facet] = []
-        if message.type != "system":
-            # System notices (number or identity changed) come from WhatsApp, not from the user, so
-            # they do not open the 24-hour customer service window.
-            facets.append(inbound_facet(ts, wamid))
-        contact = value.contact_for(message)
-        if contact is not None and contact.profile is not None and contact.profile.name:
-            facets.append(name_facet(ts, wamid, contact.profile.name))
-        keyword = _consent_keyword(message)
-        if keyword in self.settings.opt_out_keywords:
-            facets.append(consent_facet(ts, wamid, False, f"keyword:{keyword}"))
-        elif keyword in self.settings.opt_in_keywords:
-            facets.append(consent_facet(ts, wamid, True, f"keyword:{keyword}"))
-        system = message.system
-        if system is not None and system.type == "user_changed_number" and system.new_wa_id:
-            facets.append(number_change_facet(ts, wamid, system.new_wa_id))
-            self.number_links.add((system.new_wa_id, wa_id))
-        if facets:
-            self.profiles[wa_id].extend(facets)
-
-    def add_status(self, status: Status) -> None:
-        self.statuses += 1
-        self.items.append(status_item(status))
-        errors = [error.model_dump(mode="json", exclude_none=True) for error in status.errors]
-        facet = status_facet(status.status, status.timestamp, status.id, errors)
-        if facet is not None:
-            self.message_facets[status.id].append(facet)
-            if status.recipient_id:
-                self.recipients[status.id] = status.recipient_id
-        recipient = status.recipient_id
-        if recipient and any(error.code == OPTED_OUT_OF_MARKETING for error in status.errors):
-            self.profiles[recipient].append(marketing_stopped_facet(status.timestamp, status.id))
-
-    def write(self, store: ConversationStore) -> None:
-        store.put_items(self.items)
-        for wamid, facets in self.message_facets.items():
-            store.advance_message(wamid, facets, self.recipients.get(wamid))
-        for wa_id, facets in self.profiles.items():
-            store.advance_profile(wa_id, facets)
-        for new_wa_id, old_wa_id in sorted(self.number_links):
-            store.link_previous_number(new_wa_id, old_wa_id)
-
-
-def _consent_keyword(message: InboundMessage) -> str | None:
-    text = None
-    if message.text is not None:
-        text = message.text.body
-    elif message.button is not None:
-        text = message.button.payload or message.button.text
-    return text.strip().upper() if text else None
+    def process(self, webhook: QueuedWebhook, delivery: Delivery) -> ProcessingSummary:
+        try:
+            deadline = self._timer.start_record()
+            try:
+                return self._processor.process(webhook, deadline=deadline, replay=delivery.replay)
+            finally:
+                self._timer.record_done()
+        except Exception as exc:
+            if self._timer.time_left() + self._timer.answer_margin >= NOTE_FAILURE_MIN_SECONDS:
+                self._processor.note_failure(webhook, exc, delivery)
+            raise

@@ -13,8 +13,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wacloud.table.keys import day_of, failed_day_pk, time_key
+from wacloud.table.keys import day_of, failed_day_pk, seconds_key, time_key
 from wacloud.table.values import compact_json
+
+# A failed status's errors as kept on the message item, which later updates must never push past
+# DynamoDB's 400 KB: past this, only each error's code and title stay (the status event keeps all).
+MAX_STATUS_ERRORS_BYTES = 4_096
+MAX_STATUS_ERRORS = 10
+MAX_ERROR_TITLE_CHARS = 200
 
 # Where a status stands in a message's life. Statuses not listed (deleted, warning, ...) are kept in
 # the history but do not change the current status. `failed` ranks last so it is never replaced.
@@ -101,7 +107,19 @@ def status_facet(
     values: dict[str, Any] = {"status": status, "status_at": timestamp}
     if status == "failed":
         # The sparse index gsi2 lists failed messages by day: only failed messages carry its keys.
-        values["status_errors"] = compact_json(list(errors))
+        values["status_errors"] = _bounded_errors(errors)
         values["gsi2pk"] = failed_day_pk(day_of(timestamp))
         values["gsi2sk"] = time_key(timestamp, wamid)
-    return Facet("status_key", f"{rank}#{timestamp:010d}#{status}", values)
+    return Facet("status_key", f"{rank}#{seconds_key(timestamp)}#{status}", values)
+
+
+def _bounded_errors(errors: Sequence[Mapping[str, Any]]) -> str:
+    kept = compact_json(list(errors))
+    if len(kept.encode("utf-8")) <= MAX_STATUS_ERRORS_BYTES:
+        return kept
+    return compact_json(
+        [
+            {"code": error.get("code"), "title": str(error.get("title") or "")[:MAX_ERROR_TITLE_CHARS]}
+            for error in errors[:MAX_STATUS_ERRORS]
+        ]
+    )

@@ -8,10 +8,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wacloud.meta.inbound import Entry, InboundMessage, MessagesValue, Status
+from wacloud.meta.inbound import Entry, InboundMessage, MessagesValue, Status, UntypedPart
 from wacloud.meta.summary import inbound_text, outbound_text
 from wacloud.table.keys import (
     FAILED_SEND_SK,
+    FAILURE_SK,
     MESSAGE_SK,
     RAW_SK,
     contact_pk,
@@ -24,9 +25,14 @@ from wacloud.table.keys import (
     raw_pk,
     status_sk,
     time_key,
+    untyped_sk,
 )
 from wacloud.table.values import compact_json
 from wacloud.webhook.envelope import LOCATION_INLINE, LOCATION_S3, QueuedWebhook
+
+# A failed attempt is worth knowing while its message can still be in the dead-letter queue
+# (14 days), and a day more.
+FAILURE_TTL_SECONDS = 15 * 86_400
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,29 @@ class FailedSend:
     timestamp: int
     wa_id: str | None = None
     idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class FailedAttempt:
+    """Why the processor could not store a queued webhook this time (it will be retried)."""
+
+    sha256: str
+    reason: str
+    error: str
+    failed_at: int
+    sqs_message_id: str
+    receive_count: int
+
+
+def payload_sha256(webhook: QueuedWebhook) -> str:
+    """The SHA-256 that names a queued webhook's payload (``RAW#<sha256>``), known before its
+    body is read: a pointer carries it; for a pointer that cannot be read, that of the message."""
+    if webhook.in_bucket:
+        try:
+            return webhook.pointer().sha256
+        except (ValueError, KeyError, TypeError):
+            pass
+    return hashlib.sha256(webhook.body.encode("utf-8")).hexdigest()
 
 
 def sender_id(message: InboundMessage) -> str | None:
@@ -124,9 +153,10 @@ def message_item(value: MessagesValue, message: InboundMessage) -> dict[str, Any
         "wa_id": wa_id,
         "type": message.type,
         "timestamp": message.timestamp,
-        "phone_number_id": value.metadata.phone_number_id,
         "raw": compact_json(message.raw),
     }
+    if value.metadata is not None and value.metadata.phone_number_id:
+        item["phone_number_id"] = value.metadata.phone_number_id
     text = inbound_text(message)
     if text:
         item["text"] = text
@@ -161,12 +191,45 @@ def event_item(entry: Entry, field_name: str, value: Any) -> dict[str, Any]:
     """
     raw = compact_json(value)
     digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()
-    return {
+    item = {
         "pk": event_pk(field_name),
-        "sk": f"{time_key(_entry_time(entry), entry.id)}#{digest}",
+        "sk": f"{time_key(_entry_time(entry), entry.id or '')}#{digest}",
         "field": field_name,
-        "entry_id": entry.id,
         "raw": raw,
+    }
+    if entry.id:
+        item["entry_id"] = entry.id
+    return item
+
+
+def untyped_item(sha256: str, part: UntypedPart) -> dict[str, Any]:
+    """A part of a payload the models could not type, kept as sent with why, under its payload.
+
+    Keyed by its place in the payload, so a redelivery writes the same item.
+    """
+    return {
+        "pk": raw_pk(sha256),
+        "sk": untyped_sk(part.path),
+        "sha256": sha256,
+        "path": part.path,
+        "kind": part.kind,
+        "raw": compact_json(part.raw),
+        "error": part.error,
+    }
+
+
+def failure_item(failure: FailedAttempt) -> dict[str, Any]:
+    """The latest failed attempt at a payload, for ``wactl dlq list`` (one per payload)."""
+    return {
+        "pk": raw_pk(failure.sha256),
+        "sk": FAILURE_SK,
+        "sha256": failure.sha256,
+        "reason": failure.reason,
+        "error": failure.error,
+        "failed_at": failure.failed_at,
+        "sqs_message_id": failure.sqs_message_id,
+        "receive_count": failure.receive_count,
+        "expires_at": failure.failed_at + FAILURE_TTL_SECONDS,
     }
 
 

@@ -2,7 +2,8 @@
 
 Partition keys name the entity (``CONTACT#``, ``MSG#``, ``RAW#``, ...); sort keys order what lives
 under it. Index ``gsi1`` lists a contact's conversation and a day's raw payloads, ``gsi2`` the
-failed messages of a day, and ``consent`` the profiles that ever sent a consent keyword.
+failed messages of a day and the payloads rejected on a day, and ``consent`` the profiles that
+ever sent a consent keyword.
 """
 
 from __future__ import annotations
@@ -22,7 +23,11 @@ RAW_SK = "RAW"
 CLAIM_SK = "CLAIM"
 FAILED_SEND_SK = "FAILED"
 RUN_SK = "RUN"
+FAILURE_SK = "FAILURE"
 STATUS_SK_PREFIX = "STATUS#"
+UNTYPED_SK_PREFIX = "UNTYPED#"
+# Epoch seconds in keys have 10 digits: up to 2286-11-20.
+MAX_KEY_SECONDS = 9_999_999_999
 
 _CONTACT = "CONTACT#"
 
@@ -53,6 +58,16 @@ def failed_day_pk(day: str) -> str:
     return f"FAILED#{day}"
 
 
+def rejected_day_pk(day: str) -> str:
+    """gsi2: the payloads rejected on a day (by day of receipt) that await an operator."""
+    return f"REJECTED#{day}"
+
+
+def untyped_sk(path: str) -> str:
+    """Under ``RAW#<sha256>``: a part of that payload the models could not type."""
+    return f"{UNTYPED_SK_PREFIX}{path}"
+
+
 def event_pk(field_name: str) -> str:
     return f"EVENT#{field_name}"
 
@@ -75,7 +90,16 @@ def status_sk(timestamp: int, status: str) -> str:
 
 def time_key(timestamp: int, tiebreak: str) -> str:
     """Sortable as a string: zero-padded epoch seconds, then a tiebreaker for equal seconds."""
-    return f"{timestamp:010d}#{tiebreak}"
+    return f"{seconds_key(timestamp)}#{tiebreak}"
+
+
+def seconds_key(timestamp: int) -> str:
+    """Epoch seconds as 10 digits, so that string order is time order.
+
+    A time outside them (negative, or milliseconds sent as seconds) is clamped: a longer or signed
+    number would sort out of place among the others.
+    """
+    return f"{min(max(int(timestamp), 0), MAX_KEY_SECONDS):010d}"
 
 
 def day_of(timestamp: float) -> str:

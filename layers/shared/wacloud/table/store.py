@@ -6,7 +6,9 @@ SQS is at-least-once and unordered:
   field) are plain batched puts: writing one twice leaves the same item;
 - state that evolves is split into facets (:mod:`wacloud.table.facets`), written only with a newer
   order key; the facets of one item are written together in one conditional update;
-- a raw payload is archived once per body, keeping its earliest receipt.
+- a raw payload is archived once per body, keeping its earliest receipt; what became of it
+  (stored in full, parts the models could not type, rejected) is noted on its item, so that a
+  redelivery of a payload stored in full can be skipped.
 
 Keys and items are spelled out in :mod:`.keys` and :mod:`.items`; AWS failures leave as
 :class:`~wacloud.table.errors.TableUnavailableError` (:mod:`.client`).
@@ -16,27 +18,40 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from wacloud.table.client import TableClient
 from wacloud.table.errors import ConditionFailed
 from wacloud.table.facets import STATUS_RANK, Facet, newest
-from wacloud.table.items import OutboundRecord, RawArchive, outbound_fields, raw_archive_item
+from wacloud.table.items import (
+    FailedAttempt,
+    OutboundRecord,
+    RawArchive,
+    failure_item,
+    outbound_fields,
+    raw_archive_item,
+)
 from wacloud.table.keys import (
     CONSENT_INDEX,
     CONVERSATION_INDEX,
     FAILED_INDEX,
+    FAILURE_SK,
     INDEX_PARTITION_KEYS,
     MESSAGE_SK,
     PROFILE_SK,
     RAW_SK,
     STATUS_SK_PREFIX,
+    UNTYPED_SK_PREFIX,
     contact_pk,
+    day_of,
     failed_day_pk,
     message_pk,
     raw_day_pk,
     raw_pk,
+    rejected_day_pk,
+    untyped_sk,
     wa_id_of,
 )
 
@@ -50,6 +65,45 @@ class ContactProfile:
 
     wa_id: str
     name: str | None
+
+
+@dataclass(frozen=True)
+class Archived:
+    """What archiving a payload found."""
+
+    first: bool
+    """No receipt of this body was archived before."""
+    stored: dict[str, Any] | None
+    """The payload's item as it was before, if there was one (DynamoDB returns it at no cost)."""
+    kept: bool = False
+    """An earlier receipt's item stands (this one was not written): ``stored`` is the item now."""
+
+    @property
+    def processed_updates(self) -> int | None:
+        """The updates stored by a delivery that stored them all, when one did and noted it."""
+        if not self.kept or self.stored is None or PROCESSED_UPDATES not in self.stored:
+            return None
+        return int(self.stored[PROCESSED_UPDATES])
+
+    def received_at_ms(self, this_receipt: int) -> int:
+        """When the body was first received: the standing item's time, or this receipt's."""
+        if not self.kept or self.stored is None or "received_at_ms" not in self.stored:
+            return this_receipt
+        return int(self.stored["received_at_ms"])
+
+    @property
+    def was_rejected(self) -> bool:
+        return self.stored is not None and REJECTED in self.stored
+
+    @property
+    def had_untyped(self) -> bool:
+        return self.stored is not None and bool(self.stored.get(UNTYPED))
+
+
+# Attributes of a raw payload's item that say what became of it.
+PROCESSED_UPDATES = "processed_updates"
+UNTYPED = "untyped"
+REJECTED = "rejected"
 
 
 @dataclass(frozen=True)
@@ -69,12 +123,15 @@ class ConversationStore:
         return self._table.name
 
     # ------------------------------------------------------------------ writes
-    def put_items(self, items: Iterable[Mapping[str, Any]]) -> None:
-        """Batched puts of items fully determined by their key (safe to repeat, so unconditional)."""
-        self._table.batch_put(items)
+    def put_items(self, items: Iterable[Mapping[str, Any]], *, until: float | None = None) -> None:
+        """Batched puts of items fully determined by their key (safe to repeat, so unconditional).
 
-    def archive(self, archive: RawArchive) -> bool:
-        """Archive a raw payload, keeping its earliest receipt; whether the body was new.
+        Throttled puts are retried with backoff, not past ``until`` (a :func:`time.monotonic` time).
+        """
+        self._table.batch_put(items, until=until)
+
+    def archive(self, archive: RawArchive) -> Archived:
+        """Archive a raw payload, keeping its earliest receipt.
 
         Meta redelivers the same body in new requests and SQS may hand them over in any order, so
         "first processed wins" would depend on that order. The smallest receipt key (``gsi1sk``:
@@ -87,10 +144,73 @@ class ConversationStore:
                 ConditionExpression="attribute_not_exists(pk) OR gsi1sk > :receipt",
                 ExpressionAttributeValues={":receipt": item["gsi1sk"]},
                 ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ConditionFailed as failed:
+            return Archived(first=False, stored=dict(failed.stored) if failed.stored else None, kept=True)
+        previous = old.get("Attributes")
+        return Archived(first=previous is None, stored=previous)
+
+    def note_outcome(
+        self, sha256: str, *, processed_updates: int | None, untyped: int, clear_rejected: bool
+    ) -> None:
+        """Say on a payload's item what its processing found: every update stored
+        (``processed_updates``, so that redeliveries can be skipped), how many parts could not be
+        typed, and that an earlier rejection no longer holds."""
+        sets: dict[str, Any] = {}
+        removes: list[str] = []
+        if processed_updates is not None:
+            sets[PROCESSED_UPDATES] = processed_updates
+        if untyped:
+            sets[UNTYPED] = untyped
+        else:
+            removes.append(UNTYPED)
+        if clear_rejected:
+            removes += [REJECTED, "gsi2pk", "gsi2sk"]
+        self._update_raw(sha256, sets, removes)
+
+    def reject(self, sha256: str, reason: str, received_at_ms: int) -> None:
+        """A payload nothing can be stored of: note why, and list it for operators (index gsi2,
+        by day of receipt) until one dismisses it."""
+        self._update_raw(
+            sha256,
+            {
+                REJECTED: reason,
+                "gsi2pk": rejected_day_pk(day_of(received_at_ms // 1000)),
+                "gsi2sk": f"{received_at_ms:013d}#{sha256}",
+            },
+            [PROCESSED_UPDATES, UNTYPED],
+        )
+
+    def dismiss_rejected(self, sha256: str) -> bool:
+        """Take a rejected payload off the operators' list (the reason stays); whether it was on it."""
+        try:
+            self._table.update(
+                {"pk": raw_pk(sha256), "sk": RAW_SK},
+                UpdateExpression="REMOVE gsi2pk, gsi2sk",
+                ConditionExpression="attribute_exists(gsi2pk)",
             )
         except ConditionFailed:
-            return False  # this body was received earlier already
-        return "Attributes" not in old
+            return False
+        return True
+
+    def untyped_paths(self, sha256: str) -> set[str]:
+        """Where the parts of a payload stored as untyped are (their ``path``)."""
+        found = self._table.query(
+            None,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": raw_pk(sha256), ":prefix": UNTYPED_SK_PREFIX},
+            ProjectionExpression="sk",
+        )
+        return {str(item["sk"]).removeprefix(UNTYPED_SK_PREFIX) for item in found}
+
+    def forget_untyped(self, sha256: str, paths: Iterable[str]) -> None:
+        """Delete untyped parts that are typed now (the models learned them, the payload was replayed)."""
+        self._table.batch_delete([{"pk": raw_pk(sha256), "sk": untyped_sk(path)} for path in paths])
+
+    def note_failure(self, failure: FailedAttempt) -> None:
+        """Keep why the latest attempt at a payload failed (one item per payload, replaced)."""
+        self._table.put(failure_item(failure))
 
     def advance(
         self, pk: str, sk: str, facets: Iterable[Facet], constants: Mapping[str, Any] | None = None
@@ -192,6 +312,22 @@ class ConversationStore:
     def raw_payload(self, sha256: str) -> dict[str, Any] | None:
         return self._table.get({"pk": raw_pk(sha256), "sk": RAW_SK})
 
+    def untyped_parts(self, sha256: str) -> list[dict[str, Any]]:
+        """The parts of a payload the models could not type, in order of their path."""
+        return self._query_all(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": raw_pk(sha256), ":prefix": UNTYPED_SK_PREFIX},
+        )
+
+    def rejected_payloads(self, day: str, limit: int | None = 100) -> list[dict[str, Any]]:
+        """Payloads received on a day that were rejected and not dismissed, in order of receipt."""
+        return self._listing(FAILED_INDEX, rejected_day_pk(day), limit)
+
+    def failures(self, sha256s: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The latest failed attempt at each of these payloads that has one, by SHA-256."""
+        keys = [{"pk": raw_pk(digest), "sk": FAILURE_SK} for digest in dict.fromkeys(sha256s)]
+        return {str(item["sha256"]): item for item in self._table.batch_get(keys)}
+
     def opted_in_contacts(
         self, cursor: Mapping[str, str] | None, page_size: int, *, exclude_marketing_stopped: bool
     ) -> ProfilePage:
@@ -228,6 +364,26 @@ class ConversationStore:
         return ProfilePage(contacts, {k: str(v) for k, v in last.items()} if last else None)
 
     # ------------------------------------------------------------------ helpers
+    def _update_raw(self, sha256: str, sets: Mapping[str, Any], removes: Sequence[str]) -> None:
+        names = {f"#s{i}": name for i, name in enumerate(sets)} | {
+            f"#r{i}": name for i, name in enumerate(removes)
+        }
+        clauses = []
+        if sets:
+            clauses.append("SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(sets))))
+        if removes:
+            clauses.append("REMOVE " + ", ".join(f"#r{i}" for i in range(len(removes))))
+        request: dict[str, Any] = {
+            "UpdateExpression": " ".join(clauses),
+            # Never create a bare item: an archive TTL deleted (or never written) stays absent.
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeNames": names,
+        }
+        if sets:
+            request["ExpressionAttributeValues"] = {f":s{i}": value for i, value in enumerate(sets.values())}
+        with suppress(ConditionFailed):
+            self._table.update({"pk": raw_pk(sha256), "sk": RAW_SK}, **request)
+
     def _update_facets(self, pk: str, sk: str, facets: Sequence[Facet], constants: Mapping[str, Any]) -> None:
         names: dict[str, str] = {}
         values: dict[str, Any] = {}

@@ -1,0 +1,126 @@
+"""What one payload changes in the table: items to put, and facets folded per evolving item."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from wacloud.core.settings import ProcessorSettings
+from wacloud.meta.error_codes import OPTED_OUT_OF_MARKETING
+from wacloud.meta.inbound import Entry, InboundMessage, MessagesValue, ReadPayload, Status
+from wacloud.table.facets import (
+    Facet,
+    consent_facet,
+    inbound_facet,
+    marketing_stopped_facet,
+    name_facet,
+    number_change_facet,
+    status_facet,
+)
+from wacloud.table.items import event_item, message_item, sender_id, status_item, untyped_item
+
+
+@dataclass
+class PayloadChanges:
+    """Every change a payload makes, gathered before anything is written.
+
+    Folding keeps, per item and facet, only the newest update of the payload, so a POST with many
+    updates for one contact or one message costs one conditional write per item, not per update.
+    """
+
+    settings: ProcessorSettings
+    items: list[dict[str, Any]] = field(default_factory=list)
+    profiles: dict[str, list[Facet]] = field(default_factory=lambda: defaultdict(list))
+    message_facets: dict[str, list[Facet]] = field(default_factory=lambda: defaultdict(list))
+    recipients: dict[str, str] = field(default_factory=dict)
+    number_links: set[tuple[str, str]] = field(default_factory=set)
+    untyped_paths: set[str] = field(default_factory=set)
+    messages: int = 0
+    statuses: int = 0
+    others: int = 0
+
+    @classmethod
+    def of(cls, read: ReadPayload, sha256: str, settings: ProcessorSettings) -> PayloadChanges:
+        changes = cls(settings)
+        for entry in read.payload.entry:
+            for change in entry.changes:
+                value = change.messages_value()
+                if value is None:
+                    changes.add_event(entry, change.field, change.value)
+                    continue
+                if value.errors:
+                    errors = [
+                        error.model_dump(mode="json", by_alias=True, exclude_unset=True)
+                        for error in value.errors
+                    ]
+                    changes.add_event(entry, "messages.errors", {"errors": errors})
+                for message in value.messages:
+                    changes.add_message(value, message)
+                for status in value.statuses:
+                    changes.add_status(status)
+        for part in read.untyped:
+            changes.items.append(untyped_item(sha256, part))
+            changes.untyped_paths.add(part.path)
+        return changes
+
+    @property
+    def untyped(self) -> int:
+        return len(self.untyped_paths)
+
+    @property
+    def updates(self) -> int:
+        return self.messages + self.statuses + self.others + self.untyped
+
+    def add_event(self, entry: Entry, field_name: str, value: Any) -> None:
+        self.items.append(event_item(entry, field_name, value))
+        self.others += 1
+
+    def add_message(self, value: MessagesValue, message: InboundMessage) -> None:
+        self.messages += 1
+        self.items.append(message_item(value, message))
+        wa_id = sender_id(message)
+        if wa_id is None:
+            return
+        ts, wamid = message.timestamp, message.id
+        facets: list[Facet] = []
+        if message.type != "system":
+            # System notices (number or identity changed) come from WhatsApp, not from the user, so
+            # they do not open the 24-hour customer service window.
+            facets.append(inbound_facet(ts, wamid))
+        contact = value.contact_for(message)
+        if contact is not None and contact.profile is not None and contact.profile.name:
+            facets.append(name_facet(ts, wamid, contact.profile.name))
+        keyword = _consent_keyword(message)
+        if keyword in self.settings.opt_out_keywords:
+            facets.append(consent_facet(ts, wamid, False, f"keyword:{keyword}"))
+        elif keyword in self.settings.opt_in_keywords:
+            facets.append(consent_facet(ts, wamid, True, f"keyword:{keyword}"))
+        system = message.system
+        if system is not None and system.type == "user_changed_number" and system.new_wa_id:
+            facets.append(number_change_facet(ts, wamid, system.new_wa_id))
+            self.number_links.add((system.new_wa_id, wa_id))
+        if facets:
+            self.profiles[wa_id].extend(facets)
+
+    def add_status(self, status: Status) -> None:
+        self.statuses += 1
+        self.items.append(status_item(status))
+        errors = [error.model_dump(mode="json", exclude_none=True) for error in status.errors]
+        facet = status_facet(status.status, status.timestamp, status.id, errors)
+        if facet is not None:
+            self.message_facets[status.id].append(facet)
+            if status.recipient_id:
+                self.recipients[status.id] = status.recipient_id
+        recipient = status.recipient_id
+        if recipient and any(error.code == OPTED_OUT_OF_MARKETING for error in status.errors):
+            self.profiles[recipient].append(marketing_stopped_facet(status.timestamp, status.id))
+
+
+def _consent_keyword(message: InboundMessage) -> str | None:
+    text = None
+    if message.text is not None:
+        text = message.text.body
+    elif message.button is not None:
+        text = message.button.payload or message.button.text
+    return text.strip().upper() if text else None
