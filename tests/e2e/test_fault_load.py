@@ -51,8 +51,10 @@ def fast_template(directory: Path) -> Path:
     the sender's Graph read timeout and backoff."""
     body: Any = Template.load(TEMPLATE_PATH).body
     resources = body["Resources"]
-    resources["WebhookQueue"]["Properties"]["VisibilityTimeout"] = 10
-    resources["ProcessorFunction"]["Properties"]["Timeout"] = 8
+    # Long enough for a POST of 1,000 statuses on this machine (the processor's time budget stops
+    # any record that would not finish, and it is retried), short enough to retry within the test.
+    resources["WebhookQueue"]["Properties"]["VisibilityTimeout"] = 20
+    resources["ProcessorFunction"]["Properties"]["Timeout"] = 20
     resources["OutboundQueue"]["Properties"]["VisibilityTimeout"] = 15
     sender = resources["SenderFunction"]["Properties"]
     sender["Timeout"] = 12
@@ -163,7 +165,7 @@ def test_stored_state_equals_what_was_sent_under_faults(tmp_path: Path) -> None:
     for body in corpus.poison_posts:
         archived = state.raw_payloads.get(payload_digest(body))
         assert archived is not None, body
-        assert archived.get("rejected_reason"), archived
+        assert archived.get("rejected"), archived
 
     print(
         f"\nfault and load run (scale {SCALE}): sent {deliveries.posts} webhooks "

@@ -42,7 +42,6 @@ from walocal.runtime import LOCAL_APP_SECRET
 
 TABLE = "whatsapp-cloud-MessagesTable"
 RANK = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
-BASE_TIME = 1_790_000_000
 
 
 # ------------------------------------------------------------------------------ the corpus
@@ -86,6 +85,8 @@ class Corpus:
 
 
 def build_corpus(rng: random.Random, scale: int = 1) -> Corpus:
+    # Within the last hours: the contacts' messages open their 24-hour windows for the sends.
+    base_time = int(time.time()) - 4 * 3600
     contacts = [f"1650555{n:04d}" for n in range(20 * scale)]
     corpus = Corpus(contacts)
     templates = [
@@ -101,7 +102,7 @@ def build_corpus(rng: random.Random, scale: int = 1) -> Corpus:
                 wa_id = rng.choice(contacts)
                 copied = copy.deepcopy(message)
                 copied["id"] = f"wamid.load-in-{n}"
-                copied["timestamp"] = str(BASE_TIME + n)
+                copied["timestamp"] = str(base_time + n)
                 if "from" in copied:
                     copied["from"] = wa_id
                 contact = {"profile": {"name": f"Contact {wa_id[-4:]}"}, "wa_id": wa_id}
@@ -110,7 +111,7 @@ def build_corpus(rng: random.Random, scale: int = 1) -> Corpus:
     # The contacts' first messages open their 24-hour window: every contact writes once more as text.
     for wa_id in contacts:
         n = next(counter)
-        text: dict[str, Any] = {"from": wa_id, "id": f"wamid.load-in-{n}", "timestamp": str(BASE_TIME + n)}
+        text: dict[str, Any] = {"from": wa_id, "id": f"wamid.load-in-{n}", "timestamp": str(base_time + n)}
         text |= {"type": "text", "text": {"body": "hello"}}
         messages.append((text, {"profile": {"name": f"Contact {wa_id[-4:]}"}, "wa_id": wa_id}))
         corpus.inbound[text["id"]] = "text"
@@ -127,7 +128,7 @@ def build_corpus(rng: random.Random, scale: int = 1) -> Corpus:
     statuses: list[dict[str, Any]] = []
     for n in range(400 * scale):
         wamid, recipient = f"wamid.load-out-{n}", rng.choice(contacts)
-        start = BASE_TIME + 10_000 + n
+        start = base_time + 10_000 + n
         steps = [("sent", start)]
         if rng.random() < 0.1:
             steps.append(("failed", start + 1))
