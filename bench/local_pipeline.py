@@ -13,6 +13,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,10 +25,16 @@ from wacloud.meta.signature import sign
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _free_ports(count: int) -> list[int]:
+    """Distinct free ports: each socket stays bound until all are chosen."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def _median_ms(call: object, rounds: int) -> float:
@@ -40,7 +47,7 @@ def _median_ms(call: object, rounds: int) -> float:
 
 
 def run(rounds: int = 200) -> str:
-    ports = [_free_port() for _ in range(4)]
+    ports = _free_ports(4)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WHATSAPP_", "GRAPH_API"))}
     args = ["--webhook-port", "--invoke-port", "--graph-port", "--aws-port"]
     command = [
@@ -49,7 +56,9 @@ def run(rounds: int = 200) -> str:
         "walocal",
         *[x for pair in zip(args, map(str, ports), strict=True) for x in pair],
     ]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # A file, not a pipe nobody reads (a full pipe would block the runtime); shown if it will not stop.
+    log = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115 (closed once it stopped)
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{ports[0]}/webhook"
     session = requests.Session()
     try:
@@ -91,10 +100,15 @@ def run(rounds: int = 200) -> str:
     finally:
         process.send_signal(signal.SIGTERM)
         try:
-            process.wait(timeout=60)
+            process.wait(timeout=90)
         except subprocess.TimeoutExpired:
             process.kill()  # never leave a runtime behind, whatever happened
-            raise
+            log.seek(0)
+            raise RuntimeError(
+                f"wa-local did not stop within 90 s; its log ends:\n{log.read()[-4000:]}"
+            ) from None
+        finally:
+            log.close()
     return "\n".join(
         [
             f"local pipeline over HTTP (median of {rounds}; moto as AWS, so absolute times are local ones)",
