@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from walocal.policies import ResolvedPolicy, evaluate, translated_policies
+from walocal.policies import ResolvedPolicy, evaluate, translate, translated_policies
 from walocal.provision import ACCOUNT_ID, provision
 from walocal.template import Template
 
@@ -241,3 +241,25 @@ def test_evaluator_string_condition_operators(
 ) -> None:
     statement = allow("s3:GetObject", "*", Condition={operator: {"k": "a"}})
     assert evaluate([doc(statement)], "s3:GetObject", "x", {"k": values}) is expected
+
+
+def test_send_requests_come_only_from_the_stack_s_bus_and_one_source() -> None:
+    cfn = translate(Template.load(), {"PhoneNumberId": "123456789012345"})
+    resources = cfn["Resources"]
+    [rule] = [  # the one rule that takes send requests (the schedule is EventBridge Scheduler's)
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Events::Rule"
+        and "WhatsApp Send Request" in str(r["Properties"].get("EventPattern"))
+    ]
+    assert rule["EventBusName"] == {"Ref": "SendRequestBus"}
+    assert rule["EventPattern"] == {
+        "source": [{"Ref": "SendRequestSource"}],
+        "detail-type": ["WhatsApp Send Request"],
+    }
+    policy = resources["SendRequestBusPolicy"]["Properties"]
+    assert policy["EventBusName"] == {"Ref": "SendRequestBus"}
+    statement = policy["Statement"]
+    assert statement["Action"] == "events:PutEvents"
+    assert statement["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+    assert statement["Condition"] == {"StringEquals": {"events:source": {"Ref": "SendRequestSource"}}}
