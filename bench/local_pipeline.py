@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -21,20 +20,9 @@ import boto3
 import requests
 
 from wacloud.meta.signature import sign
+from walocal.ports import free_ports
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_ports(count: int) -> list[int]:
-    """Distinct free ports: each socket stays bound until all are chosen."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def _median_ms(call: object, rounds: int) -> float:
@@ -47,7 +35,7 @@ def _median_ms(call: object, rounds: int) -> float:
 
 
 def run(rounds: int = 200) -> str:
-    ports = _free_ports(4)
+    ports = free_ports(4)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WHATSAPP_", "GRAPH_API"))}
     args = ["--webhook-port", "--invoke-port", "--graph-port", "--aws-port"]
     command = [

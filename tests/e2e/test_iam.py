@@ -23,9 +23,7 @@ import yaml
 from botocore.exceptions import ClientError
 
 from support.local_runtime import RunningRuntime, eventually, local_runtime
-from wacloud.meta.signature import sign
 from walocal.events import event_path
-from walocal.runtime import LOCAL_APP_SECRET
 from walocal.template import TEMPLATE_PATH, Template
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("iam")]
@@ -40,10 +38,6 @@ class Runtime(RunningRuntime):
         response = requests.get(f"{self.aws_url}/_walocal/calls", timeout=5)
         response.raise_for_status()
         return [call for call in response.json() if call["function"] is not None]
-
-    def post_webhook(self, body: bytes) -> requests.Response:
-        headers = {"content-type": "application/json", "x-hub-signature-256": sign(body, LOCAL_APP_SECRET)}
-        return requests.post(self.webhook_url, data=body, headers=headers, timeout=10)
 
 
 @contextmanager

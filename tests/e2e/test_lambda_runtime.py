@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 import requests
 
-from support.local_runtime import RunningRuntime, eventually, free_ports, local_runtime
+from support.local_runtime import RunningRuntime, eventually, local_runtime
+from walocal.ports import free_ports
 from walocal.template import PROJECT_ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("lambda-runtime")]

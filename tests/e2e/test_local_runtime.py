@@ -54,13 +54,7 @@ def test_handshake_over_http(runtime: Runtime) -> None:
 def test_signed_webhook_ends_in_the_table(runtime: Runtime) -> None:
     body = event_path("webhooks/message_text.json").read_bytes()
     wamid = json.loads(body)["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
-    response = requests.post(
-        runtime.webhook_url,
-        data=body,
-        headers={"content-type": "application/json", "x-hub-signature-256": sign(body, LOCAL_APP_SECRET)},
-        timeout=5,
-    )
-    assert response.status_code == 200
+    assert runtime.post_webhook(body).status_code == 200
     table = runtime.table()
     item = eventually(lambda: table.get_item(Key={"pk": f"MSG#{wamid}", "sk": "MESSAGE"}).get("Item"))
     assert item["text"] == "Hi! Is my order #4521 on its way?"
@@ -195,13 +189,7 @@ def test_a_contact_writes_gets_a_reply_that_is_read_and_a_stranger_gets_nothing(
 
 def test_a_bad_update_and_a_body_that_is_no_webhook_lose_nothing_and_say_why(runtime: Runtime) -> None:
     def post(body: bytes) -> None:
-        response = requests.post(
-            runtime.webhook_url,
-            data=body,
-            headers={"content-type": "application/json", "x-hub-signature-256": sign(body, LOCAL_APP_SECRET)},
-            timeout=5,
-        )
-        assert response.status_code == 200
+        assert runtime.post_webhook(body).status_code == 200
 
     # A POST whose second message has a latitude in words, and a signed body that is not JSON.
     payload = json.loads(event_path("webhooks/message_location.json").read_text())

@@ -14,7 +14,6 @@ import pytest
 import requests
 
 from support.local_runtime import RunningRuntime, local_runtime
-from wacloud.meta.signature import sign
 from walocal.events import event_path
 
 pytestmark = [pytest.mark.e2e]
@@ -23,11 +22,6 @@ APP_SECRET = "appsecret-Zq81vX0pLw2"
 VERIFY_TOKEN = "verifytoken-Hm47tYq9Rb"
 ACCESS_TOKEN = "accesstoken-Kc52nWe8Ud"
 SECRETS = (APP_SECRET, VERIFY_TOKEN, ACCESS_TOKEN)
-
-
-def post(runtime: RunningRuntime, body: bytes, secret: str = APP_SECRET) -> requests.Response:
-    headers = {"content-type": "application/json", "x-hub-signature-256": sign(body, secret)}
-    return requests.post(runtime.webhook_url, data=body, headers=headers, timeout=10)
 
 
 def invoke(runtime: RunningRuntime, request: Any) -> requests.Response:
@@ -68,10 +62,10 @@ def test_no_secret_reaches_a_log_an_item_a_message_an_object_or_an_answer(tmp_pa
         # Webhooks: signed, forged, oversized (through S3), poison.
         message = json.loads(event_path("webhooks/message_text.json").read_text())
         body = json.dumps(message).encode()
-        answers += [post(runtime, body).text, post(runtime, body, "forged").text]
+        answers += [runtime.post_webhook(body, APP_SECRET).text, runtime.post_webhook(body, "forged").text]
         padded = {**message, "padding": "x" * 1_100_000}
-        answers.append(post(runtime, json.dumps(padded).encode()).text)
-        answers.append(post(runtime, b"not json").text)
+        answers.append(runtime.post_webhook(json.dumps(padded).encode(), APP_SECRET).text)
+        answers.append(runtime.post_webhook(b"not json", APP_SECRET).text)
         # Sends: accepted, refused by a rule, invalid, and refused by Meta for the token (190).
         template: dict[str, Any] = {"to": "16505551234", "type": "template"}
         template["template"] = {"name": "hello_world", "language": {"code": "en_US"}}

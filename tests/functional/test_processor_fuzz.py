@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from support.aws import REGION
+from support.fuzzing import json_values, mutated
 from walocal.events import EVENTS_DIR, load_event
 from walocal.functions import LocalFunction
 from walocal.provision import LocalStack
@@ -22,25 +23,6 @@ from walocal.provision import LocalStack
 WEBHOOKS = [
     json.loads(path.read_text(encoding="utf-8")) for path in sorted((EVENTS_DIR / "webhooks").glob("*.json"))
 ]
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
-    ),
-    max_leaves=6,
-)
-
-
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix] if prefix else []
-    if isinstance(value, dict):
-        for key, child in value.items():
-            found += _paths(child, (*prefix, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            found += _paths(child, (*prefix, index))
-    return found
 
 
 @st.composite
@@ -50,20 +32,8 @@ def bodies(draw: st.DrawFn) -> str:
         return draw(st.text(max_size=200))  # anything at all
     if kind == 1:
         return json.dumps(draw(json_values))  # JSON, rarely a webhook
-    payload = copy.deepcopy(draw(st.sampled_from(WEBHOOKS)))  # a webhook with a few values changed
-    for _ in range(draw(st.integers(1, 4))):
-        paths = _paths(payload)
-        if not paths:
-            break
-        path = draw(st.sampled_from(paths))
-        parent = payload
-        for step in path[:-1]:
-            parent = parent[step]
-        if draw(st.booleans()):
-            parent[path[-1]] = draw(json_values)
-        else:
-            del parent[path[-1]]
-    return json.dumps(payload)
+    # A webhook with a few values changed or removed.
+    return json.dumps(draw(mutated(copy.deepcopy(draw(st.sampled_from(WEBHOOKS))), changes=4)))
 
 
 @st.composite

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from support.aws import REGION
 from support.contacts import SeedingStore
 from support.fake_graph import FakeGraphServer
+from support.fuzzing import json_values, mutated
 from walocal.events import event_path
 from walocal.functions import LocalFunction
 from walocal.provision import LocalStack
@@ -23,48 +24,12 @@ EXAMPLES = [
     json.loads(path.read_text(encoding="utf-8")) for path in sorted(event_path("sender").glob("*.json"))
 ]
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
-    ),
-    max_leaves=6,
-)
-
-
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Every path to a value inside ``value`` (dict keys and list indexes)."""
-    found = [prefix] if prefix else []
-    if isinstance(value, dict):
-        for key, child in value.items():
-            found += _paths(child, (*prefix, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            found += _paths(child, (*prefix, index))
-    return found
-
 
 @st.composite
 def requests_to_send(draw: st.DrawFn) -> Any:
     if draw(st.integers(0, 5)) == 0:
         return draw(json_values)  # not even an object, sometimes
-    request = copy.deepcopy(draw(st.sampled_from(EXAMPLES)))
-    for _ in range(draw(st.integers(1, 3))):
-        paths = _paths(request)
-        if not paths:
-            break
-        path = draw(st.sampled_from(paths))
-        parent = request
-        for step in path[:-1]:
-            parent = parent[step]
-        action = draw(st.sampled_from(["replace", "delete", "add"]))
-        if action == "replace":
-            parent[path[-1]] = draw(json_values)
-        elif action == "delete":
-            del parent[path[-1]]
-        elif isinstance(parent, dict):
-            parent[draw(st.text(min_size=1, max_size=8))] = draw(json_values)
-    return request
+    return draw(mutated(copy.deepcopy(draw(st.sampled_from(EXAMPLES))), add_keys=True))
 
 
 @pytest.fixture

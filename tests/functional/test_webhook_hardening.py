@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from support.aws import REGION, queue_messages
+from support.fuzzing import json_values
 from wacloud.meta.signature import sign
 from walocal.events import load_event
 from walocal.functions import LocalFunction
@@ -140,16 +141,6 @@ def test_base64_bodies_are_verified_over_the_decoded_bytes(webhook: LocalFunctio
     event.update(body=base64.b64encode(body).decode(), isBase64Encoded=True)
     assert webhook.invoke(event)["statusCode"] == 200
     assert len(queue_messages(stack)) == 1
-
-
-# Values of every JSON type, nested a little: what a direct invoke or a malformed request may hold.
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
-    ),
-    max_leaves=8,
-)
 
 
 @st.composite

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,10 @@ from typing import Any, TypeVar
 import boto3
 import requests
 
+from wacloud.meta.signature import sign
+from walocal.ports import free_ports
+from walocal.runtime import LOCAL_APP_SECRET
+
 T = TypeVar("T")
 TABLE = "whatsapp-cloud-MessagesTable"
 
@@ -26,18 +29,6 @@ def admin_session() -> boto3.Session:
     return boto3.Session(
         region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
     )
-
-
-def free_ports(count: int) -> list[int]:
-    """Distinct free ports: each socket stays bound until all are chosen, so none repeats."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def eventually(probe: Callable[[], T | None], timeout: float = 10.0) -> T:
@@ -65,6 +56,11 @@ class RunningRuntime:
 
     def log_lines(self) -> list[str]:
         return self.log().splitlines()
+
+    def post_webhook(self, body: bytes, secret: str = LOCAL_APP_SECRET) -> requests.Response:
+        """POST ``body`` to the webhook signed as Meta signs it (with ``secret``)."""
+        headers = {"content-type": "application/json", "x-hub-signature-256": sign(body, secret)}
+        return requests.post(self.webhook_url, data=body, headers=headers, timeout=30)
 
     def client(self, service: str, endpoint_url: str | None = None, **options: Any) -> Any:
         """A client of the emulated AWS (or of ``endpoint_url``) as the runtime's administrator."""
