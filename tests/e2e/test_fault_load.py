@@ -120,7 +120,7 @@ def test_stored_state_equals_what_was_sent_under_faults(tmp_path: Path) -> None:
         )  # fmt: skip
         add_fault(
             runtime, service="dynamodb", operation="UpdateItem", function="ProcessorFunction",
-            effect="crash", probability=0.01, count=3,
+            effect="crash", probability=0.02, count=3,
         )  # fmt: skip
         deliver(runtime, [*corpus.status_posts, *corpus.poison_posts], rng, deliveries)
         drain(runtime, ["WebhookQueue", "OutboundQueue"])
@@ -144,6 +144,12 @@ def test_stored_state_equals_what_was_sent_under_faults(tmp_path: Path) -> None:
     expected_status = corpus.final_status()
     assert {wamid: state.current_status.get(wamid) for wamid in expected_status} == expected_status
     assert left_dead == 0
+    # Each kind of fault really happened (a run without them would prove nothing).
+    assert {kind for kind, hits in injected.items() if hits} == {
+        "sqs unavailable",
+        "dynamodb throttle",
+        "dynamodb crash",
+    }, injected
 
     # Sends: every tag reached Meta exactly once, and is recorded with Meta's latest status.
     sent_tags = [str(message["body"].get("text", {}).get("body")) for message in simulated]
@@ -170,7 +176,8 @@ def test_stored_state_equals_what_was_sent_under_faults(tmp_path: Path) -> None:
     print(
         f"\nfault and load run (scale {SCALE}): sent {deliveries.posts} webhooks "
         f"({deliveries.attempts} attempts, refused {dict(deliveries.refused)}), "
-        f"duplicated {deliveries.duplicated}, faults injected {injected} (+ Graph API chaos), "
+        f"duplicated {deliveries.duplicated}, faults injected {sum(injected.values())} "
+        f"({dict(injected)}, + Graph API chaos), "
         f"stored {len(state.inbound)} messages and {state.status_items} statuses, "
         f"dead-lettered {dead_lettered}, replayed {dead_lettered}, lost = {len(lost_inbound)}; "
         f"sends {sends.direct} direct + {sends.queued} queued ({sends.repeats} repeats, "

@@ -272,9 +272,12 @@ def add_fault(runtime: RunningRuntime, **rule: Any) -> None:
     requests.post(f"{runtime.aws_url}/_walocal/faults", json=rule, timeout=5).raise_for_status()
 
 
-def faults_fired(runtime: RunningRuntime) -> int:
-    rules = requests.get(f"{runtime.aws_url}/_walocal/faults", timeout=5).json()
-    return sum(int(rule["hits"]) for rule in rules)
+def faults_fired(runtime: RunningRuntime) -> Counter[str]:
+    """How often each kind of fault fired, e.g. ``{"dynamodb throttle": 40}``."""
+    fired: Counter[str] = Counter()
+    for rule in requests.get(f"{runtime.aws_url}/_walocal/faults", timeout=5).json():
+        fired[f"{rule['service']} {rule['effect']}"] += int(rule["hits"])
+    return fired
 
 
 def clear_faults(runtime: RunningRuntime) -> None:
