@@ -34,13 +34,15 @@ class Probe(RunningRuntime):
     def http_url(self) -> str:
         return self.webhook_url.removesuffix("/webhook")
 
-    def invoke(self, event: Any, function: str = "ProbeFunction", **headers: str) -> requests.Response:
-        return requests.post(
-            f"{self.invoke_url}/2015-03-31/functions/{function}/invocations",
-            data=json.dumps(event),
-            headers=headers,
-            timeout=30,
-        )
+    def invoke(
+        self,
+        event: Any,
+        function: str = "ProbeFunction",
+        *,
+        timeout: float = 30,
+        headers: dict[str, str] | None = None,
+    ) -> requests.Response:
+        return super().invoke(event, function, timeout=timeout, headers=headers)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +74,7 @@ def test_a_timeout_is_reported_as_lambda_does_and_the_next_call_gets_a_fresh_ins
 
 def test_a_handler_error_is_the_functions_error_and_the_instance_stays(probe: Probe) -> None:
     pid = probe.invoke({}).json()["pid"]
-    failed = probe.invoke({"raise": "the handler gave up"}, **{"X-Amz-Log-Type": "Tail"})
+    failed = probe.invoke({"raise": "the handler gave up"}, headers={"X-Amz-Log-Type": "Tail"})
     assert failed.headers["X-Amz-Function-Error"] == "Unhandled"
     assert (failed.json()["errorType"], failed.json()["errorMessage"]) == (
         "RuntimeError",
@@ -135,7 +137,7 @@ def test_the_worker_sees_only_its_function_and_lambdas_environment(probe: Probe)
 
 
 def test_a_failed_async_event_is_retried_then_sent_to_the_on_failure_queue(probe: Probe) -> None:
-    answer = probe.invoke({"raise": "async failure"}, **{"X-Amz-Invocation-Type": "Event"})
+    answer = probe.invoke({"raise": "async failure"}, headers={"X-Amz-Invocation-Type": "Event"})
     assert answer.status_code == 202
     sqs = probe.client("sqs")
     queue_url = sqs.get_queue_url(QueueName="whatsapp-cloud-ProbeFailures")["QueueUrl"]

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import requests
 
+from support.aws import all_items
 from support.local_runtime import RunningRuntime, local_runtime
 from walocal.events import event_path
 
@@ -24,14 +25,9 @@ ACCESS_TOKEN = "accesstoken-Kc52nWe8Ud"
 SECRETS = (APP_SECRET, VERIFY_TOKEN, ACCESS_TOKEN)
 
 
-def invoke(runtime: RunningRuntime, request: Any) -> requests.Response:
-    url = f"{runtime.invoke_url}/2015-03-31/functions/SenderFunction/invocations"
-    return requests.post(url, json=request, timeout=60)
-
-
 def everything_stored(runtime: RunningRuntime) -> list[str]:
     """Every item, queue message (peeked, then released) and object of the emulated stack."""
-    texts = [json.dumps(item, default=str) for item in runtime.table().scan()["Items"]]
+    texts = [json.dumps(item, default=str) for item in all_items(runtime.table())]
     sqs = runtime.client("sqs")
     for url in sqs.list_queues()["QueueUrls"]:
         messages = sqs.receive_message(
@@ -70,13 +66,13 @@ def test_no_secret_reaches_a_log_an_item_a_message_an_object_or_an_answer(tmp_pa
         template: dict[str, Any] = {"to": "16505551234", "type": "template"}
         template["template"] = {"name": "hello_world", "language": {"code": "en_US"}}
         text = {"to": "19995550000", "type": "text", "text": {"body": "hello"}}  # no window: refused
-        answers.append(invoke(runtime, template).text)
-        answers.append(invoke(runtime, text).text)
-        answers.append(invoke(runtime, {"to": 5}).text)
+        answers.append(runtime.invoke(template).text)
+        answers.append(runtime.invoke(text).text)
+        answers.append(runtime.invoke({"to": 5}).text)
         requests.put(
             f"{runtime.graph_url}/_simulator/chaos", json={"expired_tokens": [ACCESS_TOKEN]}, timeout=5
         )
-        answers.append(invoke(runtime, {**template, "idempotency_key": "k-190"}).text)
+        answers.append(runtime.invoke({**template, "idempotency_key": "k-190"}).text)
         answers.append(requests.get(f"{runtime.graph_url}/_simulator/chaos", timeout=5).text)
         answers.append(requests.get(f"{runtime.graph_url}/_simulator/messages", timeout=5).text)
         # The operator tools, against the same stack.

@@ -11,17 +11,22 @@ from walocal.provision import LocalStack
 REGION = "us-east-1"
 
 
-def table_items(stack: LocalStack) -> list[dict[str, Any]]:
-    """Every item of the table, sorted by key: the whole state, for comparisons."""
-    table = boto3.resource("dynamodb", region_name=REGION).Table(stack.table_names["MessagesTable"])
+def all_items(table: Any) -> list[dict[str, Any]]:
+    """Every item of a table resource, page after page (a scan stops a page at 1 MB)."""
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {}
     while True:
         page = table.scan(**kwargs)
         items.extend(page["Items"])
         if "LastEvaluatedKey" not in page:
-            return sorted(items, key=lambda item: (item["pk"], item["sk"]))
+            return items
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def table_items(stack: LocalStack) -> list[dict[str, Any]]:
+    """Every item of the table, sorted by key: the whole state, for comparisons."""
+    table = boto3.resource("dynamodb", region_name=REGION).Table(stack.table_names["MessagesTable"])
+    return sorted(all_items(table), key=lambda item: (item["pk"], item["sk"]))
 
 
 def queue_messages(stack: LocalStack, logical_id: str = "WebhookQueue") -> list[dict[str, Any]]:

@@ -35,6 +35,7 @@ from typing import Any
 
 import requests
 
+from support.aws import all_items
 from support.local_runtime import RunningRuntime
 from wacloud.meta.signature import sign
 from walocal.events import event_path
@@ -220,14 +221,6 @@ class SendStats:
     outcomes: Counter[str] = field(default_factory=Counter)
 
 
-def invoke_sender(runtime: RunningRuntime, request: dict[str, Any]) -> Any:
-    response = requests.post(
-        f"{runtime.invoke_url}/2015-03-31/functions/SenderFunction/invocations", json=request, timeout=90
-    )
-    response.raise_for_status()
-    return response.json()
-
-
 def send_direct(
     runtime: RunningRuntime, tags: Iterable[str], to: Callable[[], str], stats: SendStats
 ) -> None:
@@ -237,7 +230,9 @@ def send_direct(
         request = {"to": to(), "type": "text", "text": {"body": tag}, "idempotency_key": tag}
         stats.direct += 1
         for _ in range(30):
-            answer = invoke_sender(runtime, request)
+            response = runtime.invoke(request)
+            response.raise_for_status()
+            answer = response.json()
             [result] = answer["results"]
             error = result.get("error") or {}
             if result["status"] != "failed":
@@ -310,18 +305,6 @@ def drain(runtime: RunningRuntime, queues: Sequence[str], timeout: float = 240) 
 # ------------------------------------------------------------------------------ the stored state
 
 
-def scan_table(runtime: RunningRuntime) -> list[dict[str, Any]]:
-    table = runtime.table()
-    items: list[dict[str, Any]] = []
-    request: dict[str, Any] = {}
-    while True:
-        page = table.scan(**request)
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return items
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
 @dataclass
 class StoredState:
     inbound: dict[str, str]
@@ -339,7 +322,7 @@ class StoredState:
         current: dict[str, str] = {}
         outbound: dict[str, dict[str, Any]] = {}
         raw: dict[str, dict[str, Any]] = {}
-        for item in scan_table(runtime):
+        for item in all_items(runtime.table()):
             pk, sk = str(item["pk"]), str(item["sk"])
             if pk.startswith("MSG#") and sk == "MESSAGE":
                 if item.get("direction") == "inbound":

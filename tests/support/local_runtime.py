@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -56,6 +57,22 @@ class RunningRuntime:
 
     def log_lines(self) -> list[str]:
         return self.log().splitlines()
+
+    def invoke(
+        self,
+        event: Any,
+        function: str = "SenderFunction",
+        *,
+        timeout: float = 90,
+        headers: dict[str, str] | None = None,
+    ) -> requests.Response:
+        """Invoke a function through the runtime's Lambda Invoke API (RequestResponse by default)."""
+        return requests.post(
+            f"{self.invoke_url}/2015-03-31/functions/{function}/invocations",
+            data=json.dumps(event),
+            headers=headers,
+            timeout=timeout,
+        )
 
     def post_webhook(self, body: bytes, secret: str = LOCAL_APP_SECRET) -> requests.Response:
         """POST ``body`` to the webhook signed as Meta signs it (with ``secret``)."""
