@@ -83,6 +83,20 @@ def test_refresh_reads_again_at_most_once_per_interval() -> None:
     assert secrets.calls == 3
 
 
+def test_accepted_reads_again_only_when_the_cached_value_fails() -> None:
+    now = [1000.0]
+    secrets = _Secrets()
+    client: Any = secrets
+    cache = CredentialsCache(client, "arn", AccessToken.from_secret_string, clock=lambda: now[0])
+    assert cache.accepted(lambda c: c.access_token == "t1")
+    assert secrets.calls == 1
+    secrets.value = SECRET.replace("t1", "t2")
+    assert cache.accepted(lambda c: c.access_token == "t2")  # changed in the secret: read again
+    assert secrets.calls == 2
+    assert not cache.accepted(lambda c: c.access_token == "t3")  # within 30 s: no read
+    assert secrets.calls == 2
+
+
 @pytest.mark.parametrize("read_timeout", [2.0, 5.0])
 def test_clients_get_explicit_timeouts_and_standard_retries(read_timeout: float) -> None:
     config: Any = client_config(read_timeout=read_timeout)

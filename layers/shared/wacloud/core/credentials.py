@@ -121,6 +121,19 @@ class CredentialsCache(Generic[T]):
             assert self._value is not None
             return self._value
 
+    def accepted(self, accepts: Callable[[T], bool]) -> bool:
+        """Whether ``accepts`` holds for the cached value or, failing that, for the secret read again.
+
+        The re-read is :meth:`refresh`'s, so at most once per ``min_refresh_seconds``: a value just
+        changed in Secrets Manager (a rotated app secret, a new verify token) takes effect at once,
+        and a stream of wrong values costs no more reads than that.
+        """
+        cached = self.get()
+        if accepts(cached):
+            return True
+        fresh = self.refresh()
+        return fresh is not cached and accepts(fresh)
+
     def _load(self) -> None:
         try:
             response = self._client.get_secret_value(SecretId=self._secret_id)

@@ -47,12 +47,8 @@ class WebhookIntake:
         challenge = params.get("hub.challenge")
         if params.get("hub.mode") != "subscribe" or token is None or challenge is None:
             return None
-        cached = self._credentials.get()
-        if _same(token, cached.verify_token):
-            return challenge
-        # A token changed in the secret within the cache's lifetime: read it again (rate limited).
-        fresh = self._credentials.refresh()
-        return challenge if fresh is not cached and _same(token, fresh.verify_token) else None
+        # A token changed in the secret within the cache's lifetime is read again (rate limited).
+        return challenge if self._credentials.accepted(lambda c: _same(token, c.verify_token)) else None
 
     def is_authentic(self, body: bytes, signature_header: str | None) -> bool:
         """Whether Meta signed ``body`` with the app secret, or with the previous one mid-rotation.
@@ -61,13 +57,9 @@ class WebhookIntake:
         once per the cache's refresh interval: after the app secret is reset in Meta's dashboard
         and stored in the secret, webhooks verify within seconds instead of after the cache's TTL.
         """
-        cached = self._credentials.get()
-        if _signed_with_any(body, signature_header, cached):
-            return True
         if not looks_like_signature(signature_header):
-            return False
-        fresh = self._credentials.refresh()
-        return fresh is not cached and _signed_with_any(body, signature_header, fresh)
+            return False  # no secret could match it: no reason to read the secret again
+        return self._credentials.accepted(lambda c: _signed_with_any(body, signature_header, c))
 
     def enqueue(self, body: bytes, request_id: str, received_at_ms: int) -> str:
         """Hand the raw body to the queue; returns the SQS message id. Raises EnqueueError."""
