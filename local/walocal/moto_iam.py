@@ -92,22 +92,14 @@ class CallLog:
         with self._lock:
             self._principals[principal] = (function, list(documents))
 
-    def function_of(self, principal: str) -> str | None:
+    def identity(self, principal: str) -> tuple[str | None, list[PolicyDoc] | None]:
+        """The function a principal stands for and its translated policy; (None, None) for others."""
         with self._lock:
-            return self._principals.get(principal, (None, None))[0]
+            return self._principals.get(principal, (None, None))
 
-    def judge(self, principal: str, action: str, resource: str, context: Context | None) -> bool | None:
-        """The translated policy's verdict for a registered function's call; None otherwise."""
+    def add(self, call: Call) -> None:
         with self._lock:
-            _, documents = self._principals.get(principal, (None, None))
-        return evaluate(documents, action, resource, context) if documents is not None else None
-
-    def add(
-        self, principal: str, action: str, resource: str, allowed: bool, verdict: bool | None = None
-    ) -> None:
-        with self._lock:
-            function, _ = self._principals.get(principal, (None, None))
-            self._calls.append(Call(principal, action, resource, allowed, function, verdict))
+            self._calls.append(call)
 
     def snapshot(self) -> list[Call]:
         with self._lock:
@@ -319,16 +311,20 @@ def _patched_authorize(self: Any, iam_request_cls: type, resource: str = "*") ->
     request.check_signature()
     service = request._action.split(":", 1)[0]
     principal = str(request._access_key.arn)
-    fault = FAULTS.take(service, operation, CALLS.function_of(principal))
+    function, documents = CALLS.identity(principal)
+    fault = FAULTS.take(service, operation, function)
     if fault is not None:
         _raise_fault(self, fault, iam_request_cls is S3IAMRequest)
+    # Only a function's calls are judged against a translated policy: the administrator's are not.
     contexts = (
-        _leading_keys(self, operation, self.region, self.current_account) if service == "dynamodb" else {}
+        _leading_keys(self, operation, self.region, self.current_account)
+        if documents is not None and service == "dynamodb"
+        else {}
     )
     for iam_action, arn in checks:
         action = f"{service}:{iam_action}"
         request._action = action = _ACTION_ALIASES.get(action, action)
-        verdict = CALLS.judge(principal, action, arn, contexts.get(arn))
+        verdict = evaluate(documents, action, arn, contexts.get(arn)) if documents is not None else None
         try:
             request.check_action_permitted(arn)
             # moto skips the conditions it cannot evaluate (dynamodb:LeadingKeys among them);
@@ -336,7 +332,7 @@ def _patched_authorize(self: Any, iam_request_cls: type, resource: str = "*") ->
             if verdict is False:
                 raise PermissionError(action)
         except Exception:
-            CALLS.add(principal, action, arn, allowed=False, verdict=verdict)
+            CALLS.add(Call(principal, action, arn, False, function, verdict))
             if iam_request_cls is S3IAMRequest:
                 raise  # S3 answers with its own XML AccessDenied
             message = f"User: {principal} is not authorized to perform: {action} on resource: {arn}"
@@ -344,7 +340,7 @@ def _patched_authorize(self: Any, iam_request_cls: type, resource: str = "*") ->
                 code = "AccessDenied" if self.service_name == "sqs" else "AccessDeniedException"
                 raise _DeniedJson(code, message) from None
             raise AccessDeniedError(user_arn=principal, action=f"{action} on resource: {arn}") from None
-        CALLS.add(principal, action, arn, allowed=True, verdict=verdict)
+        CALLS.add(Call(principal, action, arn, True, function, verdict))
 
 
 class _FaultAnswer(HTTPException):
