@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
@@ -27,6 +26,7 @@ from wactl.output import shorten
 from walocal.events import EVENTS_DIR, load_event
 from walocal.functions import LocalFunction
 from walocal.poller import QueuePoller
+from walocal.ports import free_ports
 from walocal.provision import LocalStack, provision
 from walocal.runtime import LOCAL_APP_SECRET
 from walocal.template import Template
@@ -472,18 +472,12 @@ def test_explicit_urls_come_in_pairs(stack: LocalStack, capsys: pytest.CaptureFi
     assert "give both --webhook-queue-url and --dead-letter-queue-url" in err
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def local_runtime_aws(
     aws_credentials: None, template: Template, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[str, LocalStack]]:
     """The emulated AWS of the local runtime, over HTTP, provisioned as `make run` does."""
-    port = free_port()
+    [port] = free_ports(1)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
@@ -525,7 +519,7 @@ def test_local_says_when_the_runtime_is_not_running(
     aws_credentials: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _, err = wactl(
-        capsys, "dlq", "list", "--local", "--endpoint-url", f"http://127.0.0.1:{free_port()}"
+        capsys, "dlq", "list", "--local", "--endpoint-url", f"http://127.0.0.1:{free_ports(1)[0]}"
     )
     assert code == 1
     assert "is it running (make run)?" in err
