@@ -25,8 +25,9 @@ Never install it in a process that uses ``mock_aws`` for its own tests: it chang
 from __future__ import annotations
 
 import json
+import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -157,7 +158,8 @@ def _typed_string(value: Any) -> str | None:
 def _leading_keys(response: Any, action: str, region: str, account: str) -> dict[str, Context]:
     """Per table ARN, the partition key values an item request touches (``dynamodb:LeadingKeys``).
 
-    Named for the item calls and batches, whose keys are in the request; a Query's or a Scan's
+    Named for the item calls and batches, whose keys are in the request, and for a Query of the
+    table whose key condition names one partition (``pk = :v``); a Scan's and an index Query's
     are not, so their item-level conditions stay undecided.
     """
     from moto.dynamodb.models import dynamodb_backends  # noqa: PLC0415
@@ -185,6 +187,17 @@ def _leading_keys(response: Any, action: str, region: str, account: str) -> dict
                 arn, context = hash_values(table, keys)
                 result[arn] = context
             return result
+        if action == "Query" and not _param(response, "IndexName"):
+            table = str(_param(response, "TableName"))
+            value = _queried_partition(
+                str(_param(response, "KeyConditionExpression") or ""),
+                _param(response, "ExpressionAttributeNames") or {},
+                _param(response, "ExpressionAttributeValues") or {},
+                backend.get_table(table).hash_key_attr,
+            )
+            if value is None:
+                return {}
+            return {_table_arn(region, account, table): {"dynamodb:LeadingKeys": [value]}}
         if action == "BatchGetItem":
             return dict(
                 hash_values(table, request.get("Keys") or [])
@@ -193,6 +206,16 @@ def _leading_keys(response: Any, action: str, region: str, account: str) -> dict
     except Exception:  # an unknown table or a malformed request: moto answers it; no context
         return {}
     return {}
+
+
+def _queried_partition(
+    condition: str, names: Mapping[str, str], values: Mapping[str, Any], hash_key: str
+) -> str | None:
+    """The partition value of a key condition such as ``pk = :pk AND begins_with(sk, :p)``."""
+    for name, placeholder in re.findall(r"([#\w]+)\s*=\s*(:\w+)", condition):
+        if names.get(name, name) == hash_key:
+            return _typed_string(values.get(placeholder))
+    return None
 
 
 def _secretsmanager(response: Any, action: str, region: str, account: str) -> list[Check]:

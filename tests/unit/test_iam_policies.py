@@ -120,6 +120,8 @@ def test_sender_writes_only_its_own_items_and_reads_only_the_access_token(
         *own_logs_and_traces("sender"),
         *queue_consumer("OutboundQueue"),
         ("dynamodb:GetItem", f"{TABLE}[CONTACT#*,IDEMPOTENCY#*,REMINDER_RUN#*]"),
+        # A profile is read with the contact's latest messages, in their partition.
+        ("dynamodb:Query", f"{TABLE}[CONTACT#*]"),
         ("dynamodb:PutItem", f"{TABLE}[IDEMPOTENCY#*,SEND#*,REMINDER_RUN#*]"),
         ("dynamodb:UpdateItem", f"{TABLE}[IDEMPOTENCY#*,MSG#*]"),
         ("dynamodb:DeleteItem", f"{TABLE}[SEND#*]"),

@@ -1,7 +1,8 @@
 """``wactl conversation`` and ``wactl message``: what the table holds about a contact and a message.
 
-The conversation is the contact's messages in both directions (index ``gsi1``), with the profile
-the sender decides by: the 24-hour customer service window and the consent keywords.
+The conversation is the contact's messages in both directions (what they sent, from their
+partition; what was sent to them, through index ``gsi1``), with the profile the sender decides
+by: the 24-hour customer service window and the consent keywords.
 """
 
 from __future__ import annotations
@@ -112,6 +113,12 @@ def register(
         "webhook received for it (time, status, error codes, pricing category).",
     )
     message.add_argument("wamid", help="the message id, e.g. wamid.HBgL...")
+    message.add_argument(
+        "--contact",
+        metavar="WA_ID",
+        help="who sent it, for a message a contact sent (kept with the contact's messages, found "
+        "by sender and wamid); messages sent to contacts need only the wamid",
+    )
     message.set_defaults(handler=_message_command)
 
 
@@ -160,9 +167,20 @@ def _conversation_command(args: argparse.Namespace, out: Output) -> int:
 
 def _message_command(args: argparse.Namespace, out: Output) -> int:
     target = from_arguments(args, needs=[OUTPUT_TABLE])
-    found = Records(target.table()).message(args.wamid)
+    records = Records(target.table())
+    contact = args.contact.lstrip("+") if args.contact else None
+    found = records.message(args.wamid)
+    if found is None and contact is not None:
+        found = records.inbound_message(contact, args.wamid)
     if found is None:
-        raise NotFoundError(f"no message {args.wamid} in {target.table_name} ({target.description})")
+        where = f"{target.table_name} ({target.description})"
+        if contact is not None:
+            raise NotFoundError(f"no message {args.wamid} from or to {contact} in {where}")
+        raise NotFoundError(
+            f"no message {args.wamid} sent to a contact in {where}; a message a contact sent is "
+            "kept with the contact's messages: add --contact <wa_id> (the sender's number, as "
+            "`wactl conversation` lists it)"
+        )
     history = found.pop("history")
     document = {
         "target": target.description,

@@ -34,6 +34,11 @@ class Records:
     def message(self, wamid: str) -> dict[str, Any] | None:
         return self._read(lambda: self.store.message(wamid))
 
+    def inbound_message(self, wa_id: str, wamid: str) -> dict[str, Any] | None:
+        """A message the contact sent (no status history), with ``history`` empty."""
+        found = self._read(lambda: self.store.inbound_message(wa_id, wamid))
+        return None if found is None else {**found, "history": []}
+
     def profile(self, wa_id: str) -> dict[str, Any] | None:
         return self._read(lambda: self.store.profile(wa_id))
 

@@ -70,6 +70,9 @@ class ProcessorSettings:
     opt_in_keywords: tuple[str, ...]
     write_concurrency: int = 8
     """Writes of one payload in flight at once (threads, and connections of the clients' pools)."""
+    raw_archive: str = "exceptions"
+    """Which payloads are archived as received: ``all``, or only the ``exceptions`` (those whose
+    typed items do not hold everything, or that are worth noting: see docs/data-model.md)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ProcessorSettings:
@@ -85,10 +88,12 @@ class ProcessorSettings:
             opt_out_keywords=_words(env, "OPT_OUT_KEYWORDS", DEFAULT_OPT_OUT_KEYWORDS),
             opt_in_keywords=_words(env, "OPT_IN_KEYWORDS", DEFAULT_OPT_IN_KEYWORDS),
             write_concurrency=int(concurrency),
+            raw_archive=_choice(env, "RAW_ARCHIVE", "EXCEPTIONS", RAW_ARCHIVE_MODES).lower(),
         )
 
 
 REMINDER_CATEGORIES = ("UTILITY", "MARKETING")
+RAW_ARCHIVE_MODES = ("EXCEPTIONS", "ALL")
 
 
 def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:

@@ -12,7 +12,6 @@ from wacloud.meta.inbound import Entry, InboundMessage, MessagesValue, ReadPaylo
 from wacloud.table.facets import (
     Facet,
     consent_facet,
-    inbound_facet,
     marketing_stopped_facet,
     name_facet,
     number_change_facet,
@@ -56,9 +55,9 @@ class PayloadChanges:
                     ]
                     changes.add_event(entry, "messages.errors", {"errors": errors})
                 for message in value.messages:
-                    changes.add_message(value, message)
+                    changes.add_message(entry, value, message)
                 for status in value.statuses:
-                    changes.add_status(status)
+                    changes.add_status(status, entry, value)
         for part in read.untyped:
             changes.items.append(untyped_item(sha256, part))
             changes.untyped_paths.add(part.path)
@@ -76,21 +75,18 @@ class PayloadChanges:
         self.items.append(event_item(entry, field_name, value))
         self.others += 1
 
-    def add_message(self, value: MessagesValue, message: InboundMessage) -> None:
+    def add_message(self, entry: Entry, value: MessagesValue, message: InboundMessage) -> None:
+        """The message, in its sender's partition. That item is all an ordinary message writes:
+        the 24-hour window and the contact's name are read from the latest messages
+        (:meth:`~wacloud.table.store.ConversationStore.profile`), so the profile is written only
+        for what no message item says by itself (consent keywords, a number change)."""
         self.messages += 1
-        self.items.append(message_item(value, message))
+        self.items.append(message_item(entry, value, message))
         wa_id = sender_id(message)
         if wa_id is None:
             return
         ts, wamid = message.timestamp, message.id
         facets: list[Facet] = []
-        if message.type != "system":
-            # System notices (number or identity changed) come from WhatsApp, not from the user, so
-            # they do not open the 24-hour customer service window.
-            facets.append(inbound_facet(ts, wamid))
-        contact = value.contact_for(message)
-        if contact is not None and contact.profile is not None and contact.profile.name:
-            facets.append(name_facet(ts, wamid, contact.profile.name))
         keyword = _consent_keyword(message)
         if keyword in self.settings.opt_out_keywords:
             facets.append(consent_facet(ts, wamid, False, f"keyword:{keyword}"))
@@ -100,12 +96,20 @@ class PayloadChanges:
         if system is not None and system.type == "user_changed_number" and system.new_wa_id:
             facets.append(number_change_facet(ts, wamid, system.new_wa_id))
             self.number_links.add((system.new_wa_id, wa_id))
-        if facets:
-            self.profiles[wa_id].extend(facets)
+        if not facets:
+            return
+        contact = value.contact_for(message)
+        if contact is not None and contact.profile is not None and contact.profile.name:
+            # The profile is being written anyway: the name goes with it, for the readers of the
+            # consent index (the daily reminder greets by it), which see the profile alone.
+            facets.append(name_facet(ts, wamid, contact.profile.name))
+        self.profiles[wa_id].extend(facets)
 
-    def add_status(self, status: Status) -> None:
+    def add_status(
+        self, status: Status, entry: Entry | None = None, value: MessagesValue | None = None
+    ) -> None:
         self.statuses += 1
-        self.items.append(status_item(status))
+        self.items.append(status_item(status, entry, value))
         errors = [error.model_dump(mode="json", exclude_none=True) for error in status.errors]
         facet = status_facet(status.status, status.timestamp, status.id, errors)
         if facet is not None:

@@ -36,10 +36,12 @@ if TYPE_CHECKING:
 # PUT ($5 per million) costs less than the extra DynamoDB write units (one per KB, $0.625 per million)
 # and storage, and the table's items stay small.
 MAX_INLINE_ARCHIVE_BYTES = 8_192
-# A payload of this many updates notes on its archive item that it was stored in full, so that a
-# redelivery is skipped at the cost of the archive's put. For fewer, the note (two write units:
-# the item and its index entry) costs more than storing the payload again.
+# A payload of this many updates is archived, and notes on its archive item that it was stored in
+# full, so that a redelivery is skipped at the cost of the archive's put. For fewer, the archive
+# and the note (about three write units) cost more than storing the payload again.
 MARK_STORED_MIN_UPDATES = 25
+# RawArchive: every payload as received, or only those the typed items do not hold in full.
+ARCHIVE_ALL = "all"
 # A message attribute that asks for a payload to be stored again even if it was stored in full
 # (wactl raw replay sets it: the models may understand more of it since).
 REPLAY_ATTRIBUTE = "replay"
@@ -101,29 +103,49 @@ class WebhookProcessor:
     ) -> ProcessingSummary:
         body = self._read_body(webhook)
         digest = hashlib.sha256(body).hexdigest()
-        archived = self._archive(body, digest, webhook)
-        if archived.processed_updates is not None and not replay:
-            return ProcessingSummary(duplicate=True, skipped=True)
+        archived: Archived | None = None
+        if self._settings.raw_archive == ARCHIVE_ALL or webhook.in_bucket or replay:
+            # A replay comes from the archive, whose notes it may clear; a body in the bucket is
+            # archived by a pointer, one small item.
+            archived = self._archive(body, digest, webhook)
+            if archived.processed_updates is not None and not replay:
+                return ProcessingSummary(duplicate=True, skipped=True)
         try:
             read = read_payload(body)
         except NotAWebhookError as exc:
+            archived = archived or self._archive(body, digest, webhook)
             self._store.reject(digest, str(exc), archived.received_at_ms(webhook.received_at_ms))
             return ProcessingSummary(duplicate=not archived.first, rejected=str(exc))
         changes = PayloadChanges.of(read, digest, self._settings)
+        if archived is None and (changes.untyped or changes.updates >= MARK_STORED_MIN_UPDATES):
+            # The typed items do not hold all of it (untyped parts are kept under the archive), or
+            # noting that it was stored in full saves its redeliveries more than the archive costs.
+            archived = self._archive(body, digest, webhook)
+            if archived.processed_updates is not None:
+                return ProcessingSummary(duplicate=True, skipped=True)
         self._write(changes, deadline)
-        self._note_outcome(digest, changes, archived)
+        if archived is not None:
+            self._note_outcome(digest, changes, archived)
         return ProcessingSummary(
             messages=changes.messages,
             statuses=changes.statuses,
             other_changes=changes.others,
             untyped=changes.untyped,
-            duplicate=not archived.first,
+            duplicate=archived is not None and not archived.first,
         )
 
     def note_failure(self, webhook: QueuedWebhook, exc: BaseException, delivery: Delivery) -> None:
         """Keep why this attempt failed, for ``wactl dlq list``; best effort, never raises."""
         fields = failure_fields(exc)
         message = fields["error_message"]
+        if self._settings.raw_archive != ARCHIVE_ALL and not webhook.in_bucket:
+            # Not archived on the way in: a payload that fails is, so that `wactl raw show` and
+            # `raw replay` find it beside the reason.
+            try:
+                body = webhook.body.encode("utf-8")
+                self._archive(body, hashlib.sha256(body).hexdigest(), webhook)
+            except Exception as failure:
+                log_failure("the failed payload could not be archived", failure)
         try:
             self._store.note_failure(
                 FailedAttempt(

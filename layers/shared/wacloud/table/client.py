@@ -137,6 +137,10 @@ class TableClient:
                 return
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def query_page(self, **request: Any) -> dict[str, Any]:
+        with _translated("Query"):
+            return dict(self._client.query(TableName=self._name, **request))
+
     def scan_page(self, **request: Any) -> dict[str, Any]:
         with _translated("Scan"):
             return dict(self._client.scan(TableName=self._name, **request))

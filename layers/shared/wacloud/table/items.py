@@ -8,24 +8,26 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wacloud.meta.inbound import Entry, InboundMessage, MessagesValue, Status, UntypedPart
+from wacloud.meta.inbound import Contact, Entry, InboundMessage, MessagesValue, Status, UntypedPart
 from wacloud.meta.summary import inbound_text, outbound_text
 from wacloud.table.keys import (
     FAILED_SEND_SK,
     FAILURE_SK,
-    MESSAGE_SK,
     RAW_SK,
     contact_pk,
     day_of,
     event_pk,
     failed_day_pk,
     failed_send_pk,
+    inbound_of,
+    inbound_sk,
     message_pk,
     raw_day_pk,
     raw_pk,
     status_sk,
     time_key,
     untyped_sk,
+    wa_id_of,
 )
 from wacloud.table.values import compact_json
 from wacloud.webhook.envelope import LOCATION_INLINE, LOCATION_S3, QueuedWebhook
@@ -141,22 +143,23 @@ def queued_webhook_of_archive(item: Mapping[str, Any]) -> QueuedWebhook:
     )
 
 
-def message_item(value: MessagesValue, message: InboundMessage) -> dict[str, Any]:
+def message_item(entry: Entry, value: MessagesValue, message: InboundMessage) -> dict[str, Any]:
+    """An inbound message, in its sender's partition: what the conversation and the profile read.
+
+    The key holds the sender, the time and the wamid, so the item does not repeat them
+    (:func:`inbound_view` puts them back). With the message as sent (``raw``) it keeps what the
+    rest of the POST said about it (the envelope, the sender's name), so that the payload itself
+    need not be archived for nothing of the update to be lost.
+    """
     wa_id = sender_id(message) or "unknown"
     item: dict[str, Any] = {
-        "pk": message_pk(message.id),
-        "sk": MESSAGE_SK,
-        "gsi1pk": contact_pk(wa_id),
-        "gsi1sk": time_key(message.timestamp, message.id),
-        "wamid": message.id,
-        "direction": "inbound",
-        "wa_id": wa_id,
+        "pk": contact_pk(wa_id),
+        "sk": inbound_sk(message.timestamp, message.id),
         "type": message.type,
-        "timestamp": message.timestamp,
         "raw": compact_json(message.raw),
+        **_envelope(entry, value),
+        **_contact_fields(value.contact_for(message)),
     }
-    if value.metadata is not None and value.metadata.phone_number_id:
-        item["phone_number_id"] = value.metadata.phone_number_id
     text = inbound_text(message)
     if text:
         item["text"] = text
@@ -165,7 +168,50 @@ def message_item(value: MessagesValue, message: InboundMessage) -> dict[str, Any
     return item
 
 
-def status_item(status: Status) -> dict[str, Any]:
+def inbound_view(item: Mapping[str, Any]) -> dict[str, Any]:
+    """An inbound message item with what its key holds spelled out, as readers expect it."""
+    timestamp, wamid = inbound_of(str(item["sk"]))
+    return {
+        **item,
+        "wamid": wamid,
+        "direction": "inbound",
+        "wa_id": wa_id_of(str(item["pk"])),
+        "timestamp": timestamp,
+    }
+
+
+def _envelope(entry: Entry | None, value: MessagesValue) -> dict[str, Any]:
+    """Where an update came from: the business number it was sent to, the account's entry."""
+    fields: dict[str, Any] = {}
+    metadata = value.metadata
+    if metadata is not None and metadata.phone_number_id:
+        fields["phone_number_id"] = metadata.phone_number_id
+    if metadata is not None and metadata.display_phone_number:
+        fields["display_phone_number"] = metadata.display_phone_number
+    if entry is not None and entry.id:
+        fields["entry_id"] = entry.id
+    return fields
+
+
+def _contact_fields(contact: Contact | None) -> dict[str, Any]:
+    """The sender's name as it came with the message; the whole ``contacts`` entry only when it says
+    more than the name and the number (a user id, a username, fields not modelled yet)."""
+    if contact is None:
+        return {}
+    name = contact.profile.name if contact.profile is not None else None
+    fields: dict[str, Any] = {"name": name} if name else {}
+    sent = contact.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    usual: dict[str, Any] = {"wa_id": contact.wa_id} if contact.wa_id is not None else {}
+    if name:
+        usual["profile"] = {"name": name}
+    if sent != usual:
+        fields["contact"] = compact_json(sent)
+    return fields
+
+
+def status_item(
+    status: Status, entry: Entry | None = None, value: MessagesValue | None = None
+) -> dict[str, Any]:
     item: dict[str, Any] = {
         "pk": message_pk(status.id),
         "sk": status_sk(status.timestamp, status.status),
@@ -174,6 +220,8 @@ def status_item(status: Status) -> dict[str, Any]:
         "timestamp": status.timestamp,
         "raw": compact_json(status.raw),
     }
+    if value is not None:
+        item.update(_envelope(entry, value))
     if status.recipient_id:
         item["recipient_id"] = status.recipient_id
     if status.errors:

@@ -1,9 +1,11 @@
 """The single table's key scheme (docs/data-model.md): the only place keys are spelled out.
 
 Partition keys name the entity (``CONTACT#``, ``MSG#``, ``RAW#``, ...); sort keys order what lives
-under it. Index ``gsi1`` lists a contact's conversation and a day's raw payloads, ``gsi2`` the
-failed messages of a day and the payloads rejected on a day, and ``consent`` the profiles that
-ever sent a consent keyword.
+under it. A contact's partition holds its profile and the messages it sent (``MSG#<ts>#<wamid>``,
+in time order); an outbound message has its own partition (``MSG#<wamid>``), which its status
+webhooks name. Index ``gsi1`` (keys only) joins the outbound messages to their contact and lists a
+day's raw payloads, ``gsi2`` the failed messages of a day and the payloads rejected on a day, and
+``consent`` the profiles that ever sent a consent keyword.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ FAILED_SEND_SK = "FAILED"
 RUN_SK = "RUN"
 FAILURE_SK = "FAILURE"
 STATUS_SK_PREFIX = "STATUS#"
+INBOUND_SK_PREFIX = "MSG#"
 UNTYPED_SK_PREFIX = "UNTYPED#"
 # Epoch seconds in keys have 10 digits: up to 2286-11-20.
 MAX_KEY_SECONDS = 9_999_999_999
@@ -82,6 +85,17 @@ def failed_send_pk(send_id: str) -> str:
 
 def reminder_run_pk(date: str) -> str:
     return f"REMINDER_RUN#{date}"
+
+
+def inbound_sk(timestamp: int, wamid: str) -> str:
+    """Under ``CONTACT#<wa_id>``: a message the contact sent, in time order (then by wamid)."""
+    return f"{INBOUND_SK_PREFIX}{time_key(timestamp, wamid)}"
+
+
+def inbound_of(sk: str) -> tuple[int, str]:
+    """The time and wamid an inbound message's sort key holds."""
+    seconds, _, wamid = sk.removeprefix(INBOUND_SK_PREFIX).partition("#")
+    return int(seconds), wamid
 
 
 def status_sk(timestamp: int, status: str) -> str:

@@ -17,7 +17,7 @@ Keys and items are spelled out in :mod:`.keys` and :mod:`.items`; AWS failures l
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -30,6 +30,7 @@ from wacloud.table.items import (
     OutboundRecord,
     RawArchive,
     failure_item,
+    inbound_view,
     outbound_fields,
     raw_archive_item,
 )
@@ -38,6 +39,7 @@ from wacloud.table.keys import (
     CONVERSATION_INDEX,
     FAILED_INDEX,
     FAILURE_SK,
+    INBOUND_SK_PREFIX,
     INDEX_PARTITION_KEYS,
     MESSAGE_SK,
     PROFILE_SK,
@@ -47,10 +49,12 @@ from wacloud.table.keys import (
     contact_pk,
     day_of,
     failed_day_pk,
+    inbound_of,
     message_pk,
     raw_day_pk,
     raw_pk,
     rejected_day_pk,
+    time_key,
     untyped_sk,
     wa_id_of,
 )
@@ -99,6 +103,15 @@ class Archived:
     def had_untyped(self) -> bool:
         return self.stored is not None and bool(self.stored.get(UNTYPED))
 
+
+# The profile's read: the profile and the latest messages, in a first page this small (one
+# message settles the window and the name unless it is a system notice or came without a name),
+# then pages of more, never past this many messages (the name may be older: then it is unknown).
+PROFILE_FIRST_PAGE = 3
+PROFILE_MESSAGES_READ = 50
+# Order keys of the facets the profile's read derives from the messages.
+INBOUND_KEY = "last_inbound_key"
+NAME_KEY = "profile_name_key"
 
 # Attributes of a raw payload's item that say what became of it.
 PROCESSED_UPDATES = "processed_updates"
@@ -295,19 +308,86 @@ class ConversationStore:
         result["history"] = history
         return result
 
+    def inbound_message(self, wa_id: str, wamid: str) -> dict[str, Any] | None:
+        """A message the contact sent, found in their partition (newest first): its key starts with
+        its time, which a reference by wamid does not carry."""
+        for item in self._inbound(wa_id, None, newest_first=True, consistent=True):
+            if inbound_of(str(item["sk"]))[1] == wamid:
+                return inbound_view(item)
+        return None
+
     def conversation(
         self, wa_id: str, limit: int | None = 50, newest_first: bool = False
     ) -> list[dict[str, Any]]:
-        return self._listing(CONVERSATION_INDEX, contact_pk(wa_id), limit, ScanIndexForward=not newest_first)
+        """The contact's messages in both directions, in time order: what they sent (their
+        partition) merged with what was sent to them (``gsi1``, keys only, then the items)."""
+        inbound = [inbound_view(item) for item in self._inbound(wa_id, limit, newest_first=newest_first)]
+        keys = [
+            {"pk": item["pk"], "sk": item["sk"]}
+            for item in self._listing(
+                CONVERSATION_INDEX, contact_pk(wa_id), limit, ScanIndexForward=not newest_first
+            )
+        ]
+        outbound = self._table.batch_get(keys) if keys else []
+        merged = sorted(
+            inbound + outbound,
+            key=lambda item: time_key(int(item.get("timestamp", 0)), str(item.get("wamid", ""))),
+            reverse=newest_first,
+        )
+        return merged if limit is None else merged[:limit]
 
     def profile(self, wa_id: str) -> dict[str, Any] | None:
-        return self._table.get({"pk": contact_pk(wa_id), "sk": PROFILE_SK})
+        """What the sender decides by: the profile's facets (consent, marketing stop, number change)
+        and, from the contact's latest messages, the 24-hour window (``last_inbound_at``,
+        ``last_inbound_wamid``) and ``profile_name``. One query of the contact's partition, newest
+        first: ``PROFILE`` sorts after every message, so it comes first, then the latest messages,
+        which almost always settle both at once. None for a contact never seen."""
+        profile: dict[str, Any] | None = None
+        last_inbound: tuple[str, int, str] | None = None
+        name: tuple[str, str] | None = None
+        for seen, item in enumerate(self._contact_newest_first(wa_id)):
+            if item["sk"] == PROFILE_SK:
+                profile = dict(item)
+                continue
+            if not str(item["sk"]).startswith(INBOUND_SK_PREFIX):
+                continue
+            timestamp, wamid = inbound_of(str(item["sk"]))
+            key = time_key(timestamp, wamid)
+            if last_inbound is None and item.get("type") != "system":
+                # System notices come from WhatsApp, not the user: they open no window.
+                last_inbound = (key, timestamp, wamid)
+            if name is None and item.get("name"):
+                name = (key, str(item["name"]))
+            if (last_inbound is not None and name is not None) or seen >= PROFILE_MESSAGES_READ:
+                break
+        if profile is None and last_inbound is None and name is None:
+            return None
+        profile = profile or {"pk": contact_pk(wa_id), "sk": PROFILE_SK, "wa_id": wa_id}
+        # A profile written before messages were kept in the contact's partition holds these
+        # facets itself: the newer of the two wins, as facets do.
+        if last_inbound is not None and last_inbound[0] > str(profile.get(INBOUND_KEY, "")):
+            profile.update(
+                {
+                    INBOUND_KEY: last_inbound[0],
+                    "last_inbound_at": last_inbound[1],
+                    "last_inbound_wamid": last_inbound[2],
+                }
+            )
+        if name is not None and name[0] > str(profile.get(NAME_KEY, "")):
+            profile.update({NAME_KEY: name[0], "profile_name": name[1]})
+        return profile
 
     def failed_messages(self, day: str, limit: int | None = 100) -> list[dict[str, Any]]:
         return self._listing(FAILED_INDEX, failed_day_pk(day), limit)
 
     def raw_payloads(self, day: str, limit: int | None = 100) -> list[dict[str, Any]]:
-        return self._listing(CONVERSATION_INDEX, raw_day_pk(day), limit)
+        """The payloads archived on a day, in order of receipt (``gsi1`` holds their keys)."""
+        keys = [
+            {"pk": item["pk"], "sk": item["sk"]}
+            for item in self._listing(CONVERSATION_INDEX, raw_day_pk(day), limit)
+        ]
+        found = {str(item["pk"]): item for item in self._table.batch_get(keys)} if keys else {}
+        return [found[str(key["pk"])] for key in keys if str(key["pk"]) in found]
 
     def raw_payload(self, sha256: str) -> dict[str, Any] | None:
         return self._table.get({"pk": raw_pk(sha256), "sk": RAW_SK})
@@ -427,6 +507,38 @@ class ConversationStore:
                 **request,
             )
         )
+
+    def _inbound(
+        self, wa_id: str, limit: int | None, *, newest_first: bool, consistent: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        return self._table.query(
+            limit,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": contact_pk(wa_id), ":prefix": INBOUND_SK_PREFIX},
+            ScanIndexForward=not newest_first,
+            ConsistentRead=consistent,
+        )
+
+    def _contact_newest_first(self, wa_id: str) -> Iterator[dict[str, Any]]:
+        """The contact's partition from its end: the profile, then the messages newest first.
+
+        A small first page (the usual case needs the profile and one message), larger ones after.
+        Consistent, as the sender's decisions read it right after the processor wrote.
+        """
+        request: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": contact_pk(wa_id)},
+            "ScanIndexForward": False,
+            "ConsistentRead": True,
+            "Limit": PROFILE_FIRST_PAGE,
+        }
+        while True:
+            page = self._table.query_page(**request)
+            yield from page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            request["Limit"] = PROFILE_MESSAGES_READ
 
     def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
         return list(self._table.query(None, ConsistentRead=True, **kwargs))
