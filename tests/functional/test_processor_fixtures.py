@@ -199,6 +199,12 @@ def processor(load_function: Callable[[str], LocalFunction]) -> LocalFunction:
     return load_function("ProcessorFunction")
 
 
+@pytest.fixture
+def archiving_processor(load_function: Callable[..., LocalFunction]) -> LocalFunction:
+    """The processor of a stack deployed with ``RawArchive: all``."""
+    return load_function("ProcessorFunction", RAW_ARCHIVE="all")
+
+
 def store_of(stack: LocalStack) -> ConversationStore:
     return ConversationStore(
         boto3.resource("dynamodb", region_name=REGION).Table(stack.table_names["MessagesTable"])
@@ -261,6 +267,20 @@ def canonical(events: Iterable[tuple[str, Any]]) -> list[str]:
 
 def sender_of(message: Mapping[str, Any]) -> str:
     return str(message.get("from") or message["from_user_id"])
+
+
+def name_of(payload: Mapping[str, Any], message: Mapping[str, Any]) -> str | None:
+    """The profile name the POST gave the message's sender, if any."""
+    for entry in payload["entry"]:
+        for change in entry["changes"]:
+            if message not in change["value"].get("messages", []):
+                continue
+            for contact in change["value"].get("contacts", []):
+                if contact.get("wa_id") == message.get("from") or (
+                    "from_user_id" in message and contact.get("user_id") == message["from_user_id"]
+                ):
+                    return (contact.get("profile") or {}).get("name")
+    return None
 
 
 PROFILE_VIEW = (
@@ -328,31 +348,28 @@ def test_fixture_is_stored(path: Path, processor: LocalFunction, stack: LocalSta
     items = {(item["pk"], item["sk"]): item for item in table_items(stack)}
     stored_keys: set[tuple[str, str]] = set()
 
-    # The raw body, archived byte for byte under its hash, listed by day, with its TTL.
+    # Every update is held by its typed items (below), so the body itself is not archived.
     digest = hashlib.sha256(body.encode()).hexdigest()
-    raw = items[(f"RAW#{digest}", "RAW")]
-    assert raw["body"] == body
-    assert raw["gsi1pk"] == f"RAW#{DAY}"
-    assert int(raw["expires_at"]) == RECEIVED_AT_MS // 1000 + RETENTION_DAYS * 86_400
-    assert [item["sha256"] for item in store.raw_payloads(DAY)] == [digest]
-    stored_keys.add((f"RAW#{digest}", "RAW"))
+    assert (f"RAW#{digest}", "RAW") not in items
+    assert store.raw_payloads(DAY) == []
 
-    # Inbound messages: type, text, the message verbatim, keyed for the conversation index.
+    # Inbound messages: in the sender's partition, in time order; type, text, the message
+    # verbatim, and what the POST said around it (envelope, the sender's name).
     messages = messages_of(payload)
     assert len(messages) == len(expected.messages)
     for sent, want in zip(messages, expected.messages, strict=True):
-        key = (f"MSG#{sent['id']}", "MESSAGE")
+        key = (f"CONTACT#{want.wa_id}", f"MSG#{time_key(int(sent['timestamp']), sent['id'])}")
         item = items[key]
         stored_keys.add(key)
-        assert (item["type"], item.get("text"), item["wa_id"]) == (want.type, want.text, want.wa_id)
+        assert (item["type"], item.get("text")) == (want.type, want.text)
         assert sender_of(sent) == want.wa_id
-        assert item["direction"] == "inbound"
         assert json.loads(item["raw"]) == sent
-        assert item["gsi1pk"] == f"CONTACT#{want.wa_id}"
-        assert item["gsi1sk"] == time_key(int(sent["timestamp"]), sent["id"])
-        assert item["phone_number_id"] == "123456789012345"
+        assert (item["phone_number_id"], item["display_phone_number"]) == ("123456789012345", "15550001234")
+        assert item["entry_id"] == "102290129340398"
+        assert item.get("name") == name_of(payload, sent)
         assert item.get("reply_to") == (sent.get("context") or {}).get("id")
-        assert "gsi2pk" not in item
+        # No index entry, and nothing the key already says.
+        assert not {"gsi1pk", "gsi2pk", "wamid", "wa_id", "timestamp", "direction"} & set(item)
 
     # Conversations: each contact's messages in time order through gsi1.
     conversations = expected.conversations
@@ -402,12 +419,19 @@ def test_fixture_is_stored(path: Path, processor: LocalFunction, stack: LocalSta
             assert "gsi2pk" not in message
     assert {item["wamid"] for item in store.failed_messages(DAY)} == {wamids[i] for i in expected.failed}
 
-    # Profiles: exactly the expected contacts, with exactly the expected state.
+    # Profiles: exactly the expected state, as the sender reads it. A profile item is written only
+    # for what no message says by itself: consent, a marketing stop, a number change.
     for wa_id, profile in expected.profiles.items():
         stored_profile = store.profile(wa_id)
         assert stored_profile is not None, wa_id
         assert profile_view(stored_profile) == expected_profile(wa_id, profile, messages)
-        stored_keys.add((f"CONTACT#{wa_id}", "PROFILE"))
+        if (
+            profile.opted_in is not None
+            or profile.marketing_stopped_at
+            or profile.changed_to
+            or profile.previous_wa_ids
+        ):
+            stored_keys.add((f"CONTACT#{wa_id}", "PROFILE"))
 
     # Other fields and value-level errors: one EVENT# item each, verbatim.
     events = [item for key, item in items.items() if key[0].startswith("EVENT#")]
@@ -420,6 +444,24 @@ def test_fixture_is_stored(path: Path, processor: LocalFunction, stack: LocalSta
 
     # Nothing else.
     assert set(items) == stored_keys
+
+
+@pytest.mark.parametrize("path", FIXTURE_PATHS[::5], ids=lambda path: path.stem)
+def test_with_raw_archive_all_every_post_is_archived_as_well(
+    path: Path, archiving_processor: LocalFunction, stack: LocalStack
+) -> None:
+    body = path.read_text(encoding="utf-8")
+    deliver(archiving_processor, body)
+    items = {(item["pk"], item["sk"]): item for item in table_items(stack)}
+    # The raw body, archived byte for byte under its hash, listed by day, with its TTL.
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    raw = items.pop((f"RAW#{digest}", "RAW"))
+    assert raw["body"] == body
+    assert raw["gsi1pk"] == f"RAW#{DAY}"
+    assert int(raw["expires_at"]) == RECEIVED_AT_MS // 1000 + RETENTION_DAYS * 86_400
+    assert [item["sha256"] for item in store_of(stack).raw_payloads(DAY)] == [digest]
+    # Beside the typed items, which are the same as without the archive.
+    assert len(items) >= 1
 
 
 def test_stop_then_start_opts_in_whatever_the_order(processor: LocalFunction, stack: LocalStack) -> None:
@@ -470,7 +512,7 @@ def test_one_post_with_an_unknown_type_an_unknown_field_and_a_contactless_status
     items = {(item["pk"], item["sk"]): item for item in table_items(stack)}
 
     # The unknown type: stored with its body, which only the raw copy carries.
-    stored = items[(f"MSG#{message['id']}", "MESSAGE")]
+    stored = items[(f"CONTACT#{KERRY}", f"MSG#{time_key(int(message['timestamp']), message['id'])}")]
     assert stored["type"] == "poll_response"
     assert json.loads(stored["raw"])["poll_response"] == message["poll_response"]
     assert [m["wamid"] for m in store.conversation(KERRY)] == [message["id"]]
@@ -485,13 +527,14 @@ def test_one_post_with_an_unknown_type_an_unknown_field_and_a_contactless_status
     (event,) = [item for key, item in items.items() if key[0] == "EVENT#user_preferences"]
     assert json.loads(event["raw"]) == preferences["value"]
     assert event["sk"].startswith("1763702420#102290129340398#")
-    # And the POST itself.
-    assert items[(f"RAW#{hashlib.sha256(body.encode()).hexdigest()}", "RAW")]["body"] == body
+    # And nothing else: the typed items hold the whole POST.
+    assert not [key for key in items if key[0].startswith("RAW#")]
 
 
 def test_redelivery_changes_nothing_but_an_earlier_receipt_is_kept(
-    processor: LocalFunction, stack: LocalStack
+    archiving_processor: LocalFunction, stack: LocalStack
 ) -> None:
+    processor = archiving_processor
     body = (FIXTURES / "batch_mixed.json").read_text()
     deliver(processor, body, message_id="b0f3c1de-0000-4000-8000-000000000002")
     once = table_items(stack)

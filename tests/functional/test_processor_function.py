@@ -13,13 +13,20 @@ import boto3
 import pytest
 
 from support.aws import REGION, table_items
-from support.processor import fixture_body, items_by_key, sqs_event
+from support.processor import fixture_body, has_inbound, inbound_item, items_by_key, sqs_event
+from wacloud.table.store import ConversationStore
 from wacloud.webhook.envelope import PayloadPointer
 from walocal.events import load_event
 from walocal.functions import LocalFunction
 from walocal.provision import LocalStack
 
 TEXT_WAMID = "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQTk4MkQ5RTNFQjk5NkY1NTlFNgA="
+
+
+def store_of(stack: LocalStack) -> ConversationStore:
+    return ConversationStore(
+        boto3.resource("dynamodb", region_name=REGION).Table(stack.table_names["MessagesTable"])
+    )
 
 
 @pytest.fixture
@@ -31,19 +38,20 @@ def test_sample_sqs_event_stores_the_text_message(processor: LocalFunction, stac
     event = load_event("sqs/webhook_message_text.json")
     assert processor.invoke(event) == {"batchItemFailures": []}
     items = items_by_key(stack)
-    message = items[(f"MSG#{TEXT_WAMID}", "MESSAGE")]
-    assert message["direction"] == "inbound"
+    message = inbound_item(items, TEXT_WAMID)
+    assert message["pk"] == "CONTACT#16505551234"
     assert message["type"] == "text"
-    assert message["wa_id"] == "16505551234"
-    assert message["gsi1pk"] == "CONTACT#16505551234"
+    assert message["name"] == "Kerry Fisher"
     assert json.loads(message["raw"])["text"]["body"] == message["text"]
-    profile = items[("CONTACT#16505551234", "PROFILE")]
+    # The profile is read from the message: no profile item is written for it.
+    assert ("CONTACT#16505551234", "PROFILE") not in items
+    profile = store_of(stack).profile("16505551234")
+    assert profile is not None
     assert profile["profile_name"] == "Kerry Fisher"
     assert profile["last_inbound_wamid"] == TEXT_WAMID
-    body = event["Records"][0]["body"].encode()
-    raw = items[(f"RAW#{hashlib.sha256(body).hexdigest()}", "RAW")]
-    assert raw["body"] == event["Records"][0]["body"]
-    assert raw["expires_at"] == 1795338902 + 30 * 86_400
+    # Nor is the body archived (RawArchive: exceptions): the message item holds all of it.
+    assert not [pk for pk, _ in items if pk.startswith("RAW#")]
+    assert set(items) == {(message["pk"], message["sk"])}
 
 
 def test_the_same_payload_twice_gives_the_same_table(processor: LocalFunction, stack: LocalStack) -> None:
@@ -74,7 +82,7 @@ def test_every_update_of_a_batch_is_stored(processor: LocalFunction, stack: Loca
     assert len(wamids) == 3
     assert len(statuses) == 5
     for wamid in wamids:
-        assert (f"MSG#{wamid}", "MESSAGE") in items
+        assert has_inbound(items, wamid)
     for status in statuses:
         key = (f"MSG#{status['id']}", f"STATUS#{int(status['timestamp']):010d}#{status['status']}")
         assert key in items
@@ -184,19 +192,13 @@ def test_an_update_that_cannot_be_typed_is_kept_alone_and_the_rest_stored(
     assert json.loads(untyped["raw"]) == eval_path(json.loads(body), path)
     assert items[(f"RAW#{digest}", "RAW")]["untyped"] == 1
     stored = {
-        "messages": sum(
-            1
-            for pk, sk in items
-            if pk.startswith("MSG#wamid.")
-            and sk == "MESSAGE"
-            and items[(pk, sk)].get("direction") == "inbound"
-        )
+        "messages": sum(1 for pk, sk in items if pk.startswith("CONTACT#") and sk.startswith("MSG#"))
         - 1,  # the text message
         "statuses": sum(1 for _, sk in items if sk.startswith("STATUS#")),
         "events": sum(1 for pk, _ in items if pk.startswith("EVENT#")),
     }
     assert stored == left
-    assert (f"MSG#{TEXT_WAMID}", "MESSAGE") in items  # the batch's other record, untouched
+    assert has_inbound(items, TEXT_WAMID)  # the batch's other record, untouched
 
 
 def eval_path(document: Any, path: str) -> Any:
@@ -217,9 +219,9 @@ def test_missing_optional_envelope_fields_never_reject_a_payload(
 
     assert processor.invoke(sqs_event(json.dumps(payload))) == {"batchItemFailures": []}
 
-    message = items_by_key(stack)[(f"MSG#{TEXT_WAMID}", "MESSAGE")]
+    message = inbound_item(items_by_key(stack), TEXT_WAMID)
     assert message["text"] == "Hi! Is my order #4521 on its way?"
-    assert "phone_number_id" not in message
+    assert not {"phone_number_id", "display_phone_number", "entry_id"} & set(message)
     assert not [pk for pk, sk in items_by_key(stack) if sk.startswith("UNTYPED#")]
 
 
@@ -261,7 +263,7 @@ def test_a_body_that_is_not_a_webhook_is_rejected_once_and_not_retried(
         f"1763600000000#{digest}",
     )
     assert [key for key in items if key[0] == f"RAW#{digest}"] == [(f"RAW#{digest}", "RAW")]
-    assert (f"MSG#{TEXT_WAMID}", "MESSAGE") in items
+    assert has_inbound(items, TEXT_WAMID)
     assert any(pk.startswith("MSG#") and sk.startswith("STATUS#") for pk, sk in items)
 
 
@@ -286,9 +288,8 @@ def test_absurd_timestamps_are_clamped_for_keys_and_kept_as_sent(
     assert processor.invoke(sqs_event(json.dumps(payload), json.dumps(status))) == {"batchItemFailures": []}
 
     items = items_by_key(stack)
-    message = items[(f"MSG#{TEXT_WAMID}", "MESSAGE")]
-    assert message["timestamp"] == kept
-    assert message["gsi1sk"] == f"{kept:010d}#{TEXT_WAMID}"
+    message = inbound_item(items, TEXT_WAMID)
+    assert message["sk"] == f"MSG#{kept:010d}#{TEXT_WAMID}"
     assert json.loads(message["raw"])["timestamp"] == sent
     (history,) = [item for (pk, sk), item in items.items() if sk.startswith("STATUS#")]
     assert history["sk"] == f"STATUS#{kept:010d}#read"
@@ -304,13 +305,13 @@ def test_keys_of_clamped_times_sort_in_time_order(processor: LocalFunction, stac
         first_message(payload).update(id=f"wamid.T{index}", timestamp=sent)
         bodies.append(json.dumps(payload))
     assert processor.invoke(sqs_event(*bodies)) == {"batchItemFailures": []}
-    conversation = [item for item in table_items(stack) if item.get("gsi1pk") == "CONTACT#16505551234"]
-    ordered = sorted(conversation, key=lambda item: item["gsi1sk"])
-    assert [int(item["timestamp"]) for item in ordered] == sorted(
-        int(item["timestamp"]) for item in conversation
-    )
+    conversation = store_of(stack).conversation("16505551234")
+    assert [item["wamid"] for item in conversation] == [f"wamid.T{index}" for index in (0, 1, 2, 3, 4, 5)]
+    clamped = [0, 0, 0, 1763700000, 9_999_999_999, 9_999_999_999]
+    assert [int(item["timestamp"]) for item in conversation] == clamped
     # The contact's last inbound message is the latest in time, whatever the digits sent.
-    profile = items_by_key(stack)[("CONTACT#16505551234", "PROFILE")]
+    profile = store_of(stack).profile("16505551234")
+    assert profile is not None
     assert profile["last_inbound_at"] == 9_999_999_999
 
 
@@ -327,7 +328,7 @@ def test_unknown_types_fields_and_contactless_statuses_are_kept(
     unknown = json.loads(fixture_body("message_unknown.json"))["entry"][0]["changes"][0]["value"]["messages"][
         0
     ]
-    stored = items[(f"MSG#{unknown['id']}", "MESSAGE")]
+    stored = inbound_item(items, unknown["id"])
     assert stored["type"] == unknown["type"]
     assert json.loads(stored["raw"]) == unknown
     assert any(pk == "EVENT#message_template_status_update" for pk, _ in items)
@@ -350,7 +351,7 @@ def test_payloads_in_the_bucket_are_read_through_their_pointer(
     event["Records"][0]["messageAttributes"]["payload_location"]["stringValue"] = "s3"
     assert processor.invoke(event) == {"batchItemFailures": []}
     items = items_by_key(stack)
-    assert (f"MSG#{TEXT_WAMID}", "MESSAGE") in items
+    assert has_inbound(items, TEXT_WAMID)
     assert "body_s3" in items[(f"RAW#{digest}", "RAW")]
 
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from support.aws import REGION
 from support.fuzzing import json_values, mutated
+from wacloud.meta.inbound import NotAWebhookError, read_payload
 from walocal.events import EVENTS_DIR, load_event
 from walocal.functions import LocalFunction
 from walocal.provision import LocalStack
@@ -58,8 +59,24 @@ def records(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def processor(load_function: Callable[[str], LocalFunction]) -> LocalFunction:
+def processor(load_function: Callable[..., LocalFunction]) -> LocalFunction:
+    """With every POST archived (``RawArchive: all``): each record is archived or reported."""
+    return load_function("ProcessorFunction", RAW_ARCHIVE="all")
+
+
+@pytest.fixture
+def lean_processor(load_function: Callable[..., LocalFunction]) -> LocalFunction:
+    """As deployed by default (``RawArchive: exceptions``)."""
     return load_function("ProcessorFunction")
+
+
+def fully_typed(body: str) -> bool:
+    """A webhook whose every part the models type: its typed items hold all of it."""
+    try:
+        read = read_payload(body.encode("utf-8", "surrogatepass"))
+    except NotAWebhookError:
+        return False
+    return not read.untyped
 
 
 def archived(stack: LocalStack, body: str) -> bool:
@@ -79,4 +96,17 @@ def test_every_record_is_preserved_or_reported_never_lost(
     for record in batch:
         inline = record["messageAttributes"]["payload_location"]["stringValue"] != "s3"
         kept = inline and archived(stack, record["body"])
+        assert kept or record["messageId"] in reported, record
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batch=records())
+def test_without_the_full_archive_a_record_is_archived_typed_in_full_or_reported(
+    lean_processor: LocalFunction, stack: LocalStack, batch: list[dict[str, Any]]
+) -> None:
+    answer = lean_processor.invoke({"Records": batch})
+    reported = {failure["itemIdentifier"] for failure in answer["batchItemFailures"]}
+    for record in batch:
+        inline = record["messageAttributes"]["payload_location"]["stringValue"] != "s3"
+        kept = inline and (archived(stack, record["body"]) or fully_typed(record["body"]))
         assert kept or record["messageId"] in reported, record

@@ -180,6 +180,7 @@ status_updates = st.lists(
 class Harness:
     stack: LocalStack
     processor: WebhookProcessor
+    processor_store: ConversationStore
 
     def run(self, deliveries: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
         table = boto3.resource("dynamodb", region_name=REGION).Table(self.stack.table_names["MessagesTable"])
@@ -200,9 +201,8 @@ def harness(aws_credentials: None, template: Template) -> Iterator[Harness]:
         settings_ = ProcessorSettings.from_env(
             {"TABLE_NAME": table.name, "PAYLOAD_BUCKET": stack.bucket_names["PayloadBucket"]}
         )
-        yield Harness(
-            stack, WebhookProcessor(ConversationStore(table), lambda: session.client("s3"), settings_)
-        )
+        store = ConversationStore(table)
+        yield Harness(stack, WebhookProcessor(store, lambda: session.client("s3"), settings_), store)
 
 
 def without_raw(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -262,7 +262,8 @@ def test_an_earlier_named_message_arriving_last_still_names_the_contact(harness:
     newest_first = harness.run([(payload_body([unnamed]), 0), (payload_body([named]), 0)])
     oldest_first = harness.run([(payload_body([named]), 0), (payload_body([unnamed]), 0)])
     assert newest_first == oldest_first
-    (profile,) = [item for item in newest_first if item["sk"] == "PROFILE"]
+    profile = harness.processor_store.profile("16505551234")
+    assert profile is not None
     assert (profile["profile_name"], profile["last_inbound_wamid"], profile["opted_in"]) == (
         "Kerry Fisher",
         unnamed.wamid,

@@ -54,6 +54,22 @@ def items_by_key(stack: LocalStack) -> dict[tuple[str, str], dict[str, Any]]:
     return {(item["pk"], item["sk"]): item for item in table_items(stack)}
 
 
+def inbound_item(items: dict[tuple[str, str], dict[str, Any]], wamid: str) -> dict[str, Any]:
+    """The inbound message ``wamid`` among ``items`` (by key), in its sender's partition."""
+    (found,) = [
+        item
+        for (pk, sk), item in items.items()
+        if pk.startswith("CONTACT#") and sk.startswith("MSG#") and sk.endswith(f"#{wamid}")
+    ]
+    return found
+
+
+def has_inbound(items: dict[tuple[str, str], dict[str, Any]], wamid: str) -> bool:
+    return any(
+        pk.startswith("CONTACT#") and sk.startswith("MSG#") and sk.endswith(f"#{wamid}") for pk, sk in items
+    )
+
+
 STATUS_STEPS = ("sent", "delivered", "read")
 
 

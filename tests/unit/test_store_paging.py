@@ -29,7 +29,7 @@ class PagedTable:
             page["LastEvaluatedKey"] = {"at": end}
         return page
 
-    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803 (boto3's name)
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
         """The listed raw payloads' items: the day's index holds their keys only."""
         keys = RequestItems[self.name]["Keys"]
         return {"Responses": {self.name: [item for item in self.items if item in keys]}}
