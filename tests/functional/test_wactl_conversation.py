@@ -193,10 +193,18 @@ def test_an_inbound_message_and_an_unknown_wamid(
     now = int(time.time())
     pipeline.deliver(inbound(KERRY, "hello", now))
 
-    code, out, _ = wactl(capsys, "message", f"wamid.IN-{KERRY}-{now}")
+    # A message a contact sent is kept with the contact's messages: the wamid alone does not find it.
+    code, out, err = wactl(capsys, "message", f"wamid.IN-{KERRY}-{now}")
+    assert (code, out) == (1, "")
+    assert "add --contact <wa_id>" in err
+    code, out, _ = wactl(capsys, "message", f"wamid.IN-{KERRY}-{now}", "--contact", f"+{KERRY}")
     assert code == 0
     assert f"  direction     inbound from {KERRY}" in out
+    assert "  text          hello" in out
     assert out.splitlines()[-1] == "Inbound: no status history."
+    code, out, err = wactl(capsys, "message", "wamid.NOPE", "--contact", KERRY)
+    assert (code, out) == (1, "")
+    assert err.startswith(f"wactl: error: no message wamid.NOPE from or to {KERRY} in whatsapp-cloud-")
 
     code, out, err = wactl(capsys, "message", "wamid.NOPE")
     assert (code, out) == (1, "")

@@ -26,9 +26,10 @@ from walocal.provision import LocalStack
 
 
 @pytest.fixture
-def pipeline(stack: LocalStack, load_function: Callable[[str], LocalFunction]) -> Pipeline:
+def pipeline(stack: LocalStack, load_function: Callable[..., LocalFunction]) -> Pipeline:
+    """A stack that archives every POST (``RawArchive: all``), which these commands list and replay."""
     deploy_outputs(stack)
-    return Pipeline(stack, load_function)
+    return Pipeline(stack, load_function, raw_archive="all")
 
 
 def sha256(payload: dict[str, Any]) -> str:

@@ -109,10 +109,18 @@ def status(
 class Pipeline:
     """The template's webhook and processor functions on the emulated stack: Meta's POSTs, stored."""
 
-    def __init__(self, stack: LocalStack, load_function: Callable[[str], LocalFunction]) -> None:
+    def __init__(
+        self,
+        stack: LocalStack,
+        load_function: Callable[..., LocalFunction],
+        *,
+        raw_archive: str | None = None,
+    ) -> None:
+        """``raw_archive`` stands for the template's ``RawArchive`` parameter (its default if None)."""
         self.stack = stack
         self.webhook = load_function("WebhookFunction")
-        self.processor = load_function("ProcessorFunction")
+        archive = {} if raw_archive is None else {"RAW_ARCHIVE": raw_archive}
+        self.processor = load_function("ProcessorFunction", **archive)
         self.sqs = boto3.client("sqs", region_name=REGION)
         self.queue_url = stack.queue_urls["WebhookQueue"]
 

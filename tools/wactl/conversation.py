@@ -177,8 +177,8 @@ def _message_command(args: argparse.Namespace, out: Output) -> int:
         if contact is not None:
             raise NotFoundError(f"no message {args.wamid} from or to {contact} in {where}")
         raise NotFoundError(
-            f"no message {args.wamid} sent to a contact in {where}; a message a contact sent is "
-            "kept with the contact's messages: add --contact <wa_id> (the sender's number, as "
+            f"no message {args.wamid} in {where} sent to a contact; one a contact sent is kept "
+            "with the contact's messages: add --contact <wa_id> (the sender's number, as "
             "`wactl conversation` lists it)"
         )
     history = found.pop("history")
