@@ -42,7 +42,8 @@ def test_sample_sqs_event_stores_the_text_message(processor: LocalFunction, stac
     assert message["pk"] == "CONTACT#16505551234"
     assert message["type"] == "text"
     assert message["name"] == "Kerry Fisher"
-    assert json.loads(message["raw"])["text"]["body"] == message["text"]
+    (view,) = store_of(stack).conversation("16505551234")
+    assert json.loads(message["raw"])["text"]["body"] == view["text"]
     # The profile is read from the message: no profile item is written for it.
     assert ("CONTACT#16505551234", "PROFILE") not in items
     profile = store_of(stack).profile("16505551234")
@@ -220,7 +221,8 @@ def test_missing_optional_envelope_fields_never_reject_a_payload(
     assert processor.invoke(sqs_event(json.dumps(payload))) == {"batchItemFailures": []}
 
     message = inbound_item(items_by_key(stack), TEXT_WAMID)
-    assert message["text"] == "Hi! Is my order #4521 on its way?"
+    (view,) = store_of(stack).conversation("16505551234")
+    assert view["text"] == "Hi! Is my order #4521 on its way?"
     assert not {"phone_number_id", "display_phone_number", "entry_id"} & set(message)
     assert not [pk for pk, sk in items_by_key(stack) if sk.startswith("UNTYPED#")]
 

@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from wacloud.meta.inbound import Contact, Entry, InboundMessage, MessagesValue, Status, UntypedPart
 from wacloud.meta.summary import inbound_text, outbound_text
 from wacloud.table.keys import (
@@ -29,9 +31,13 @@ from wacloud.table.keys import (
     untyped_sk,
     wa_id_of,
 )
+from wacloud.table.spill import INLINE_ITEM_BYTES
 from wacloud.table.values import compact_json
 from wacloud.webhook.envelope import LOCATION_INLINE, LOCATION_S3, QueuedWebhook
 
+# An inbound message's ``text`` is kept on its item only past this much ``raw`` (half the size at
+# which an item spills its largest attributes to the bucket).
+TEXT_KEPT_PAST_RAW_CHARS = INLINE_ITEM_BYTES // 2
 # A failed attempt is worth knowing while its message can still be in the dead-letter queue
 # (14 days), and a day more.
 FAILURE_TTL_SECONDS = 15 * 86_400
@@ -161,7 +167,9 @@ def message_item(entry: Entry, value: MessagesValue, message: InboundMessage) ->
         **_contact_fields(value.contact_for(message)),
     }
     text = inbound_text(message)
-    if text:
+    if text and len(item["raw"]) > TEXT_KEPT_PAST_RAW_CHARS:
+        # Rendered from ``raw`` when read (a text's body would be stored twice), unless ``raw``
+        # may be spilled to the bucket, where a listing would not fetch it.
         item["text"] = text
     if message.context is not None and message.context.id:
         item["reply_to"] = message.context.id
@@ -169,15 +177,25 @@ def message_item(entry: Entry, value: MessagesValue, message: InboundMessage) ->
 
 
 def inbound_view(item: Mapping[str, Any]) -> dict[str, Any]:
-    """An inbound message item with what its key holds spelled out, as readers expect it."""
+    """An inbound message item with what its key holds spelled out, and its ``text``, as readers
+    expect it."""
     timestamp, wamid = inbound_of(str(item["sk"]))
-    return {
+    view = {
         **item,
         "wamid": wamid,
         "direction": "inbound",
         "wa_id": wa_id_of(str(item["pk"])),
         "timestamp": timestamp,
     }
+    raw = item.get("raw")
+    if "text" not in item and isinstance(raw, str):
+        try:
+            text = inbound_text(InboundMessage.model_validate_json(raw))
+        except ValidationError:
+            text = None  # stored untyped elsewhere; a listing shows no text for it
+        if text:
+            view["text"] = text
+    return view
 
 
 def _envelope(entry: Entry | None, value: MessagesValue) -> dict[str, Any]:
