@@ -6,23 +6,32 @@ here rather than in the store.
 
 from __future__ import annotations
 
-from wacloud.table.facets import (
-    consent_facet,
-    inbound_facet,
-    marketing_stopped_facet,
-    name_facet,
-    number_change_facet,
-)
+from wacloud.table.facets import consent_facet, marketing_stopped_facet, number_change_facet
+from wacloud.table.keys import contact_pk, inbound_sk
 from wacloud.table.store import ConversationStore
+from wacloud.table.values import compact_json
 
 
 class SeedingStore(ConversationStore):
     def record_inbound(self, wa_id: str, timestamp: int, wamid: str, name: str | None) -> None:
-        """A message from the contact: it opens the 24-hour window and (when given) names the contact."""
-        facets = [inbound_facet(timestamp, wamid)]
+        """A message from the contact, stored as the processor stores a text: it opens the 24-hour
+        window and (when given) names the contact."""
+        message = {
+            "from": wa_id,
+            "id": wamid,
+            "timestamp": str(timestamp),
+            "type": "text",
+            "text": {"body": "Hi"},
+        }
+        item = {
+            "pk": contact_pk(wa_id),
+            "sk": inbound_sk(timestamp, wamid),
+            "type": "text",
+            "raw": compact_json(message),
+        }
         if name:
-            facets.append(name_facet(timestamp, wamid, name))
-        self.advance_profile(wa_id, facets)
+            item["name"] = name
+        self.put_items([item])
 
     def record_consent(self, wa_id: str, opted_in: bool, timestamp: int, wamid: str, reason: str) -> bool:
         return bool(self.advance_profile(wa_id, [consent_facet(timestamp, wamid, opted_in, reason)]))
