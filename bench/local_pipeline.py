@@ -82,7 +82,10 @@ def run(rounds: int = 200) -> str:
             session.post(
                 url, data=body, headers={**headers, "x-hub-signature-256": sign(body, "local-app-secret")}
             )
-            while "Item" not in table.get_item(Key={"pk": f"MSG#{wamid}", "sk": "MESSAGE"}):
+            message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+            # An inbound message is kept in its sender's partition, keyed by its time and wamid.
+            key = {"pk": f"CONTACT#{message['from']}", "sk": f"MSG#{int(message['timestamp']):010d}#{wamid}"}
+            while "Item" not in table.get_item(Key=key):
                 time.sleep(0.01)
             stored.append(time.perf_counter() - started)
     finally:

@@ -324,10 +324,10 @@ class StoredState:
         raw: dict[str, dict[str, Any]] = {}
         for item in all_items(runtime.table()):
             pk, sk = str(item["pk"]), str(item["sk"])
-            if pk.startswith("MSG#") and sk == "MESSAGE":
-                if item.get("direction") == "inbound":
-                    inbound[pk[4:]] = str(item["type"])
-                elif item.get("direction") == "outbound":
+            if pk.startswith("CONTACT#") and sk.startswith("MSG#"):
+                inbound[sk.rpartition("#")[2]] = str(item["type"])
+            elif pk.startswith("MSG#") and sk == "MESSAGE":
+                if item.get("direction") == "outbound":
                     outbound[pk[4:]] = item
                 if "status" in item:
                     current[pk[4:]] = str(item["status"])
