@@ -30,8 +30,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("iam")]
 
 
 class Runtime(RunningRuntime):
-    def message(self, wamid: str) -> Any:
-        return self.table().get_item(Key={"pk": f"MSG#{wamid}", "sk": "MESSAGE"}).get("Item")
+    def message(self, wamid: str, sender: str = "16505551234") -> Any:
+        """The inbound message, from its sender's partition (its key holds its time, then its wamid)."""
+        found = self.table().query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :msg)",
+            ExpressionAttributeValues={":pk": f"CONTACT#{sender}", ":msg": "MSG#"},
+        )["Items"]
+        return next((item for item in found if str(item["sk"]).endswith(f"#{wamid}")), None)
 
     def calls(self) -> list[dict[str, Any]]:
         """What moto judged, the functions' calls with their translated policy's verdict."""

@@ -13,7 +13,9 @@ by side), not an emulator's. DynamoDB's latency is the one assumption (``--laten
     PYTHONPATH=layers/shared:local:tools:tests .venv/bin/python -m support.processor_budget
 
 prints one line per record and a summary; ``--records``, ``--updates``, ``--concurrency`` and
-``--latency`` change the case.
+``--latency`` change the case. ``--common`` measures the common case instead: invocations of one
+record, a POST of one inbound text, and what one costs at each memory size (Lambda gives a
+function CPU in proportion to its memory, one vCPU at 1,769 MB, and bills memory times duration).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import json
 import multiprocessing
 import os
 import resource
+import statistics
 import time
 import uuid
 from collections.abc import Iterator
@@ -31,7 +34,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from support.processor import sqs_event, statuses_post
+from support.processor import fixture_body, sqs_event, statuses_post
 from wacloud.processor.timing import ANSWER_MARGIN_SECONDS
 from walocal.functions import LambdaContext, load_module
 from walocal.template import Template
@@ -192,6 +195,81 @@ def measure(
     )
 
 
+# Lambda's list prices on arm64 (us-east-1): per GB-second, and per request.
+GB_SECOND_USD = 0.0000133334
+REQUEST_USD = 0.0000002
+FULL_VCPU_MB = 1769
+MEMORY_SIZES_MB = (128, 256, 512, 1024, 1769)
+
+
+@dataclass(frozen=True)
+class CommonCase:
+    invocations: int
+    latency: float
+    cpu_ms: float
+    """Median CPU time of one invocation (one record: a POST of one inbound text)."""
+    wall_ms: float
+    """Median wall time of one invocation, with one vCPU."""
+
+    def duration_ms(self, memory_mb: int) -> float:
+        """The invocation at that memory: its CPU stretched by the share of a vCPU Lambda gives,
+        its waits (DynamoDB's answers) as they are."""
+        share = min(1.0, memory_mb / FULL_VCPU_MB)
+        return self.cpu_ms / share + max(0.0, self.wall_ms - self.cpu_ms)
+
+    def usd_per_million(self, memory_mb: int) -> float:
+        gb_seconds = memory_mb / 1024 * self.duration_ms(memory_mb) / 1000
+        return 1_000_000 * (gb_seconds * GB_SECOND_USD + REQUEST_USD)
+
+    def lines(self) -> list[str]:
+        lines = [
+            f"one inbound text per invocation, {self.invocations} invocations, DynamoDB latency "
+            f"{self.latency * 1000:.0f} ms: median {self.cpu_ms:.1f} ms CPU, {self.wall_ms:.1f} ms wall "
+            "(one vCPU)"
+        ]
+        lines += [
+            f"  {memory:>5} MB: about {self.duration_ms(memory):6.1f} ms, "
+            f"${self.usd_per_million(memory):.3f} per million (GB-s and requests)"
+            for memory in MEMORY_SIZES_MB
+        ]
+        return lines
+
+
+def measure_common(invocations: int = 200, latency: float = 0.01) -> CommonCase:
+    template = Template.load()
+    spec = template.functions()["ProcessorFunction"]
+    environment = {key: value for key, value in spec.environment.items() if isinstance(value, str)}
+    environment.update(TABLE_NAME=TABLE, PAYLOAD_BUCKET=BUCKET, RAW_PAYLOAD_RETENTION_DAYS="30")
+    body = json.loads(fixture_body("message_text.json"))
+    message = body["entry"][0]["changes"][0]["value"]["messages"][0]
+    saved = dict(os.environ)
+    cpu: list[float] = []
+    wall: list[float] = []
+    with stand_in_dynamodb(latency) as (endpoint, _):
+        os.environ.update(
+            environment,
+            AWS_ENDPOINT_URL=endpoint,
+            AWS_ACCESS_KEY_ID="budget",
+            AWS_SECRET_ACCESS_KEY="budget",
+            AWS_DEFAULT_REGION="us-east-1",
+            AWS_REGION="us-east-1",
+            POWERTOOLS_LOG_LEVEL="ERROR",
+        )
+        module = load_module(spec)
+        for index in range(invocations + 1):
+            message["id"] = f"wamid.COMMON{index:06d}"
+            event = sqs_event(json.dumps(body))
+            context = LambdaContext(spec.logical_id, spec.memory_size, spec.timeout, str(uuid.uuid4()))
+            started, begun = time.monotonic(), _cpu()
+            module.handler(event, context)
+            if index:  # the first warms the sandbox (connections, lazy imports)
+                cpu.append(_cpu() - begun)
+                wall.append(time.monotonic() - started)
+        os.environ.clear()
+        os.environ.update(saved)
+    return CommonCase(invocations, latency, 1000 * statistics.median(cpu), 1000 * statistics.median(wall))
+
+
 def _cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -203,8 +281,15 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=None, help="default: the template's")
     parser.add_argument("--latency", type=float, default=0.01, help="DynamoDB's answer time, seconds")
+    parser.add_argument("--common", action="store_true", help="the common case: one text per invocation")
     args = parser.parse_args()
-    for line in measure(args.records, args.updates, args.concurrency, args.latency).lines():
+    measured = measure_common(latency=args.latency) if args.common else None
+    lines = (
+        measured.lines()
+        if measured is not None
+        else measure(args.records, args.updates, args.concurrency, args.latency).lines()
+    )
+    for line in lines:
         print(line)
 
 
