@@ -70,13 +70,19 @@ class Metered:
         )
 
 
+def session() -> boto3.Session:
+    """The session the functions' clients are made from (the tests' stack sets it)."""
+    assert boto3.DEFAULT_SESSION is not None
+    return boto3.DEFAULT_SESSION
+
+
 @pytest.fixture
 def metered(stack: LocalStack, load_function: Callable[..., LocalFunction]) -> Iterator[Metered]:
     meter = CapacityMeter(stack.table_names["MessagesTable"])
     store = ConversationStore(
         boto3.resource("dynamodb", region_name=REGION).Table(stack.table_names["MessagesTable"])
     )
-    with meter.installed(boto3.DEFAULT_SESSION):
+    with meter.installed(session()):
         yield Metered(meter, load_function("ProcessorFunction"), store)
 
 
@@ -118,7 +124,7 @@ def test_with_raw_archive_all_a_text_costs_the_archive_and_its_day_entry_too(
     stack: LocalStack, load_function: Callable[..., LocalFunction]
 ) -> None:
     meter = CapacityMeter(stack.table_names["MessagesTable"])
-    with meter.installed(boto3.DEFAULT_SESSION):
+    with meter.installed(session()):
         processor = load_function("ProcessorFunction", RAW_ARCHIVE="all")
         meter.reset()
         assert processor.invoke(sqs_event(fixture_body("message_text.json"))) == {"batchItemFailures": []}
