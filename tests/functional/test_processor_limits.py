@@ -286,6 +286,9 @@ def test_throttled_batch_writes_back_off_a_bounded_number_of_times_then_fail_the
     assert failure["reason"] == (
         f"TableUnavailableError: BatchWriteItem left {written} items unwritten after 8 attempts (throttled)"
     )
+    # A POST the typed items could not store is archived with the note, for `wactl raw show` and
+    # `raw replay`, though the template archives only such exceptions.
+    assert items_by_key(stack)[(f"RAW#{hashlib.sha256(body).hexdigest()}", "RAW")]["body"] == body.decode()
 
 
 def test_batch_writes_throttled_for_a_while_get_through(

@@ -4,6 +4,7 @@ sender's outcomes, so that no other module spells out an attribute of the key sc
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -198,6 +199,26 @@ def inbound_view(item: Mapping[str, Any]) -> dict[str, Any]:
     return view
 
 
+# Attributes of an inbound message stored before messages moved to their sender's partition that
+# the key now holds, or the index entry it no longer has.
+_MOVED_OUT_OF_INBOUND = {"pk", "sk", "gsi1pk", "gsi1sk", "wamid", "wa_id", "direction", "timestamp"}
+
+
+def moved_inbound_item(old: Mapping[str, Any]) -> dict[str, Any]:
+    """An inbound message stored the old way (``MSG#<wamid>`` / ``MESSAGE``), as it is stored now:
+    in its sender's partition, its key holding what it repeated (docs/data-model.md, "Moving an
+    existing table to this layout")."""
+    item = {
+        "pk": contact_pk(str(old["wa_id"])),
+        "sk": inbound_sk(int(old["timestamp"]), str(old["wamid"])),
+        **{name: value for name, value in old.items() if name not in _MOVED_OUT_OF_INBOUND},
+    }
+    raw = item.get("raw")
+    if isinstance(raw, str) and len(raw) <= TEXT_KEPT_PAST_RAW_CHARS:
+        item.pop("text", None)  # rendered from raw when read
+    return item
+
+
 def _envelope(entry: Entry | None, value: MessagesValue) -> dict[str, Any]:
     """Where an update came from: the business number it was sent to, the account's entry."""
     fields: dict[str, Any] = {}
@@ -315,10 +336,23 @@ def outbound_fields(record: OutboundRecord) -> dict[str, Any]:
     }
     if record.idempotency_key is not None:
         fields["idempotency_key"] = record.idempotency_key
-    text = outbound_text(record.request)
-    if text:
-        fields["text"] = text
+    # No ``text``: the request holds it, and every status update is billed by the item's size
+    # (:func:`outbound_view` renders it when read).
     return fields
+
+
+def outbound_view(item: Mapping[str, Any]) -> dict[str, Any]:
+    """An outbound message item with the listing's ``text`` rendered from its request."""
+    view = dict(item)
+    request = item.get("request")
+    if "text" not in item and isinstance(request, str):
+        try:
+            text = outbound_text(json.loads(request))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            text = None
+        if text:
+            view["text"] = text
+    return view
 
 
 def failed_send_item(failed: FailedSend) -> dict[str, Any]:

@@ -31,7 +31,9 @@ from wacloud.table.items import (
     RawArchive,
     failure_item,
     inbound_view,
+    moved_inbound_item,
     outbound_fields,
+    outbound_view,
     raw_archive_item,
 )
 from wacloud.table.keys import (
@@ -117,6 +119,13 @@ NAME_KEY = "profile_name_key"
 PROCESSED_UPDATES = "processed_updates"
 UNTYPED = "untyped"
 REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class OldMessagesPage:
+    messages: list[dict[str, Any]]
+    cursor: Mapping[str, Any] | None
+    """Where the scan goes on; None when it is done."""
 
 
 @dataclass(frozen=True)
@@ -304,7 +313,10 @@ class ConversationStore:
             return None
         # Within one second the sort key orders statuses by name; their rank is the real order.
         history.sort(key=lambda item: (int(item["timestamp"]), STATUS_RANK.get(str(item["status"]), -1)))
-        result = dict(message or {"pk": message_pk(wamid), "sk": MESSAGE_SK, "wamid": wamid})
+        result = (
+            outbound_view(message) if message is not None else {"pk": message_pk(wamid), "sk": MESSAGE_SK}
+        )
+        result.setdefault("wamid", wamid)
         result["history"] = history
         return result
 
@@ -328,7 +340,7 @@ class ConversationStore:
                 CONVERSATION_INDEX, contact_pk(wa_id), limit, ScanIndexForward=not newest_first
             )
         ]
-        outbound = self._table.batch_get(keys) if keys else []
+        outbound = [outbound_view(item) for item in self._table.batch_get(keys)] if keys else []
         merged = sorted(
             inbound + outbound,
             key=lambda item: time_key(int(item.get("timestamp", 0)), str(item.get("wamid", ""))),
@@ -442,6 +454,27 @@ class ConversationStore:
         ]
         last = page.get("LastEvaluatedKey")
         return ProfilePage(contacts, {k: str(v) for k, v in last.items()} if last else None)
+
+    # ------------------------------------------------------------------ moving old items
+    def old_inbound_messages(self, cursor: Mapping[str, Any] | None, page_size: int) -> OldMessagesPage:
+        """A page of a Scan for inbound messages stored the old way (``MSG#<wamid>`` /
+        ``MESSAGE``): a one-off read of the whole table, for :meth:`move_inbound`."""
+        request: dict[str, Any] = {
+            "FilterExpression": "sk = :message AND direction = :inbound",
+            "ExpressionAttributeValues": {":message": MESSAGE_SK, ":inbound": "inbound"},
+            "Limit": page_size,
+        }
+        if cursor:
+            request["ExclusiveStartKey"] = dict(cursor)
+        page = self._table.scan_page(**request)
+        found = [dict(item) for item in page.get("Items", []) if str(item["pk"]).startswith("MSG#")]
+        return OldMessagesPage(found, page.get("LastEvaluatedKey"))
+
+    def move_inbound(self, old: Sequence[Mapping[str, Any]]) -> None:
+        """Put old inbound messages where they are kept now, then delete them where they were (a
+        repeated move writes the same items again)."""
+        self._table.batch_put([moved_inbound_item(item) for item in old])
+        self._table.batch_delete([{"pk": item["pk"], "sk": item["sk"]} for item in old])
 
     # ------------------------------------------------------------------ helpers
     def _update_raw(self, sha256: str, sets: Mapping[str, Any], removes: Sequence[str]) -> None:
