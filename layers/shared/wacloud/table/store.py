@@ -313,10 +313,9 @@ class ConversationStore:
             return None
         # Within one second the sort key orders statuses by name; their rank is the real order.
         history.sort(key=lambda item: (int(item["timestamp"]), STATUS_RANK.get(str(item["status"]), -1)))
-        result = (
-            outbound_view(message) if message is not None else {"pk": message_pk(wamid), "sk": MESSAGE_SK}
-        )
-        result.setdefault("wamid", wamid)
+        result: dict[str, Any] = {"pk": message_pk(wamid), "sk": MESSAGE_SK, "wamid": wamid}
+        if message is not None:
+            result.update(outbound_view(message))
         result["history"] = history
         return result
 
