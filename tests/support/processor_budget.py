@@ -147,15 +147,7 @@ def measure(
     bodies = [statuses_post(updates, tag=f"B{index}", opted_out=True) for index in range(records)]
     saved = dict(os.environ)
     with stand_in_dynamodb(latency) as (endpoint, calls):
-        os.environ.update(
-            environment,
-            AWS_ENDPOINT_URL=endpoint,
-            AWS_ACCESS_KEY_ID="budget",
-            AWS_SECRET_ACCESS_KEY="budget",
-            AWS_DEFAULT_REGION="us-east-1",
-            AWS_REGION="us-east-1",
-            POWERTOOLS_LOG_LEVEL="ERROR",
-        )
+        os.environ.update(_function_environment(environment, endpoint))
         module = load_module(spec)  # a cold start, with this environment
 
         def invoke(event: dict[str, Any]) -> Any:
@@ -246,15 +238,7 @@ def measure_common(invocations: int = 200, latency: float = 0.01) -> CommonCase:
     cpu: list[float] = []
     wall: list[float] = []
     with stand_in_dynamodb(latency) as (endpoint, _):
-        os.environ.update(
-            environment,
-            AWS_ENDPOINT_URL=endpoint,
-            AWS_ACCESS_KEY_ID="budget",
-            AWS_SECRET_ACCESS_KEY="budget",
-            AWS_DEFAULT_REGION="us-east-1",
-            AWS_REGION="us-east-1",
-            POWERTOOLS_LOG_LEVEL="ERROR",
-        )
+        os.environ.update(_function_environment(environment, endpoint))
         module = load_module(spec)
         for index in range(invocations + 1):
             message["id"] = f"wamid.COMMON{index:06d}"
@@ -268,6 +252,19 @@ def measure_common(invocations: int = 200, latency: float = 0.01) -> CommonCase:
         os.environ.clear()
         os.environ.update(saved)
     return CommonCase(invocations, latency, 1000 * statistics.median(cpu), 1000 * statistics.median(wall))
+
+
+def _function_environment(environment: dict[str, str], endpoint: str) -> dict[str, str]:
+    """The processor's environment with its AWS calls sent to the stand-in table."""
+    return {
+        **environment,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "budget",
+        "AWS_SECRET_ACCESS_KEY": "budget",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+    }
 
 
 def _cpu() -> float:
