@@ -1,0 +1,97 @@
+"""The event each stored change is published as, with an id derived from the change itself."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from wacloud.events.models import (
+    AccountEvent,
+    ContactUpdated,
+    EventDetail,
+    MessageReceived,
+    PayloadRejected,
+    StatusChanged,
+)
+from wacloud.table import stream
+from wacloud.table.stream import Meaning
+
+# Fixed forever: event ids are uuid5 names in it, so the same change always gets the same id.
+EVENT_ID_NAMESPACE = uuid.UUID("6f1d4a52-3c1e-5d2b-9a47-77c0e3f1b8d4")
+
+
+def event_id(name: str) -> str:
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, name))
+
+
+def detail_of(meaning: Meaning, committed_at: int) -> EventDetail:
+    """The event for one meaning of a stored change; ``committed_at`` (the stream record's time, epoch
+    seconds) dates what Meta did not."""
+    if isinstance(meaning, stream.InboundStored):
+        return _message_received(meaning.message)
+    if isinstance(meaning, stream.StatusAdvanced):
+        return StatusChanged(
+            event_id=event_id(f"status:{meaning.wamid}:{meaning.rank}"),
+            phone_number_id=meaning.phone_number_id,
+            wa_id=meaning.wa_id,
+            timestamp=meaning.timestamp,
+            wamid=meaning.wamid,
+            status=meaning.status,
+            previous_status=meaning.previous,
+            recipient_id=meaning.recipient_id,
+            errors=meaning.errors,
+        )
+    if isinstance(meaning, stream.ContactChanged):
+        return ContactUpdated(
+            event_id=event_id(f"contact:{meaning.wa_id}:{meaning.change}:{meaning.order_key}"),
+            wa_id=meaning.wa_id,
+            timestamp=meaning.timestamp or committed_at,
+            change=meaning.change,
+            reason=meaning.reason,
+            changed_to=meaning.changed_to,
+        )
+    if isinstance(meaning, stream.FieldEventStored):
+        seconds = meaning.sort_key[:10]
+        return AccountEvent(
+            event_id=event_id(f"field:{meaning.field}:{meaning.sort_key}"),
+            timestamp=int(seconds) if seconds.isdigit() and int(seconds) else committed_at,
+            field=meaning.field,
+            entry_id=meaning.entry_id,
+            value=meaning.value,
+        )
+    return PayloadRejected(
+        event_id=event_id(f"rejected:{meaning.sha256}:{meaning.path or ''}"),
+        timestamp=committed_at,
+        sha256=meaning.sha256,
+        reason=meaning.reason,
+        path=meaning.path,
+        kind=meaning.kind,
+    )
+
+
+def _message_received(message: Mapping[str, Any]) -> MessageReceived:
+    wamid = str(message["wamid"])
+    raw = message.get("raw")
+    try:
+        sent = json.loads(raw) if isinstance(raw, str) else {}
+    except ValueError:
+        sent = {}
+    return MessageReceived(
+        event_id=event_id(f"message:{wamid}"),
+        phone_number_id=_text(message.get("phone_number_id")),
+        wa_id=_text(message.get("wa_id")),
+        timestamp=int(message.get("timestamp") or 0),
+        wamid=wamid,
+        type=str(message.get("type") or "unknown"),
+        text=_text(message.get("text")),
+        name=_text(message.get("name")),
+        reply_to=_text(message.get("reply_to")),
+        display_phone_number=_text(message.get("display_phone_number")),
+        message=sent if isinstance(sent, dict) else {"value": sent},
+    )
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)

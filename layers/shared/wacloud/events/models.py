@@ -1,0 +1,81 @@
+"""The events the pipeline publishes on its bus: one model per detail type, the contract consumers
+code against (docs/events.md shows their JSON Schemas, generated from these models).
+
+Every detail carries ``event_id``: derived from the stored change it reports, so any repetition of
+the same event (a retried stream batch, a retried PutEvents) carries the same id, and consumers
+deduplicate on it. Times are Meta's epoch seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SOURCE = "whatsapp.cloud"
+
+
+class EventDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    detail_type: ClassVar[str]
+
+    event_id: str = Field(description="Stable across retries of the same change: deduplicate on it.")
+    phone_number_id: str | None = Field(None, description="The business number the update concerns.")
+    wa_id: str | None = Field(None, description="The contact: phone number or business-scoped user id.")
+    timestamp: int = Field(description="When it happened, by Meta's clock (epoch seconds).")
+
+
+class MessageReceived(EventDetail):
+    detail_type: ClassVar[str] = "WhatsApp Message Received"
+
+    wamid: str
+    type: str = Field(description="Meta's message type; unknown types arrive with their raw object.")
+    text: str | None = Field(None, description="A one-line rendering: body, caption, reply title, ...")
+    name: str | None = Field(None, description="The contact's profile name as sent with the message.")
+    reply_to: str | None = Field(None, description="The wamid this message replies to (context.id).")
+    display_phone_number: str | None = None
+    message: dict[str, Any] = Field(description="The message object exactly as Meta sent it.")
+
+
+class StatusChanged(EventDetail):
+    detail_type: ClassVar[str] = "WhatsApp Message Status Changed"
+
+    wamid: str
+    status: str = Field(description="sent, delivered, read or failed: always further than previous.")
+    previous_status: str | None = Field(None, description="The stored status it replaced, if any.")
+    recipient_id: str | None = None
+    errors: list[dict[str, Any]] = Field(default_factory=list, description="Meta's errors when failed.")
+
+
+class ContactUpdated(EventDetail):
+    detail_type: ClassVar[str] = "WhatsApp Contact Updated"
+
+    change: Literal["opted_in", "opted_out", "marketing_stopped", "number_changed"]
+    reason: str | None = Field(None, description="keyword:STOP, keyword:START, error:131050, ...")
+    changed_to: str | None = Field(None, description="The new number, for number_changed.")
+
+
+class AccountEvent(EventDetail):
+    detail_type: ClassVar[str] = "WhatsApp Account Event"
+
+    field: str = Field(description="The webhook field: message_template_status_update, ...")
+    entry_id: str | None = Field(None, description="The WhatsApp Business Account id.")
+    value: Any = Field(description="The change's value exactly as Meta sent it.")
+
+
+class PayloadRejected(EventDetail):
+    detail_type: ClassVar[str] = "WhatsApp Payload Rejected"
+
+    sha256: str = Field(description="The payload's hash: `wactl raw show` and `wactl raw replay` take it.")
+    reason: str
+    path: str | None = Field(None, description="Where in the payload, when only a part was refused.")
+    kind: str | None = None
+
+
+DETAILS: tuple[type[EventDetail], ...] = (
+    MessageReceived,
+    StatusChanged,
+    ContactUpdated,
+    AccountEvent,
+    PayloadRejected,
+)
