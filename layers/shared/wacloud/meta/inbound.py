@@ -39,7 +39,6 @@ from pydantic import (
     ConfigDict,
     Field,
     ModelWrapValidatorHandler,
-    PrivateAttr,
     TypeAdapter,
     ValidationError,
     ValidationInfo,
@@ -130,7 +129,6 @@ class WebhookModel(BaseModel):
 class _KeepsRaw(WebhookModel):
     """Remembers the JSON object the model was validated from, for storing updates verbatim."""
 
-    _raw: dict[str, Any] | None = PrivateAttr(default=None)
     # The Python names of fields whose alias differs (``from_``), known once the class is built:
     # working them out on each validation was the largest single cost of reading a webhook.
     _renamed: ClassVar[frozenset[str]] = frozenset()
@@ -148,15 +146,20 @@ class _KeepsRaw(WebhookModel):
         model = handler(data)
         # Input keyed by Python names (from_=...) is not Meta's JSON: raw then falls back to a dump.
         if isinstance(data, dict) and cls._renamed.isdisjoint(data):
-            model._raw = data
+            # Where pydantic keeps private attributes, set directly: declaring one (PrivateAttr)
+            # makes pydantic run a post-init hook filling in its default on every instance, a
+            # sixth of the cost of reading a webhook, to be overwritten at once here.
+            object.__setattr__(model, "__pydantic_private__", {"_raw": data})
         return model
 
     @property
     def raw(self) -> dict[str, Any]:
         """The object this model was parsed from (shared, not copied): exactly what Meta sent."""
-        if self._raw is None:  # built without validation (model_construct)
+        private = self.__pydantic_private__
+        raw: dict[str, Any] | None = private.get("_raw") if private else None
+        if raw is None:  # built without validation (model_construct) or from Python names
             return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
-        return self._raw
+        return raw
 
 
 # --- errors -------------------------------------------------------------------------------------
