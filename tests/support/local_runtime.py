@@ -90,7 +90,11 @@ class RunningRuntime:
 
 @contextmanager
 def local_runtime(
-    log_path: Path, *, template: Path | None = None, env: dict[str, str] | None = None
+    log_path: Path,
+    *,
+    template: Path | None = None,
+    env: dict[str, str] | None = None,
+    parameters: dict[str, str] | None = None,
 ) -> Iterator[RunningRuntime]:
     """Start ``wa-local`` on free ports with no AWS, WhatsApp or Graph settings of the caller's;
     ready once its Lambda Invoke API answers (it opens after every function's first cold start)."""
@@ -101,6 +105,8 @@ def local_runtime(
     command = [sys.executable, "-m", "walocal", *(["--template", str(template)] if template else [])]
     for option, port in zip(("webhook", "invoke", "graph", "aws"), ports, strict=True):
         command += [f"--{option}-port", str(port)]
+    if parameters:
+        command += ["--parameter-overrides", *(f"{name}={value}" for name, value in parameters.items())]
     # A file, not a pipe: nobody reads the runtime's logs while it runs, and a full pipe would block it.
     with log_path.open("w", encoding="utf-8") as log:
         process = subprocess.Popen(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,26 @@ def test_the_webhook_floor_reaches_neither_pydantic_nor_requests() -> None:
                 for module in project
             ), (name, sorted(project))
             assert outside - STDLIB_USED <= WEBHOOK_OUTSIDE_ALLOWED, (name, sorted(outside))
+
+
+def test_the_sender_function_does_not_load_the_webhook_payload_models() -> None:
+    """The sender reads and writes the table, never a webhook: the inbound models (the largest
+    pydantic schemas of the project) would only lengthen its cold start."""
+    script = (
+        "import os, sys\n"
+        "os.environ.update(TABLE_NAME='t', ACCESS_TOKEN_SECRET_ARN='s', GRAPH_API_URL='https://graph.test',"
+        " GRAPH_API_VERSION='v21.0', WHATSAPP_PHONE_NUMBER_ID='123456789012345', OUTBOUND_QUEUE_URL='q',"
+        " REMINDER_TEMPLATE_NAME='r', REMINDER_TEMPLATE_LANGUAGE='en', REMINDER_NAME_FALLBACK='there',"
+        " AWS_DEFAULT_REGION='us-east-1')\n"
+        "from walocal.template import Template\n"
+        "from walocal.functions import load_module\n"
+        "load_module(Template.load().functions()['SenderFunction'])\n"
+        "assert 'wacloud.sender.service' in sys.modules\n"
+        "print('wacloud.meta.inbound' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
 
 
 def _package(tmp_path: Path, files: dict[str, str]) -> Path:

@@ -31,7 +31,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Any, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Self, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -39,7 +39,6 @@ from pydantic import (
     ConfigDict,
     Field,
     ModelWrapValidatorHandler,
-    PrivateAttr,
     TypeAdapter,
     ValidationError,
     ValidationInfo,
@@ -130,24 +129,37 @@ class WebhookModel(BaseModel):
 class _KeepsRaw(WebhookModel):
     """Remembers the JSON object the model was validated from, for storing updates verbatim."""
 
-    _raw: dict[str, Any] | None = PrivateAttr(default=None)
+    # The Python names of fields whose alias differs (``from_``), known once the class is built:
+    # working them out on each validation was the largest single cost of reading a webhook.
+    _renamed: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        cls._renamed = frozenset(
+            name for name, info in cls.model_fields.items() if info.alias not in (None, name)
+        )
 
     @model_validator(mode="wrap")
     @classmethod
     def _keep_raw(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
         model = handler(data)
         # Input keyed by Python names (from_=...) is not Meta's JSON: raw then falls back to a dump.
-        renamed = {name for name, info in cls.model_fields.items() if info.alias not in (None, name)}
-        if isinstance(data, dict) and renamed.isdisjoint(data):
-            model._raw = data
+        if isinstance(data, dict) and cls._renamed.isdisjoint(data):
+            # Where pydantic keeps private attributes, set directly: declaring one (PrivateAttr)
+            # makes pydantic run a post-init hook filling in its default on every instance, a
+            # sixth of the cost of reading a webhook, to be overwritten at once here.
+            object.__setattr__(model, "__pydantic_private__", {"_raw": data})
         return model
 
     @property
     def raw(self) -> dict[str, Any]:
         """The object this model was parsed from (shared, not copied): exactly what Meta sent."""
-        if self._raw is None:  # built without validation (model_construct)
+        private = self.__pydantic_private__
+        raw: dict[str, Any] | None = private.get("_raw") if private else None
+        if raw is None:  # built without validation (model_construct) or from Python names
             return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
-        return self._raw
+        return raw
 
 
 # --- errors -------------------------------------------------------------------------------------

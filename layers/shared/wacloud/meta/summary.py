@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from wacloud.meta.inbound import InboundMessage
+if TYPE_CHECKING:
+    # Annotations only: the sender renders outbound texts and must not load the webhook models.
+    from wacloud.meta.inbound import InboundMessage
 
 
 def inbound_text(message: InboundMessage) -> str | None:

@@ -7,11 +7,10 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from wacloud.meta.inbound import Contact, Entry, InboundMessage, MessagesValue, Status, UntypedPart
 from wacloud.meta.summary import inbound_text, outbound_text
 from wacloud.table.keys import (
     FAILED_SEND_SK,
@@ -35,6 +34,11 @@ from wacloud.table.keys import (
 from wacloud.table.spill import INLINE_ITEM_BYTES
 from wacloud.table.values import compact_json
 from wacloud.webhook.envelope import LOCATION_INLINE, LOCATION_S3, QueuedWebhook
+
+if TYPE_CHECKING:
+    # Annotations only: the sender writes and reads the table through this module, and loading
+    # the webhook payload models would add their schema building to its every cold start.
+    from wacloud.meta.inbound import Contact, Entry, InboundMessage, MessagesValue, Status, UntypedPart
 
 # An inbound message's ``text`` is kept on its item only past this much ``raw`` (half the size at
 # which an item spills its largest attributes to the bucket).
@@ -190,6 +194,10 @@ def inbound_view(item: Mapping[str, Any]) -> dict[str, Any]:
     }
     raw = item.get("raw")
     if "text" not in item and isinstance(raw, str):
+        # Here, not at the top: only listings of inbound messages need the webhook models, and the
+        # sender, which lists none, would pay for them on its cold start.
+        from wacloud.meta.inbound import InboundMessage  # noqa: PLC0415
+
         try:
             text = inbound_text(InboundMessage.model_validate_json(raw))
         except ValidationError:

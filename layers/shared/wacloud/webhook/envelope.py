@@ -10,7 +10,6 @@ event, and the operator tools read it from the queues and write it again on a re
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,7 +27,12 @@ LOCATION_S3 = "s3"
 # SQS counts attributes in its 1 MiB limit; keep a margin for ours.
 SQS_MAX_BYTES = 1_048_576
 INLINE_BODY_LIMIT = SQS_MAX_BYTES - 8_192
-_NOT_SQS_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# The characters SQS refuses that valid UTF-8 can hold (lone surrogates cannot), as the bytes
+# that encode them: in valid UTF-8 a byte below 0x20 is always that control character, and
+# EF BF BE / EF BF BF always U+FFFE / U+FFFF. Searching bytes (memchr) costs tens of microseconds
+# per 100 KB where a character-class regex over the text cost a millisecond and more.
+_SQS_REFUSED_CONTROLS = tuple(bytes([code]) for code in range(0x20) if code not in (0x09, 0x0A, 0x0D))
+_SQS_REFUSED_NONCHARACTERS = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")
 
 
 @dataclass(frozen=True)
@@ -138,4 +142,9 @@ def sqs_can_carry(body: bytes) -> str | None:
         text = body.decode("utf-8")  # strict: lone surrogates cannot come through
     except UnicodeDecodeError:
         return None
-    return None if _NOT_SQS_CHARACTERS.search(text) else text
+    if any(control in body for control in _SQS_REFUSED_CONTROLS):
+        return None
+    # Meta's bodies are ASCII: one search for their lead byte spares the other two.
+    if b"\xef" in body and any(character in body for character in _SQS_REFUSED_NONCHARACTERS):
+        return None
+    return text
