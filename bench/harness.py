@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -164,3 +165,19 @@ def emulated_stack() -> Iterator[tuple[LocalStack, Callable[..., Loaded]]]:
                 yield stack, loader
             finally:
                 boto3.DEFAULT_SESSION = None
+
+
+FLOORS_DIR = Path(__file__).resolve().parent / "floors"
+
+
+def load_floor(name: str, environment: Mapping[str, str], *, memory_mb: int = 128) -> Loaded:
+    """A floor program cold-started as a function of ``memory_mb`` (the smallest Lambda size)."""
+    os.environ.update(environment)
+    spec = FunctionSpec(
+        logical_id=f"Floor{name.title()}",
+        code_dir=FLOORS_DIR,
+        handler=f"{name}.handler",
+        timeout=30,
+        memory_size=memory_mb,
+    )
+    return Loaded(spec, load_module(spec))
