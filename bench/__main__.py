@@ -27,7 +27,7 @@ BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 # Each module exposes figures() (taking ``quick`` if it has a quick mode) returning dicts with the
 # keys of bench.figures.Figure, and may expose assumptions() -> list[str]. One line per module.
-SECTIONS = ("bench.write_units", "bench.webhook_cpu", "bench.parse")
+SECTIONS = ("bench.write_units", "bench.cold_start", "bench.webhook_cpu", "bench.parse")
 
 
 def run(sections: tuple[str, ...], *, quick: bool) -> tuple[list[dict[str, Any]], list[str]]:
