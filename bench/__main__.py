@@ -27,7 +27,13 @@ BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 # Each module exposes figures() (taking ``quick`` if it has a quick mode) returning dicts with the
 # keys of bench.figures.Figure, and may expose assumptions() -> list[str]. One line per module.
-SECTIONS = ("bench.write_units", "bench.cold_start", "bench.webhook_cpu", "bench.parse")
+SECTIONS = (
+    "bench.inbound_cost",
+    "bench.write_units",
+    "bench.cold_start",
+    "bench.webhook_cpu",
+    "bench.parse",
+)
 
 
 def run(sections: tuple[str, ...], *, quick: bool) -> tuple[list[dict[str, Any]], list[str]]:
@@ -41,7 +47,7 @@ def run(sections: tuple[str, ...], *, quick: bool) -> tuple[list[dict[str, Any]]
         check_shape(found)
         figures += found
         if hasattr(module, "assumptions"):
-            assumptions += [f"{line}" for line in module.assumptions()]
+            assumptions += module.assumptions()
         print(f"  {name}: {len(found)} figures in {time.monotonic() - started:.0f} s", flush=True)
     return figures, assumptions
 

@@ -181,3 +181,28 @@ def load_floor(name: str, environment: Mapping[str, str], *, memory_mb: int = 12
         memory_size=memory_mb,
     )
     return Loaded(spec, load_module(spec))
+
+
+def lambda_sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The event Lambda's SQS poller makes of received messages (attributes in its own casing)."""
+    template = load_event("sqs/webhook_message_text.json")["Records"][0]
+    records = []
+    for message in messages:
+        record = copy.deepcopy(template)
+        record.update(
+            messageId=message["MessageId"],
+            receiptHandle=message["ReceiptHandle"],
+            body=message["Body"],
+            md5OfBody=message["MD5OfBody"],
+            messageAttributes={
+                name: {
+                    "stringValue": attribute.get("StringValue"),
+                    "stringListValues": [],
+                    "binaryListValues": [],
+                    "dataType": attribute["DataType"],
+                }
+                for name, attribute in (message.get("MessageAttributes") or {}).items()
+            },
+        )
+        records.append(record)
+    return {"Records": records}
