@@ -33,6 +33,7 @@ SECTIONS = (
     "bench.cold_start",
     "bench.webhook_cpu",
     "bench.parse",
+    "bench.packages",
 )
 
 
