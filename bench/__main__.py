@@ -34,6 +34,7 @@ SECTIONS = (
     "bench.webhook_cpu",
     "bench.parse",
     "bench.packages",
+    "bench.pipeline",
 )
 
 

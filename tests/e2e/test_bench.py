@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from bench import local_pipeline
 from bench.__main__ import SECTIONS
 from bench.figures import KEYS
 
@@ -50,9 +48,3 @@ def test_a_quick_run_writes_every_figure_with_its_floor_and_goal(tmp_path: Path)
     # The table printed is the one written.
     assert all(item["name"] in run.stdout for item in figures)
     assert "Assumptions:" in run.stdout
-
-
-def test_local_pipeline_reports_the_post_against_the_handshake() -> None:
-    report = local_pipeline.run(rounds=5)
-    assert re.search(r"x floor \d+\.\d\d", report)
-    assert re.search(r"POST until stored\s+\d+ ms", report)
