@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+import types
+
 import pytest
 
 from bench import prices
+from bench.__main__ import run
 from bench.cost import Invocations, Usage, duration_ms, http_api_units
 from bench.figures import check_shape, figure, table
 from bench.metering import sqs_billed, sqs_chunks, sqs_message_bytes
@@ -77,3 +81,19 @@ def test_a_figure_states_its_ratio_and_whether_it_meets_its_goal() -> None:
 def test_a_figure_with_other_keys_is_refused() -> None:
     with pytest.raises(ValueError, match="keys"):
         check_shape([{"name": "x", "value": 1}])
+
+
+def test_a_section_is_any_module_with_figures(monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = types.ModuleType("bench_plain_section")
+    plain.figures = lambda: [figure("rate", "msg/s", 79, 80, check="value>=", target=76)]  # type: ignore[attr-defined]
+    timed = types.ModuleType("bench_quick_section")
+    timed.figures = lambda quick=False: [figure("q", "s", 1.0 if quick else 2.0, None)]  # type: ignore[attr-defined]
+    timed.assumptions = lambda: ["ran quickly"]  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, plain.__name__, plain)
+    monkeypatch.setitem(sys.modules, timed.__name__, timed)
+    figures, assumptions = run((plain.__name__, timed.__name__), quick=True)
+    assert [(item["name"], item["value"], item["met"]) for item in figures] == [
+        ("rate", 79, True),
+        ("q", 1.0, None),
+    ]
+    assert assumptions == ["ran quickly"]
