@@ -59,7 +59,8 @@ $(BENCH_STAMP): $(STAMP)
 	@rm -f $(VENV)/.bench-*
 	@touch $@
 
-bench: $(BENCH_STAMP) ## Run the benchmarks: one table, bench/results/latest.json (README=1: and the README's)
+# After make build: the package sizes are those of the artifacts a deploy would upload.
+bench: $(BENCH_STAMP) build ## Run the benchmarks: one table, bench/results/latest.json (README=1: and the README's)
 	$(BIN)/python -m bench $(if $(README),--readme,)
 
 build: $(STAMP) ## sam build: artifacts for the template's runtime (python3.13) and arm64, no Docker

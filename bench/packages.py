@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 import zipfile
 from pathlib import Path
 
@@ -50,7 +51,10 @@ def artifacts() -> tuple[dict[str, Path], dict[str, Path], dict[str, list[str]],
             for name, spec in specs.items()
         }
         layers = {layer: SAM_BUILD / layer for names in used.values() for layer in names}
-        return {name: SAM_BUILD / name for name in specs}, layers, used, "make build (arm64)"
+        built_at = time.strftime(
+            "%Y-%m-%d %H:%M UTC", time.gmtime((SAM_BUILD / "template.yaml").stat().st_mtime)
+        )
+        return {name: SAM_BUILD / name for name in specs}, layers, used, f"make build (arm64) of {built_at}"
     python = find_interpreter("3.13") or base_interpreter()
     built = build_for_host(template, python=python)
     return (
