@@ -73,6 +73,7 @@ def _per_update_us(parse: Callable[[bytes], Any], samples: list[bytes], rounds: 
 
 
 def figures(*, quick: bool = False) -> list[Figure]:
+    _notes.clear()
     rounds = 50 if quick else 2000
     samples = bodies()
     for body in samples:

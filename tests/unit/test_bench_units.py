@@ -7,7 +7,7 @@ import types
 
 import pytest
 
-from bench import prices
+from bench import parse, prices
 from bench.__main__ import run
 from bench.cost import Invocations, Usage, duration_ms, http_api_units
 from bench.figures import check_shape, figure, table
@@ -97,3 +97,12 @@ def test_a_section_is_any_module_with_figures(monkeypatch: pytest.MonkeyPatch) -
         ("q", 1.0, None),
     ]
     assert assumptions == ["ran quickly"]
+
+
+def test_without_pywa_the_parse_benchmark_leaves_the_peer_out_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(parse, "pywa_parser", lambda: None)
+    (only,) = parse.figures(quick=True)
+    assert (only["name"], only["goal"]) == ("parse per update (read_payload)", "<= 2x floor")
+    assert any("pywa not installed" in line for line in parse.assumptions())
