@@ -205,8 +205,8 @@ def figures(*, quick: bool = False) -> list[Figure]:
         f"memory from template.yaml (webhook {memory['webhook']} MB, processor {memory['processor']} MB), "
         f"floors at {FLOOR_MEMORY_MB} MB; a sandbox's secret fetch (once per cold start and "
         "SECRET_MAX_AGE_SECONDS) amortised to nothing; CloudWatch Logs not counted",
-        "cost per million, ours: " + _breakdown(our_usage) + f"; calls {dict(ours.requests)}",
-        "cost per million, floor: " + _breakdown(floor_usage) + f"; calls {dict(theirs.requests)}",
+        f"cost per million, ours: {_breakdown(our_usage)}; calls for {EVENTS} texts: {_calls(ours)}",
+        f"cost per million, floor: {_breakdown(floor_usage)}; calls for {EVENTS} texts: {_calls(theirs)}",
         "durations (ms, CPU on one vCPU + waits): "
         + ", ".join(f"{label} {t.cpu_ms:.1f} + {t.wait_ms:.1f}" for label, t in timing.items()),
     ]
@@ -238,6 +238,10 @@ def _breakdown(found: Usage) -> str:
     scale = 1_000_000 / found.events
     parts = [f"{name} ${usd * scale:.3f}" for name, usd in found.usd().items() if usd]
     return f"${found.usd_per_million():.3f} = " + " + ".join(parts)
+
+
+def _calls(counts: Counts) -> str:
+    return ", ".join(f"{name} {number}" for name, number in sorted(counts.requests.items()))
 
 
 def assumptions() -> list[str]:
