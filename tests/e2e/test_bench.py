@@ -1,25 +1,50 @@
-"""The benchmarks stay runnable: each runs once, briefly, and reports its ratio to its floor."""
+"""The benchmarks stay runnable: a quick run of ``python -m bench`` writes every figure."""
 
 from __future__ import annotations
 
-import re
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
-from bench import cold_start, local_pipeline, webhook_latency
+import pytest
 
+from bench.__main__ import SECTIONS
+from bench.figures import KEYS
 
-def test_cold_start_reports_every_function() -> None:
-    # This machine's Python only: the test checks the benchmark runs, make bench measures both.
-    report = cold_start.run(samples=1, with_lambda_python=False)
-    for name in ("WebhookFunction", "ProcessorFunction", "SenderFunction"):
-        # With and without bytecode, each as milliseconds and a ratio to the floor.
-        assert re.search(rf"{name}\s+\d+\s+\d+\.\d\d\s+\d+\s+\d+\.\d\d", report)
-
-
-def test_webhook_latency_reports_ratios() -> None:
-    assert len(re.findall(r"\d+\.\d\s*$", webhook_latency.run(rounds=20), re.M)) == 2
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_local_pipeline_reports_the_post_against_the_handshake() -> None:
-    report = local_pipeline.run(rounds=5)
-    assert re.search(r"x floor \d+\.\d\d", report)
-    assert re.search(r"POST until stored\s+\d+ ms", report)
+@pytest.mark.slow
+def test_a_quick_run_writes_every_figure_with_its_floor_and_goal(tmp_path: Path) -> None:
+    output = tmp_path / "latest.json"
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(str(ROOT / part) for part in ("layers/shared", "local", "tools", ".")),
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--output", str(output)],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    figures = json.loads(output.read_text())["figures"]
+    assert figures
+    for item in figures:
+        assert tuple(sorted(item)) == tuple(sorted(KEYS))
+        assert isinstance(item["value"], int | float)
+        assert item["met"] in (True, False, None)
+        if item["floor"]:
+            assert item["ratio"] == pytest.approx(item["value"] / item["floor"], rel=0.01)
+    names = " ".join(item["name"] for item in figures)
+    for section in SECTIONS:
+        assert f"{section}: " in run.stdout  # each section ran and said how long it took
+    assert "write units per inbound text, first delivery" in names
+    # The table printed is the one written.
+    assert all(item["name"] in run.stdout for item in figures)
+    assert "Assumptions:" in run.stdout

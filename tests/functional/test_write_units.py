@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import boto3
 import pytest
 
+from bench.capacity import CapacityMeter, Usage
 from support.aws import REGION
-from support.capacity import CapacityMeter, Usage
 from support.processor import fixture_body, sqs_event
 from wacloud.table.items import OutboundRecord
 from wacloud.table.store import ConversationStore
