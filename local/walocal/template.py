@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from walocal.filters import FilterError, parse_filters
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
 
@@ -66,6 +68,22 @@ class QueueSource:
     batch_size: int
     batching_window_seconds: int
     report_batch_item_failures: bool
+
+
+@dataclass(frozen=True)
+class StreamSource:
+    """A DynamoDB stream feeding a function (an event of ``Type: DynamoDB``)."""
+
+    table: str  # logical id of the AWS::DynamoDB::Table
+    function: str
+    batch_size: int
+    batching_window_seconds: int
+    starting_position: str
+    bisect_on_error: bool
+    maximum_retry_attempts: int  # -1: until the records expire
+    report_batch_item_failures: bool
+    filters: list[dict[str, Any]]
+    on_failure: str | None  # logical id of the SQS queue the failed batches' records go to
 
 
 @dataclass(frozen=True)
@@ -200,6 +218,38 @@ class Template:
                     batching_window_seconds=int(p.get("MaximumBatchingWindowInSeconds", 0)),
                     report_batch_item_failures="ReportBatchItemFailures"
                     in p.get("FunctionResponseTypes", []),
+                )
+            )
+        return sources
+
+    def stream_sources(self) -> list[StreamSource]:
+        sources = []
+        for function, event_name, p in self._events("DynamoDB"):
+            stream = p.get("Stream")
+            if not (isinstance(stream, dict) and "Fn::GetAtt" in stream):
+                raise TemplateError(f"{function}.{event_name}: Stream must be !GetAtt <Table>.StreamArn")
+            destination = p.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+            if destination is not None and not (
+                isinstance(destination, dict) and "Fn::GetAtt" in destination
+            ):
+                raise TemplateError(f"{function}.{event_name}: OnFailure must be !GetAtt <Queue>.Arn")
+            try:
+                filters = parse_filters(p.get("FilterCriteria", {}).get("Filters", []))
+            except FilterError as exc:
+                raise TemplateError(f"{function}.{event_name}: {exc}") from exc
+            sources.append(
+                StreamSource(
+                    table=stream["Fn::GetAtt"][0],
+                    function=function,
+                    batch_size=int(p.get("BatchSize", 100)),
+                    batching_window_seconds=int(p.get("MaximumBatchingWindowInSeconds", 0)),
+                    starting_position=str(p.get("StartingPosition", "TRIM_HORIZON")),
+                    bisect_on_error=bool(p.get("BisectBatchOnFunctionError", False)),
+                    maximum_retry_attempts=int(p.get("MaximumRetryAttempts", -1)),
+                    report_batch_item_failures="ReportBatchItemFailures"
+                    in p.get("FunctionResponseTypes", []),
+                    filters=filters,
+                    on_failure=destination["Fn::GetAtt"][0] if destination is not None else None,
                 )
             )
         return sources
