@@ -122,7 +122,15 @@ class _Provisioner:
             }
             if props.get("GlobalSecondaryIndexes"):
                 request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-            dynamodb.create_table(**request)
+            stream = props.get("StreamSpecification")
+            if stream:
+                request["StreamSpecification"] = {
+                    "StreamEnabled": True,
+                    "StreamViewType": stream["StreamViewType"],
+                }
+            created = dynamodb.create_table(**request)["TableDescription"]
+            if stream:
+                self.attributes[(name, "StreamArn")] = created["LatestStreamArn"]
             ttl = props.get("TimeToLiveSpecification")
             if ttl:
                 dynamodb.update_time_to_live(

@@ -32,9 +32,10 @@ from walocal.identities import enforce_iam, function_identities
 from walocal.invoke_api import InvokeApiServer
 from walocal.lambda_service import FunctionSetup, FunctionTarget, LambdaService, PooledFunction
 from walocal.poller import QueuePoller
-from walocal.provision import LocalStack, provision
+from walocal.provision import ACCOUNT_ID, LocalStack, provision
 from walocal.sandbox import LogSink, SandboxConfig
 from walocal.schedules import ScheduleRunner, ScheduleTimer
+from walocal.stream_poller import StreamPoller
 from walocal.template import TEMPLATE_PATH, FunctionSpec, Template
 
 log = logging.getLogger("walocal")
@@ -119,7 +120,7 @@ class LocalRuntime:
         self._log_sink = log_sink
         self._moto: ThreadedMotoServer | None = None
         self._servers: list[HttpApiServer | InvokeApiServer] = []
-        self._pollers: list[QueuePoller] = []
+        self._pollers: list[QueuePoller | StreamPoller] = []
         self._simulator: Any = None
         self._scratch: Path | None = None
         self.scheduler: ScheduleRunner | None = None
@@ -200,6 +201,22 @@ class LocalRuntime:
             )
             poller.start()
             self._pollers.append(poller)
+        streams = session.client("dynamodbstreams")
+        for stream_source in self.template.stream_sources():
+            resolve = self.stack.resolver.resolve
+            stream_poller = StreamPoller(
+                streams,
+                sqs,
+                stream_source,
+                stream_arn=str(resolve({"Fn::GetAtt": [stream_source.table, "StreamArn"]})),
+                function=self.functions[stream_source.function],
+                function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{stream_source.function}",
+                on_failure_url=(
+                    self.stack.queue_urls[stream_source.on_failure] if stream_source.on_failure else None
+                ),
+            )
+            stream_poller.start()
+            self._pollers.append(stream_poller)
         self.scheduler = ScheduleRunner(self._enabled_schedules())
         self.scheduler.start()
 

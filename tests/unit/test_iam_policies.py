@@ -52,7 +52,12 @@ def grants(policies: list[ResolvedPolicy]) -> set[tuple[str, str]]:
                 statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
             )
             condition = statement.get("Condition")
-            if condition is not None:
+            if condition is not None and "StringEquals" in condition:
+                # Events of one source only: the resource ends in ``{source}``.
+                assert set(condition) == {"StringEquals"}
+                source = condition["StringEquals"]["events:source"]
+                resources = [f"{resource}{{{source}}}" for resource in resources]
+            elif condition is not None:
                 assert set(condition) == {"ForAllValues:StringLike"}
                 keys = condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
                 resources = [f"{resource}[{','.join(keys)}]" for resource in resources]
@@ -82,7 +87,7 @@ def queue_consumer(queue: str) -> set[tuple[str, str]]:
 
 
 def test_every_function_has_its_own_role(policies: dict[str, list[ResolvedPolicy]]) -> None:
-    assert set(policies) == {"WebhookFunction", "ProcessorFunction", "SenderFunction"}
+    assert set(policies) == {"WebhookFunction", "ProcessorFunction", "SenderFunction", "PublisherFunction"}
 
 
 def test_webhook_may_queue_store_inbound_and_read_its_own_secret_only(
@@ -130,6 +135,27 @@ def test_sender_writes_only_its_own_items_and_reads_only_the_access_token(
         ("secretsmanager:GetSecretValue", secret_arn(pairs, "AccessTokenSecret")),
         # EventInvokeConfig's OnFailure destination.
         ("sqs:SendMessage", f"{QUEUE}OutboundDeadLetterQueue"),
+    }
+
+
+def test_publisher_reads_only_the_stream_and_puts_only_its_own_events(
+    policies: dict[str, list[ResolvedPolicy]],
+) -> None:
+    stream = grants(policies["PublisherFunction"])
+    [stream_arn] = {resource for action, resource in stream if action == "dynamodb:GetRecords"}
+    assert stream_arn.startswith(f"{TABLE}/stream/")
+    assert stream == {
+        *own_logs_and_traces("publisher"),
+        *(
+            (f"dynamodb:{action}", stream_arn)
+            for action in ("DescribeStream", "GetRecords", "GetShardIterator", "ListStreams")
+        ),
+        (
+            "events:PutEvents",
+            f"arn:aws:events:{REGION}:{ACCOUNT_ID}:event-bus/whatsapp-cloud-events{{whatsapp.cloud}}",
+        ),
+        # The stream source's OnFailure destination.
+        ("sqs:SendMessage", f"{QUEUE}PublisherDeadLetterQueue"),
     }
 
 
@@ -254,13 +280,13 @@ def test_send_requests_come_only_from_the_stack_s_bus_and_one_source() -> None:
         if r["Type"] == "AWS::Events::Rule"
         and "WhatsApp Send Request" in str(r["Properties"].get("EventPattern"))
     ]
-    assert rule["EventBusName"] == {"Ref": "SendRequestBus"}
+    assert rule["EventBusName"] == {"Ref": "EventBus"}
     assert rule["EventPattern"] == {
         "source": [{"Ref": "SendRequestSource"}],
         "detail-type": ["WhatsApp Send Request"],
     }
     policy = resources["SendRequestBusPolicy"]["Properties"]
-    assert policy["EventBusName"] == {"Ref": "SendRequestBus"}
+    assert policy["EventBusName"] == {"Ref": "EventBus"}
     statement = policy["Statement"]
     assert statement["Action"] == "events:PutEvents"
     assert statement["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}

@@ -201,3 +201,14 @@ class SenderSettings:
             send_backoff_base_seconds=_number(env, "SEND_BACKOFF_BASE_SECONDS", 0.5, 0.0),
             reminders=ReminderSettings.from_env(env),
         )
+
+
+@dataclass(frozen=True)
+class PublisherSettings:
+    """The events publisher: the bus it publishes the table's changes on."""
+
+    event_bus_name: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> PublisherSettings:
+        return cls(event_bus_name=_required(env, "EVENT_BUS_NAME"))

@@ -90,7 +90,17 @@ def _message_received(message: Mapping[str, Any]) -> MessageReceived:
         reply_to=_text(message.get("reply_to")),
         display_phone_number=_text(message.get("display_phone_number")),
         message=sent if isinstance(sent, dict) else {"value": sent},
+        message_s3=_pointer(message.get("raw_s3")),
     )
+
+
+def _pointer(value: Any) -> dict[str, Any] | None:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return dict(value) if isinstance(value, Mapping) else None
 
 
 def _text(value: Any) -> str | None:

@@ -34,7 +34,14 @@ class MessageReceived(EventDetail):
     name: str | None = Field(None, description="The contact's profile name as sent with the message.")
     reply_to: str | None = Field(None, description="The wamid this message replies to (context.id).")
     display_phone_number: str | None = None
-    message: dict[str, Any] = Field(description="The message object exactly as Meta sent it.")
+    message: dict[str, Any] = Field(
+        description="The message object exactly as Meta sent it; empty when it is in `message_s3`."
+    )
+    message_s3: dict[str, Any] | None = Field(
+        None,
+        description="Where a message too large for the table (over 32 KB) is kept: "
+        '`{"s3": {"bucket", "key"}, "size", "sha256"}` in the payload bucket.',
+    )
 
 
 class StatusChanged(EventDetail):

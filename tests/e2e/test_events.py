@@ -1,0 +1,130 @@
+"""Events out, through the local runtime over HTTP: a subscriber's queue on the stack's bus gets
+each stored change once, and statuses only as forward moves."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from functools import partial
+from typing import Any
+
+import pytest
+
+from support.local_runtime import RunningRuntime, eventually, local_runtime
+from support.processor import METADATA, WABA_ID
+from walocal.events import event_path
+from walocal.provision import STACK_NAME
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("events")]
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRuntime]:
+    with local_runtime(tmp_path_factory.mktemp("runtime") / "wa-local.log") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def subscriber(runtime: RunningRuntime) -> str:
+    """A queue subscribed to every event of the stack's bus, as a business would subscribe one."""
+    sqs = runtime.client("sqs")
+    events = runtime.client("events")
+    url = sqs.create_queue(QueueName="subscriber")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bus = f"{STACK_NAME}-events"  # the template's EventBus: ${AWS::StackName}-events
+    events.put_rule(
+        Name="all-whatsapp", EventBusName=bus, EventPattern=json.dumps({"source": ["whatsapp.cloud"]})
+    )
+    events.put_targets(Rule="all-whatsapp", EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
+    return str(url)
+
+
+def received(runtime: RunningRuntime, url: str, until: int, timeout: float = 20.0) -> list[dict[str, Any]]:
+    """Every event the subscriber's queue holds, once at least ``until`` arrived (and a moment more)."""
+    sqs = runtime.client("sqs")
+    events: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    quiet_since: float | None = None
+    while time.monotonic() < deadline:
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+            "Messages", []
+        )
+        for message in batch:
+            events.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        if len(events) >= until:
+            quiet_since = quiet_since or time.monotonic()
+            if not batch and time.monotonic() - quiet_since > 2:
+                return events
+    return events
+
+
+def statuses(wamid: str, *steps: tuple[str, int]) -> bytes:
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": METADATA,
+        "statuses": [
+            {"id": wamid, "status": status, "timestamp": str(1763700000 + at), "recipient_id": "16505551234"}
+            for status, at in steps
+        ],
+    }
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": WABA_ID, "changes": [{"field": "messages", "value": value}]}],
+    }
+    return json.dumps(payload).encode()
+
+
+def test_each_message_is_received_once_when_each_webhook_comes_twice(
+    runtime: RunningRuntime, subscriber: str
+) -> None:
+    wamids = []
+    for name in ("message_text.json", "message_image.json", "message_reply_context.json"):
+        body = event_path(f"webhooks/{name}").read_bytes()
+        wamids.append(json.loads(body)["entry"][0]["changes"][0]["value"]["messages"][0]["id"])
+        assert runtime.post_webhook(body).status_code == 200
+        assert runtime.post_webhook(body).status_code == 200
+    events = received(runtime, subscriber, until=3)
+    received_messages = [event for event in events if event["detail-type"] == "WhatsApp Message Received"]
+    assert sorted(event["detail"]["wamid"] for event in received_messages) == sorted(wamids)
+    text = next(event for event in received_messages if event["detail"]["type"] == "text")
+    assert text["source"] == "whatsapp.cloud"
+    assert text["detail"]["text"] == "Hi! Is my order #4521 on its way?"
+    assert text["detail"]["message"]["text"]["body"] == text["detail"]["text"]
+    assert len({event["detail"]["event_id"] for event in events}) == len(events)
+
+
+def test_shuffled_and_repeated_statuses_publish_only_forward_moves(
+    runtime: RunningRuntime, subscriber: str
+) -> None:
+    first_read = f"wamid.E2E{time.time_ns()}"
+    in_order = f"wamid.E2E{time.time_ns()}"
+    for wamid, steps in (
+        (first_read, (("read", 30), ("sent", 10), ("delivered", 20), ("read", 30))),
+        (in_order, (("sent", 10), ("delivered", 20), ("sent", 10), ("read", 30))),
+    ):
+        for status, at in steps:
+            assert runtime.post_webhook(statuses(wamid, (status, at))).status_code == 200
+            # Each webhook stored before the next is sent: the arrival order is the test's.
+            eventually(partial(_history_has, runtime, wamid, status, at))
+    events = [
+        event
+        for event in received(runtime, subscriber, until=4)
+        if event["detail-type"] == "WhatsApp Message Status Changed"
+    ]
+    moves = {
+        wamid: [
+            (event["detail"].get("previous_status"), event["detail"]["status"])
+            for event in events
+            if event["detail"]["wamid"] == wamid
+        ]
+        for wamid in (first_read, in_order)
+    }
+    assert moves[first_read] == [(None, "read")]
+    assert moves[in_order] == [(None, "sent"), ("sent", "delivered"), ("delivered", "read")]
+
+
+def _history_has(runtime: RunningRuntime, wamid: str, status: str, at: int) -> bool:
+    key = {"pk": f"MSG#{wamid}", "sk": f"STATUS#{1763700000 + at:010d}#{status}"}
+    return "Item" in runtime.table().get_item(Key=key)
