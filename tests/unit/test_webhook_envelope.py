@@ -12,16 +12,20 @@ from wacloud.webhook.envelope import INLINE_BODY_LIMIT, sqs_can_carry
 # #x10000-#x10FFFF. Valid UTF-8 holds no surrogates, which leaves these.
 REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 BODY = '{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[]}],"text":"%s"}'
+# Small bodies and large ones are scanned differently: every rule is checked on both.
+LARGE = BODY.replace("%s", "%s" + "x" * 20_000)
+SIZES = pytest.mark.parametrize("template", [BODY, LARGE], ids=["small", "large"])
 
 
-def _carried(character: str) -> bool:
-    body = (BODY % character).encode("utf-8")
+def _carried(character: str, template: str = BODY) -> bool:
+    body = (template % character).encode("utf-8")
     return sqs_can_carry(body) == body.decode("utf-8")
 
 
+@SIZES
 @pytest.mark.parametrize("code", [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF])
-def test_every_character_sqs_refuses_sends_the_body_elsewhere(code: int) -> None:
-    body = (BODY % chr(code)).encode("utf-8")
+def test_every_character_sqs_refuses_sends_the_body_elsewhere(code: int, template: str) -> None:
+    body = (template % chr(code)).encode("utf-8")
     assert sqs_can_carry(body) is None
     # Wherever it stands: first, last, alone.
     assert sqs_can_carry(chr(code).encode("utf-8") + body) is None
@@ -32,8 +36,9 @@ def test_every_character_sqs_refuses_sends_the_body_elsewhere(code: int) -> None
 @pytest.mark.parametrize(
     "code", [0x09, 0x0A, 0x0D, 0x20, 0x7E, 0x7F, 0x80, 0xFF, 0xD7FF, 0xE000, 0xFFFD, 0x10000, 0x10FFFF]
 )
-def test_the_characters_at_the_edges_of_what_sqs_accepts_travel_inline(code: int) -> None:
-    assert _carried(chr(code))
+@SIZES
+def test_the_characters_at_the_edges_of_what_sqs_accepts_travel_inline(code: int, template: str) -> None:
+    assert _carried(chr(code), template)
 
 
 def test_every_character_is_judged_as_sqs_judges_it() -> None:
@@ -45,6 +50,10 @@ def test_every_character_is_judged_as_sqs_judges_it() -> None:
         for code in (plane << 16, (plane << 16) | 0xFFFD, (plane << 16) | 0xFFFF)
     ]
     wrong = [hex(code) for code in codes if _carried(chr(code)) != (REFUSED.search(chr(code)) is None)]
+    assert wrong == []
+    # The large bodies' scan, over the characters below U+0100 and the noncharacters' neighbours.
+    codes = [*range(0x100), *range(0xFFF0, 0x10000)]
+    wrong = [hex(code) for code in codes if _carried(chr(code), LARGE) != (REFUSED.search(chr(code)) is None)]
     assert wrong == []
 
 

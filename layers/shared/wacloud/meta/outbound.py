@@ -126,7 +126,10 @@ _ONE_OF = _OneOf()
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Built on first use: only the request's root (a TypeAdapter, SendBatch) is ever validated,
+    # and each built root holds its parts' validators; building every part's own at import
+    # too cost the sender's cold start for validators nothing calls.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 # --- media ---------------------------------------------------------------------------------
@@ -665,7 +668,7 @@ class SendBatch(_Model):
 
 
 SendRequest = SendBatch | OutboundItem
-_ITEM: TypeAdapter[OutboundItem] = TypeAdapter(OutboundItem)
+_ITEM: TypeAdapter[OutboundItem] = TypeAdapter(OutboundItem, config=ConfigDict(defer_build=True))
 
 
 # --- parsing ----------------------------------------------------------------------------------
