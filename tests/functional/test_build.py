@@ -26,6 +26,7 @@ FUNCTIONS = {
     "WebhookFunction": ROOT / "functions" / "webhook",
     "ProcessorFunction": ROOT / "functions" / "processor",
     "SenderFunction": ROOT / "functions" / "sender",
+    "PublisherFunction": ROOT / "functions" / "publisher",
 }
 LAYERS = ("SharedLayer", "DependenciesLayer")
 ELF_MAGIC = b"\x7fELF"

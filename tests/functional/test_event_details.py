@@ -33,16 +33,12 @@ _DESERIALIZE = TypeDeserializer().deserialize
 
 
 @pytest.fixture
-def processor(load_function: Callable[[str], LocalFunction], stack: LocalStack) -> LocalFunction:
-    boto3.client("dynamodb", region_name=REGION).update_table(
-        TableName=stack.table_names["MessagesTable"],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
+def processor(load_function: Callable[[str], LocalFunction]) -> LocalFunction:
     return load_function("ProcessorFunction")
 
 
 def published(stack: LocalStack) -> list[EventDetail]:
-    """Every event the table's stream so far means, in stream order."""
+    """Every event the table's stream (the template's: new and old images) so far means, in order."""
     table = boto3.client("dynamodb", region_name=REGION).describe_table(
         TableName=stack.table_names["MessagesTable"]
     )["Table"]
@@ -141,6 +137,11 @@ def test_statuses_are_published_only_as_forward_moves(
     moves = [(event.previous_status, event.status) for event in events if isinstance(event, StatusChanged)]
     assert moves == expected
     assert len({event.event_id for event in events}) == len(events)
+    # Who it was for, on which business number, and what Meta said it costs, as of that status.
+    for event in events:
+        assert (event.wa_id, event.phone_number_id) == ("16505551234", METADATA["phone_number_id"])
+        assert isinstance(event, StatusChanged)
+        assert event.pricing == {"billable": True, "pricing_model": "PMP", "category": "utility"}
 
 
 def test_the_event_id_is_the_same_for_the_same_change_in_another_table(

@@ -42,6 +42,7 @@ def detail_of(meaning: Meaning, committed_at: int) -> EventDetail:
             previous_status=meaning.previous,
             recipient_id=meaning.recipient_id,
             errors=meaning.errors,
+            pricing=meaning.pricing,
         )
     if isinstance(meaning, stream.ContactChanged):
         return ContactUpdated(

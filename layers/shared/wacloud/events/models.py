@@ -52,6 +52,9 @@ class StatusChanged(EventDetail):
     previous_status: str | None = Field(None, description="The stored status it replaced, if any.")
     recipient_id: str | None = None
     errors: list[dict[str, Any]] = Field(default_factory=list, description="Meta's errors when failed.")
+    pricing: dict[str, Any] | None = Field(
+        None, description="Meta's pricing of the message as of this status: billable, category, ..."
+    )
 
 
 class ContactUpdated(EventDetail):

@@ -33,6 +33,8 @@ class PayloadChanges:
     profiles: dict[str, list[Facet]] = field(default_factory=lambda: defaultdict(list))
     message_facets: dict[str, list[Facet]] = field(default_factory=lambda: defaultdict(list))
     recipients: dict[str, str] = field(default_factory=dict)
+    # The business number each message's statuses came to (the change's metadata).
+    business_numbers: dict[str, str] = field(default_factory=dict)
     number_links: set[tuple[str, str]] = field(default_factory=set)
     untyped_paths: set[str] = field(default_factory=set)
     messages: int = 0
@@ -111,11 +113,15 @@ class PayloadChanges:
         self.statuses += 1
         self.items.append(status_item(status, entry, value))
         errors = [error.model_dump(mode="json", exclude_none=True) for error in status.errors]
-        facet = status_facet(status.status, status.timestamp, status.id, errors)
+        pricing = status.pricing.model_dump(mode="json", exclude_none=True) if status.pricing else None
+        facet = status_facet(status.status, status.timestamp, status.id, errors, pricing)
         if facet is not None:
             self.message_facets[status.id].append(facet)
             if status.recipient_id:
                 self.recipients[status.id] = status.recipient_id
+            metadata = value.metadata if value is not None else None
+            if metadata is not None and metadata.phone_number_id:
+                self.business_numbers[status.id] = metadata.phone_number_id
         recipient = status.recipient_id
         if recipient and any(error.code == OPTED_OUT_OF_MARKETING for error in status.errors):
             self.profiles[recipient].append(marketing_stopped_facet(status.timestamp, status.id))

@@ -198,7 +198,13 @@ class WebhookProcessor:
         self._pool.run(puts, deadline, "storing the updates")
         store = self._store
         updates: list[Task] = [
-            partial(store.advance_message, wamid, facets, changes.recipients.get(wamid))
+            partial(
+                store.advance_message,
+                wamid,
+                facets,
+                changes.recipients.get(wamid),
+                changes.business_numbers.get(wamid),
+            )
             for wamid, facets in changes.message_facets.items()
         ]
         updates += [

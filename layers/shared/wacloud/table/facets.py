@@ -98,13 +98,23 @@ def number_change_facet(timestamp: int, wamid: str, new_wa_id: str) -> Facet:
 
 # ---------------------------------------------------------------------- facet of a message
 def status_facet(
-    status: str, timestamp: int, wamid: str, errors: Sequence[Mapping[str, Any]]
+    status: str,
+    timestamp: int,
+    wamid: str,
+    errors: Sequence[Mapping[str, Any]],
+    pricing: Mapping[str, Any] | None = None,
 ) -> Facet | None:
-    """The message's current status, ordered by rank then time; None for unranked statuses."""
+    """The message's current status, ordered by rank then time; None for unranked statuses.
+
+    With the status comes what Meta said it costs (``pricing``), so that the event for the move
+    carries it without a read of the status's own item.
+    """
     rank = STATUS_RANK.get(status)
     if rank is None:
         return None
     values: dict[str, Any] = {"status": status, "status_at": timestamp}
+    if pricing:
+        values["status_pricing"] = compact_json(dict(pricing))
     if status == "failed":
         # The sparse index gsi2 lists failed messages by day: only failed messages carry its keys.
         values["status_errors"] = _bounded_errors(errors)

@@ -272,10 +272,19 @@ class ConversationStore:
     def advance_profile(self, wa_id: str, facets: Iterable[Facet]) -> set[str]:
         return self.advance(contact_pk(wa_id), PROFILE_SK, facets, {"wa_id": wa_id})
 
-    def advance_message(self, wamid: str, facets: Iterable[Facet], recipient_id: str | None) -> set[str]:
+    def advance_message(
+        self,
+        wamid: str,
+        facets: Iterable[Facet],
+        recipient_id: str | None,
+        phone_number_id: str | None = None,
+    ) -> set[str]:
         constants = {"wamid": wamid}
         if recipient_id:
             constants["recipient_id"] = recipient_id
+        if phone_number_id:
+            # The sender's record says the same; whichever comes first keeps it for the events.
+            constants["phone_number_id"] = phone_number_id
         return self.advance(message_pk(wamid), MESSAGE_SK, facets, constants)
 
     def link_previous_number(self, new_wa_id: str, old_wa_id: str) -> None:

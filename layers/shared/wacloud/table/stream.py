@@ -67,6 +67,7 @@ class StatusAdvanced:
     wa_id: str | None
     phone_number_id: str | None
     errors: list[dict[str, Any]] = field(default_factory=list)
+    pricing: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ def _status_advanced(wamid: str, old: Mapping[str, Any], new: Mapping[str, Any])
     if previous_rank is not None and rank <= previous_rank:
         return None  # the same status again, or the sender's record beside it: nothing moved
     errors = _json(new.get("status_errors")) if status == "failed" else None
+    pricing = _json(new.get("status_pricing"))
     return StatusAdvanced(
         wamid=wamid,
         status=status,
@@ -157,6 +159,7 @@ def _status_advanced(wamid: str, old: Mapping[str, Any], new: Mapping[str, Any])
         wa_id=_text(new.get("wa_id")) or _text(new.get("recipient_id")),
         phone_number_id=_text(new.get("phone_number_id")),
         errors=[dict(error) for error in errors] if isinstance(errors, list) else [],
+        pricing=dict(pricing) if isinstance(pricing, dict) else None,
     )
 
 
