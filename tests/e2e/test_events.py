@@ -4,6 +4,9 @@ each stored change once, and statuses only as forward moves."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from functools import partial
@@ -17,6 +20,7 @@ from walocal.events import event_path
 from walocal.provision import STACK_NAME
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("events")]
+WACTL = [sys.executable, "-m", "wactl"]
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +132,37 @@ def test_shuffled_and_repeated_statuses_publish_only_forward_moves(
 def _history_has(runtime: RunningRuntime, wamid: str, status: str, at: int) -> bool:
     key = {"pk": f"MSG#{wamid}", "sk": f"STATUS#{1763700000 + at:010d}#{status}"}
     return "Item" in runtime.table().get_item(Key=key)
+
+
+def test_wactl_tails_the_events_as_they_are_published(runtime: RunningRuntime) -> None:
+    tail = subprocess.Popen(
+        [
+            *WACTL,
+            "events",
+            "tail",
+            "--local",
+            "--endpoint-url",
+            runtime.aws_url,
+            "--count",
+            "1",
+            "--seconds",
+            "60",
+            "--json",
+        ],
+        env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert tail.stderr is not None
+    assert "listening on whatsapp-cloud-events" in tail.stderr.readline()
+    payload = json.loads(event_path("webhooks/message_text.json").read_text())
+    wamid = f"wamid.TAIL{time.time_ns()}"
+    payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"] = wamid
+    assert runtime.post_webhook(json.dumps(payload).encode()).status_code == 200
+    out, _ = tail.communicate(timeout=90)
+    assert tail.returncode == 0
+    event = json.loads(out)
+    assert (event["detail-type"], event["detail"]["wamid"]) == ("WhatsApp Message Received", wamid)
+    # Its rule and queue are gone with it.
+    assert not [q for q in runtime.client("sqs").list_queues().get("QueueUrls", []) if "wactl-tail" in q]

@@ -45,6 +45,7 @@ LOCAL_DEAD_LETTER_QUEUE = f"{DEFAULT_STACK}-WebhookDeadLetterQueue"
 LOCAL_TABLE = f"{DEFAULT_STACK}-MessagesTable"
 LOCAL_BUCKET = f"{DEFAULT_STACK}-payloadbucket-local"
 LOCAL_SENDER = "SenderFunction"
+LOCAL_EVENT_BUS = f"{DEFAULT_STACK}-events"
 # Not a secret: the emulator accepts any credentials, and these keep real ones out of its way.
 LOCAL_ACCESS_KEY = "local"
 
@@ -53,6 +54,7 @@ OUTPUT_DEAD_LETTER_QUEUE = "WebhookDeadLetterQueueUrl"
 OUTPUT_TABLE = "MessagesTableName"
 OUTPUT_BUCKET = "PayloadBucketName"
 OUTPUT_SENDER = "SenderFunctionName"
+OUTPUT_EVENT_BUS = "EventBusName"
 QUEUES = (OUTPUT_QUEUE, OUTPUT_DEAD_LETTER_QUEUE)
 
 # A synchronous invoke can last as long as Lambda's longest timeout (15 minutes). It is never
@@ -110,6 +112,9 @@ class Target:
         if self.is_local:
             return f"local runtime at {self.invoke_url}"
         return f"{self.description} via {self.invoke_url}" if self.invoke_url else self.description
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service, endpoint_url=self.endpoint_url, config=self.config)  # type: ignore[call-overload]
 
     def sqs(self) -> SQSClient:
         return self.session.client("sqs", endpoint_url=self.endpoint_url, config=self.config)
@@ -213,7 +218,12 @@ def local(
     needs: Collection[str] = QUEUES,
 ) -> Target:
     """The local runtime: its names are fixed, but queue URLs and reachability are checked."""
-    resources = {OUTPUT_TABLE: LOCAL_TABLE, OUTPUT_BUCKET: LOCAL_BUCKET, OUTPUT_SENDER: LOCAL_SENDER}
+    resources = {
+        OUTPUT_TABLE: LOCAL_TABLE,
+        OUTPUT_BUCKET: LOCAL_BUCKET,
+        OUTPUT_SENDER: LOCAL_SENDER,
+        OUTPUT_EVENT_BUS: LOCAL_EVENT_BUS,
+    }
     try:
         if OUTPUT_QUEUE in needs or OUTPUT_DEAD_LETTER_QUEUE in needs:
             sqs = session.client("sqs", endpoint_url=endpoint_url, config=LOCAL_CONFIG)

@@ -16,7 +16,8 @@ SOURCE = "whatsapp.cloud"
 
 
 class EventDetail(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Consumers should accept fields they do not know: events gain fields over time, never lose them.
+    model_config = ConfigDict(extra="ignore")
     detail_type: ClassVar[str]
 
     event_id: str = Field(description="Stable across retries of the same change: deduplicate on it.")
