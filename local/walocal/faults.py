@@ -5,7 +5,8 @@ middle of a batch; locally they never happen by themselves. A rule names what to
 service, optionally one operation and one function's calls), how (``throttle``: DynamoDB's
 ``ProvisionedThroughputExceededException`` or SQS's ``RequestThrottled``; ``unavailable``: HTTP
 503; ``crash``: the calling function's busy instances are killed, as if the sandbox died, and the
-call fails), and how often (``count`` times, each matching call with ``probability``).
+call fails), and how often (``count`` times, each matching call with ``probability``, after letting the first
+``after`` matching calls through).
 
 Rules are managed over HTTP on the emulated AWS endpoint (``/_walocal/faults``), so tests and
 people use them the same way::
@@ -51,6 +52,8 @@ class FaultRule:
     count: int | None = None
     """How many more calls it breaks; None: every matching call until removed."""
     probability: float = 1.0
+    after: int = 0
+    """How many more matching calls it lets through before it breaks any."""
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     hits: int = 0
 
@@ -58,7 +61,7 @@ class FaultRule:
     def from_spec(cls, spec: Any) -> FaultRule:
         if not isinstance(spec, Mapping):
             raise FaultSpecError("a fault rule is a JSON object")
-        unknown = set(spec) - {"service", "effect", "operation", "function", "count", "probability"}
+        unknown = set(spec) - {"service", "effect", "operation", "function", "count", "probability", "after"}
         if unknown:
             raise FaultSpecError(f"unknown fields: {', '.join(sorted(unknown))}")
         service, effect = spec.get("service"), spec.get("effect")
@@ -79,6 +82,9 @@ class FaultRule:
             or not 0 < probability <= 1
         ):
             raise FaultSpecError("probability: a number in (0, 1]")
+        after = spec.get("after", 0)
+        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+            raise FaultSpecError("after: a whole number of calls to let through first")
         if effect == "crash" and not spec.get("function"):
             raise FaultSpecError("function: a crash needs the function whose instances die")
         return cls(
@@ -88,6 +94,7 @@ class FaultRule:
             spec.get("function"),
             count,
             float(probability),
+            after,
         )
 
     def matches(self, service: str, operation: str, function: str | None) -> bool:
@@ -132,6 +139,9 @@ class Faults:
         """The rule that breaks this call, if any (its count and hits are updated)."""
         with self._lock:
             for rule in self._rules:
+                if rule.matches(service, operation, function) and rule.after > 0:
+                    rule.after -= 1
+                    continue
                 if rule.matches(service, operation, function) and self._rng.random() < rule.probability:
                     rule.hits += 1
                     if rule.count is not None:

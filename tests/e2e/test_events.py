@@ -13,6 +13,7 @@ from functools import partial
 from typing import Any
 
 import pytest
+import requests
 
 from support.local_runtime import RunningRuntime, eventually, local_runtime
 from support.processor import METADATA, WABA_ID
@@ -166,3 +167,38 @@ def test_wactl_tails_the_events_as_they_are_published(runtime: RunningRuntime) -
     assert (event["detail-type"], event["detail"]["wamid"]) == ("WhatsApp Message Received", wamid)
     # Its rule and queue are gone with it.
     assert not [q for q in runtime.client("sqs").list_queues().get("QueueUrls", []) if "wactl-tail" in q]
+
+
+def test_a_publisher_that_crashes_between_putevents_calls_loses_no_event(
+    runtime: RunningRuntime, subscriber: str
+) -> None:
+    received(runtime, subscriber, until=0, timeout=3)  # what earlier tests left
+    payload = json.loads(event_path("webhooks/message_text.json").read_text())
+    value = payload["entry"][0]["changes"][0]["value"]
+    [message] = value["messages"]
+    wamids = [f"wamid.CRASH{time.time_ns()}-{n:02d}" for n in range(25)]
+    value["messages"] = [
+        {**message, "id": wamid, "text": {"body": f"message {n}"}} for n, wamid in enumerate(wamids)
+    ]
+    # The publisher's instance dies at its second PutEvents call: the first one's events are out.
+    rule = {
+        "service": "events",
+        "operation": "PutEvents",
+        "function": "PublisherFunction",
+        "effect": "crash",
+        "after": 1,
+        "count": 1,
+    }
+    faults = f"{runtime.aws_url}/_walocal/faults"
+    assert requests.post(faults, json=rule, timeout=5).status_code == 201
+    try:
+        assert runtime.post_webhook(json.dumps(payload).encode()).status_code == 200
+        events = received(runtime, subscriber, until=25, timeout=60)
+        assert requests.get(faults, timeout=5).json()[0]["hits"] == 1
+    finally:
+        requests.delete(faults, timeout=5)
+    ids_by_wamid: dict[str, set[str]] = {}
+    for event in events:
+        ids_by_wamid.setdefault(event["detail"]["wamid"], set()).add(event["detail"]["event_id"])
+    assert sorted(ids_by_wamid) == sorted(wamids)  # every event, none lost
+    assert all(len(ids) == 1 for ids in ids_by_wamid.values())  # repeated only with the same id

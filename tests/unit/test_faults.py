@@ -31,6 +31,18 @@ def test_a_counted_rule_fires_on_matching_calls_only_then_stops() -> None:
     assert rule.error() == (400, "ProvisionedThroughputExceededException")
 
 
+def test_a_rule_lets_the_first_matching_calls_through_when_asked() -> None:
+    faults = Faults()
+    rule = faults.add(
+        {"service": "events", "operation": "PutEvents", "effect": "unavailable", "after": 2, "count": 1}
+    )
+    assert faults.take("events", "PutEvents", None) is None
+    assert faults.take("events", "ListRules", None) is None  # not matching: not counted
+    assert faults.take("events", "PutEvents", None) is None
+    assert faults.take("events", "PutEvents", None) is rule
+    assert faults.take("events", "PutEvents", None) is None
+
+
 def test_probability_draws_from_the_rule_s_generator() -> None:
     faults = Faults(random.Random(1))
     faults.add({"service": "sqs", "effect": "unavailable", "probability": 0.25})
@@ -64,6 +76,7 @@ def test_a_crash_kills_the_calling_function_s_instances() -> None:
         ({"service": "sqs", "effect": "explode"}, "effect"),
         ({"service": "sqs", "effect": "throttle", "count": 0}, "count"),
         ({"service": "sqs", "effect": "throttle", "probability": 1.5}, "probability"),
+        ({"service": "sqs", "effect": "throttle", "after": -1}, "after"),
         ({"service": "sqs", "effect": "crash"}, "function"),
         ({"service": "sqs", "effect": "throttle", "when": "now"}, "unknown fields: when"),
     ],
