@@ -32,7 +32,8 @@ from walocal.identities import enforce_iam, function_identities
 from walocal.invoke_api import InvokeApiServer
 from walocal.lambda_service import FunctionSetup, FunctionTarget, LambdaService, PooledFunction
 from walocal.poller import QueuePoller
-from walocal.provision import ACCOUNT_ID, LocalStack, provision
+from walocal.provision import ACCOUNT_ID, STACK_NAME, LocalStack, provision
+from walocal.rules import RuleDelivery
 from walocal.sandbox import LogSink, SandboxConfig
 from walocal.schedules import ScheduleRunner, ScheduleTimer
 from walocal.stream_poller import StreamPoller
@@ -120,7 +121,7 @@ class LocalRuntime:
         self._log_sink = log_sink
         self._moto: ThreadedMotoServer | None = None
         self._servers: list[HttpApiServer | InvokeApiServer] = []
-        self._pollers: list[QueuePoller | StreamPoller] = []
+        self._pollers: list[QueuePoller | StreamPoller | RuleDelivery] = []
         self._simulator: Any = None
         self._scratch: Path | None = None
         self.scheduler: ScheduleRunner | None = None
@@ -217,6 +218,18 @@ class LocalRuntime:
             )
             stream_poller.start()
             self._pollers.append(stream_poller)
+        events = session.client("events")
+        for rule_source in self.template.rule_sources():
+            rule = RuleDelivery(
+                events,
+                sqs,
+                rule_source,
+                self.stack.resolver,
+                self.functions[rule_source.function],
+                stack_name=STACK_NAME,
+            )
+            rule.start()
+            self._pollers.append(rule)
         self.scheduler = ScheduleRunner(self._enabled_schedules())
         self.scheduler.start()
 

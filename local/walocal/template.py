@@ -87,6 +87,17 @@ class StreamSource:
 
 
 @dataclass(frozen=True)
+class RuleSource:
+    """An EventBridge rule of the template that invokes a function (an event of ``Type: EventBridgeRule``)."""
+
+    name: str  # the event's name under the function
+    function: str
+    bus: Any  # as written: a bus name, or ``!Ref <EventBus>``; None for the default bus
+    pattern: Any  # as written: intrinsics are resolved by the runtime
+    state: Any
+
+
+@dataclass(frozen=True)
 class Schedule:
     name: str
     function: str
@@ -253,6 +264,18 @@ class Template:
                 )
             )
         return sources
+
+    def rule_sources(self) -> list[RuleSource]:
+        return [
+            RuleSource(
+                name=event_name,
+                function=function,
+                bus=p.get("EventBusName"),
+                pattern=p.get("Pattern"),
+                state=p.get("State", "ENABLED"),
+            )
+            for function, event_name, p in self._events("EventBridgeRule")
+        ]
 
     def schedules(self) -> list[Schedule]:
         return [

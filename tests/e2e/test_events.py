@@ -202,3 +202,38 @@ def test_a_publisher_that_crashes_between_putevents_calls_loses_no_event(
         ids_by_wamid.setdefault(event["detail"]["wamid"], set()).add(event["detail"]["event_id"])
     assert sorted(ids_by_wamid) == sorted(wamids)  # every event, none lost
     assert all(len(ids) == 1 for ids in ids_by_wamid.values())  # repeated only with the same id
+
+
+def test_a_send_request_put_on_the_bus_is_sent_by_the_sender(runtime: RunningRuntime) -> None:
+    contact = f"1555{time.time_ns() % 10**7:07d}"
+    payload = json.loads(event_path("webhooks/message_text.json").read_text())
+    value = payload["entry"][0]["changes"][0]["value"]
+    value["contacts"][0]["wa_id"] = value["messages"][0]["from"] = contact
+    value["messages"][0]["id"] = f"wamid.BUS{time.time_ns()}"
+    value["messages"][0]["timestamp"] = str(int(time.time()))
+    assert runtime.post_webhook(json.dumps(payload).encode()).status_code == 200
+    eventually(
+        lambda: runtime.table().query(
+            KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": f"CONTACT#{contact}"}
+        )["Items"],
+        timeout=20,
+    )
+    request = {"to": contact, "type": "text", "text": {"body": "Sent through the bus"}}
+    answer = runtime.client("events").put_events(
+        Entries=[
+            {
+                "EventBusName": f"{STACK_NAME}-events",
+                "Source": "whatsapp.send-requests",
+                "DetailType": "WhatsApp Send Request",
+                "Detail": json.dumps(request),
+            }
+        ]
+    )
+    assert answer["FailedEntryCount"] == 0
+
+    def delivered() -> list[dict[str, Any]]:
+        found = requests.get(f"{runtime.graph_url}/_simulator/messages", params={"to": contact}, timeout=5)
+        return list(found.json()["messages"])
+
+    [sent] = eventually(delivered, timeout=30)
+    assert sent["wamid"]
