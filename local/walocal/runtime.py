@@ -42,6 +42,9 @@ from walocal.template import TEMPLATE_PATH, FunctionSpec, Template
 log = logging.getLogger("walocal")
 
 REGION = "us-east-1"
+# Template parameters that differ locally from a deployment's defaults (overrides still win): the
+# example reply bot answers, so that `make run` shows the whole loop.
+LOCAL_PARAMETERS = {"ReplyBot": "Enabled"}
 # Documented local defaults, used when the WHATSAPP_* variables are unset. Not secrets: they only
 # ever protect this machine's emulated stack.
 LOCAL_APP_SECRET = "local-app-secret"  # noqa: S105
@@ -148,6 +151,7 @@ class LocalRuntime:
             self.template,
             session,
             parameters={
+                **LOCAL_PARAMETERS,
                 **config.parameters,
                 "PhoneNumberId": config.phone_number_id,
                 "GraphApiUrl": config.effective_graph_api_url,

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ import requests
 
 from support.local_runtime import RunningRuntime, eventually, local_runtime
 from support.processor import METADATA, WABA_ID
+from wacloud.events.replybot import HELP_TEXT
 from walocal.events import event_path
 from walocal.provision import STACK_NAME
 
@@ -237,3 +239,55 @@ def test_a_send_request_put_on_the_bus_is_sent_by_the_sender(runtime: RunningRun
 
     [sent] = eventually(delivered, timeout=30)
     assert sent["wamid"]
+
+
+def test_the_reply_bot_answers_help_through_the_simulator_once(tmp_path: Path) -> None:
+    with local_runtime(tmp_path / "wa-local.log", parameters={"ReplyBot": "Enabled"}) as runtime:
+        contact = "16505550101"
+        played = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "walocal.simulator",
+                "inbound",
+                "--url",
+                runtime.graph_url,
+                "--from",
+                contact,
+                "--text",
+                "HELP",
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert played.returncode == 0, played.stdout + played.stderr
+        inbound_wamid = json.loads(played.stdout)["wamid"]
+
+        def answers() -> list[dict[str, Any]] | None:
+            found = requests.get(
+                f"{runtime.graph_url}/_simulator/messages", params={"to": contact}, timeout=5
+            )
+            return list(found.json()["messages"]) or None
+
+        [answer] = eventually(answers, timeout=60)
+        assert answer["body"]["text"]["body"] == HELP_TEXT
+        assert answer["body"]["context"] == {"message_id": inbound_wamid}
+        # Its statuses come back from the simulator and are stored like any other's.
+        key = {"pk": f"MSG#{answer['wamid']}", "sk": "MESSAGE"}
+        eventually(
+            lambda: runtime.table().get_item(Key=key).get("Item", {}).get("status") == "read", timeout=30
+        )
+        # The same message's event delivered to the bot again: it answers, the sender sends nothing new.
+        sample = json.loads(event_path("eventbridge/message_received_text.json").read_text())
+        sample["detail"] |= {
+            "wamid": inbound_wamid,
+            "wa_id": contact,
+            "text": "HELP",
+            "timestamp": int(time.time()),
+        }
+        again = runtime.invoke(sample, function="ReplyBotFunction")
+        assert again.json() == {"answered": True}
+        time.sleep(3)
+        assert len(answers() or []) == 1

@@ -27,6 +27,7 @@ FUNCTIONS = {
     "ProcessorFunction": ROOT / "functions" / "processor",
     "SenderFunction": ROOT / "functions" / "sender",
     "PublisherFunction": ROOT / "functions" / "publisher",
+    "ReplyBotFunction": ROOT / "functions" / "replybot",
 }
 LAYERS = ("SharedLayer", "DependenciesLayer")
 ELF_MAGIC = b"\x7fELF"

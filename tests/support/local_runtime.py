@@ -105,8 +105,9 @@ def local_runtime(
     command = [sys.executable, "-m", "walocal", *(["--template", str(template)] if template else [])]
     for option, port in zip(("webhook", "invoke", "graph", "aws"), ports, strict=True):
         command += [f"--{option}-port", str(port)]
-    if parameters:
-        command += ["--parameter-overrides", *(f"{name}={value}" for name, value in parameters.items())]
+    # The reply bot would answer every message the tests send: only the tests of the bot want it.
+    parameters = {"ReplyBot": "Disabled", **(parameters or {})}
+    command += ["--parameter-overrides", *(f"{name}={value}" for name, value in parameters.items())]
     # A file, not a pipe: nobody reads the runtime's logs while it runs, and a full pipe would block it.
     with log_path.open("w", encoding="utf-8") as log:
         process = subprocess.Popen(

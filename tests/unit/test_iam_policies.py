@@ -87,7 +87,13 @@ def queue_consumer(queue: str) -> set[tuple[str, str]]:
 
 
 def test_every_function_has_its_own_role(policies: dict[str, list[ResolvedPolicy]]) -> None:
-    assert set(policies) == {"WebhookFunction", "ProcessorFunction", "SenderFunction", "PublisherFunction"}
+    assert set(policies) == {
+        "WebhookFunction",
+        "ProcessorFunction",
+        "SenderFunction",
+        "PublisherFunction",
+        "ReplyBotFunction",
+    }
 
 
 def test_webhook_may_queue_store_inbound_and_read_its_own_secret_only(
@@ -156,6 +162,16 @@ def test_publisher_reads_only_the_stream_and_puts_only_its_own_events(
         ),
         # The stream source's OnFailure destination.
         ("sqs:SendMessage", f"{QUEUE}PublisherDeadLetterQueue"),
+    }
+
+
+def test_reply_bot_only_puts_send_requests_on_the_bus(policies: dict[str, list[ResolvedPolicy]]) -> None:
+    assert grants(policies["ReplyBotFunction"]) == {
+        *own_logs_and_traces("replybot"),
+        (
+            "events:PutEvents",
+            f"arn:aws:events:{REGION}:{ACCOUNT_ID}:event-bus/whatsapp-cloud-events{{whatsapp.send-requests}}",
+        ),
     }
 
 

@@ -55,7 +55,13 @@ def test_every_function_takes_its_mode_from_the_parameter(template: Template) ->
 @pytest.mark.parametrize("mode", MODES)
 def test_sam_translates_the_mode_onto_every_function(template: Template, mode: str) -> None:
     functions = _functions(translate(template, {"Tracing": mode, "PhoneNumberId": "123456789012345"}))
-    assert set(functions) == {"WebhookFunction", "ProcessorFunction", "SenderFunction", "PublisherFunction"}
+    assert set(functions) == {
+        "WebhookFunction",
+        "ProcessorFunction",
+        "SenderFunction",
+        "PublisherFunction",
+        "ReplyBotFunction",
+    }
     for name, properties in functions.items():
         # CloudFormation resolves the reference to Active or PassThrough, both Lambda's own modes.
         expected = None if mode == "Disabled" else {"Mode": {"Ref": "Tracing"}}
@@ -68,7 +74,7 @@ def test_each_role_may_send_traces_only_while_tracing_is_on(template: Template) 
     }
     cfn = translate(template, {"PhoneNumberId": "123456789012345"})
     roles = {properties["Role"]["Fn::GetAtt"][0] for properties in _functions(cfn).values()}
-    assert roles == {"WebhookRole", "ProcessorRole", "SenderRole", "PublisherRole"}
+    assert roles == {"WebhookRole", "ProcessorRole", "SenderRole", "PublisherRole", "ReplyBotRole"}
     for role in roles:
         [statement] = _trace_statements(cfn["Resources"][role])
         condition, _, otherwise = statement["Fn::If"]

@@ -212,3 +212,21 @@ class PublisherSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PublisherSettings:
         return cls(event_bus_name=_required(env, "EVENT_BUS_NAME"))
+
+
+@dataclass(frozen=True)
+class ReplyBotSettings:
+    """The example reply bot: where it puts its answers, and the words it leaves to the processor."""
+
+    event_bus_name: str
+    send_request_source: str
+    quiet_words: tuple[str, ...]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ReplyBotSettings:
+        return cls(
+            event_bus_name=_required(env, "EVENT_BUS_NAME"),
+            send_request_source=_required(env, "SEND_REQUEST_SOURCE"),
+            quiet_words=_words(env, "OPT_OUT_KEYWORDS", DEFAULT_OPT_OUT_KEYWORDS)
+            + _words(env, "OPT_IN_KEYWORDS", DEFAULT_OPT_IN_KEYWORDS),
+        )
