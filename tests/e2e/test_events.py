@@ -15,12 +15,14 @@ from typing import Any
 
 import pytest
 import requests
+import yaml
 
 from support.local_runtime import RunningRuntime, eventually, local_runtime
 from support.processor import METADATA, WABA_ID
 from wacloud.events.replybot import HELP_TEXT
 from walocal.events import event_path
 from walocal.provision import STACK_NAME
+from walocal.template import TEMPLATE_PATH, Template
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("events")]
 WACTL = [sys.executable, "-m", "wactl"]
@@ -291,3 +293,65 @@ def test_the_reply_bot_answers_help_through_the_simulator_once(tmp_path: Path) -
         assert again.json() == {"answered": True}
         time.sleep(3)
         assert len(answers() or []) == 1
+
+
+def test_changes_the_publisher_gave_up_on_are_listed_and_replayed_by_wactl(tmp_path: Path) -> None:
+    body: Any = Template.load(TEMPLATE_PATH).body
+    # Give up at the first failed invocation, so that the test need not wait for ten retries.
+    body["Resources"]["PublisherFunction"]["Properties"]["Events"]["TableChanges"]["Properties"][
+        "MaximumRetryAttempts"
+    ] = 0
+    template = tmp_path / "template-publisher-gives-up.yaml"
+    template.write_text(yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
+    with local_runtime(tmp_path / "wa-local.log", template=template) as runtime:
+        queue = subscribe(runtime, "replayed")
+        faults = f"{runtime.aws_url}/_walocal/faults"
+        rule = {
+            "service": "events",
+            "operation": "PutEvents",
+            "function": "PublisherFunction",
+            "effect": "unavailable",
+        }
+        assert requests.post(faults, json=rule, timeout=5).status_code == 201
+        payload = json.loads(event_path("webhooks/message_text.json").read_text())
+        wamid = f"wamid.GAVEUP{time.time_ns()}"
+        payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"] = wamid
+        assert runtime.post_webhook(json.dumps(payload).encode()).status_code == 200
+
+        def listed() -> list[dict[str, Any]] | None:
+            shown = wactl_json(runtime, "events", "failed")
+            return list(shown["failed"]) or None
+
+        [failed] = eventually(listed, timeout=60)
+        assert failed["condition"] == "RetryAttemptsExhausted"
+        assert received(runtime, queue, until=0, timeout=2) == []
+        requests.delete(faults, timeout=5)
+
+        replayed = wactl_json(runtime, "events", "replay")
+        assert (replayed["published"], replayed["expired"], replayed["failed"]) == (1, 0, 0)
+        events = received(runtime, queue, until=1)
+        assert [event["detail"]["wamid"] for event in events] == [wamid]
+        assert wactl_json(runtime, "events", "failed")["failed"] == []
+
+
+def subscribe(runtime: RunningRuntime, name: str) -> str:
+    sqs, events = runtime.client("sqs"), runtime.client("events")
+    url = str(sqs.create_queue(QueueName=name)["QueueUrl"])
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bus = f"{STACK_NAME}-events"
+    events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps({"source": ["whatsapp.cloud"]}))
+    events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
+    return url
+
+
+def wactl_json(runtime: RunningRuntime, *argv: str) -> Any:
+    done = subprocess.run(
+        [*WACTL, *argv, "--local", "--endpoint-url", runtime.aws_url, "--json"],
+        env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout)

@@ -4,7 +4,8 @@
   publisher builds them with;
 - ``tail``: subscribes a temporary queue to the bus (a rule for source ``whatsapp.cloud``) and
   prints the events as they are published, until ``--count`` events or ``--seconds`` have
-  passed, or Ctrl-C; the rule and the queue are removed on the way out.
+  passed, or Ctrl-C; the rule and the queue are removed on the way out;
+- ``failed`` and ``replay``: the table changes the publisher gave up on (``wactl.event_failures``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from wacloud.events.models import DETAILS, SOURCE
+from wactl import event_failures
 from wactl.arguments import positive_int
 from wactl.errors import WactlError, reason
 from wactl.output import Output
@@ -57,6 +59,27 @@ def register(
     tail.add_argument("--count", type=positive_int, metavar="N", help="stop after N events")
     tail.add_argument("--seconds", type=positive_int, metavar="S", help="stop after S seconds")
     tail.set_defaults(handler=_tail_command)
+    failed = actions.add_parser(
+        "failed",
+        parents=[common],
+        help="the batches of table changes the publisher gave up on",
+        description="Lists the failure records on the publisher's OnFailure queue: which stream "
+        "range could not be published, and when its first change was stored.",
+    )
+    failed.add_argument("--max", type=positive_int, default=50, metavar="N", help="at most N records")
+    failed.set_defaults(handler=_failed_command)
+    replay = actions.add_parser(
+        "replay",
+        parents=[common],
+        help="publish the events of the batches the publisher gave up on",
+        description="Reads each failed range back from the table's stream (kept 24 hours), publishes "
+        "its events with the publisher's code (same event ids) and deletes the failure record.",
+    )
+    replay.add_argument("--max", type=positive_int, default=50, metavar="N", help="at most N records")
+    replay.add_argument(
+        "--drop-expired", action="store_true", help="delete records whose changes the stream no longer has"
+    )
+    replay.set_defaults(handler=_replay_command)
 
 
 def schemas() -> dict[str, dict[str, Any]]:
@@ -71,6 +94,53 @@ def _schema_command(args: argparse.Namespace, out: Output) -> int:
         found = {args.detail_type: found[args.detail_type]}
     out.result(found, [json.dumps(found, indent=2)])
     return 0
+
+
+def _failed_command(args: argparse.Namespace, out: Output) -> int:
+    target = from_arguments(args, needs=[])
+    batches = event_failures.failed_batches(target, args.max)
+    event_failures.release(target, batches)
+    lines = [
+        f"{batch.first_arrival}  {batch.size} changes  shard {batch.shard_id}  {batch.start}..{batch.end}  "
+        f"{batch.condition}"
+        for batch in batches
+    ] or ["no failed batches"]
+    out.result({"target": target.description, "failed": [batch.as_json() for batch in batches]}, lines)
+    return 0
+
+
+def _replay_command(args: argparse.Namespace, out: Output) -> int:
+    target = from_arguments(args, needs=[OUTPUT_EVENT_BUS])
+    batches = event_failures.failed_batches(target, args.max)
+    outcomes = {"published": 0, "expired": 0, "failed": 0}
+    kept: list[event_failures.FailedBatch] = []
+    for batch in batches:
+        records = event_failures.stream_records(target, batch)
+        if records is None:
+            outcomes["expired"] += 1
+            out.progress(
+                f"{batch.start}..{batch.end}: the stream no longer has these changes (over 24 hours)"
+            )
+            if args.drop_expired:
+                event_failures.forget(target, batch)
+            else:
+                kept.append(batch)
+            continue
+        if event_failures.republish(target, records):
+            outcomes["published"] += 1
+            event_failures.forget(target, batch)
+        else:
+            outcomes["failed"] += 1
+            kept.append(batch)
+    event_failures.release(target, kept)
+    out.result(
+        {"target": target.description, **outcomes},
+        [
+            f"{outcomes['published']} batches published, {outcomes['expired']} expired, "
+            f"{outcomes['failed']} failed"
+        ],
+    )
+    return 1 if outcomes["failed"] else 0
 
 
 def _tail_command(args: argparse.Namespace, out: Output) -> int:
