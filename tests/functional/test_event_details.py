@@ -208,3 +208,12 @@ def test_the_senders_record_after_its_first_status_is_no_new_move(
     ]
     # Once the sender's record is there, the event says who the message went to.
     assert events[1].wa_id == "16505551234"
+
+
+def test_a_message_from_an_ad_says_which(processor: LocalFunction, stack: LocalStack) -> None:
+    processor.invoke(sqs_event(fixture_body("message_referral_ad.json")))
+    (event,) = published(stack)
+    assert isinstance(event, MessageReceived)
+    assert event.referral is not None
+    assert event.referral == event.message["referral"]
+    assert event.referral["source_type"] == "ad"

@@ -89,6 +89,9 @@ def _message_received(message: Mapping[str, Any]) -> MessageReceived:
         text=_text(message.get("text")),
         name=_text(message.get("name")),
         reply_to=_text(message.get("reply_to")),
+        referral=sent.get("referral")
+        if isinstance(sent, dict) and isinstance(sent.get("referral"), dict)
+        else None,
         display_phone_number=_text(message.get("display_phone_number")),
         message=sent if isinstance(sent, dict) else {"value": sent},
         message_s3=_pointer(message.get("raw_s3")),

@@ -34,6 +34,9 @@ class MessageReceived(EventDetail):
     text: str | None = Field(None, description="A one-line rendering: body, caption, reply title, ...")
     name: str | None = Field(None, description="The contact's profile name as sent with the message.")
     reply_to: str | None = Field(None, description="The wamid this message replies to (context.id).")
+    referral: dict[str, Any] | None = Field(
+        None, description="The ad or post the contact came from (Click to WhatsApp), as Meta sent it."
+    )
     display_phone_number: str | None = None
     message: dict[str, Any] = Field(
         description="The message object exactly as Meta sent it; empty when it is in `message_s3`."
