@@ -10,6 +10,8 @@
   request units. https://aws.amazon.com/dynamodb/pricing/on-demand/
 - AWS Secrets Manager: $0.05 per 10,000 API calls. https://aws.amazon.com/secrets-manager/pricing/
 - Amazon S3 Standard: $0.005 per 1,000 PUT requests. https://aws.amazon.com/s3/pricing/
+- Amazon EventBridge, custom events: $1.00 per million events published (each 64 KB chunk of an
+  entry is one event). https://aws.amazon.com/eventbridge/pricing/
 """
 
 from __future__ import annotations
@@ -31,3 +33,5 @@ DYNAMODB_READ_UNIT_USD = 0.125 / MILLION
 SECRETS_MANAGER_CALL_USD = 0.05 / 10_000
 
 S3_PUT_USD = 0.005 / 1000
+
+EVENTBRIDGE_EVENT_USD = 1.00 / MILLION
