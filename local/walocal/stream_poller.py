@@ -9,6 +9,7 @@ succeeded:
   before the first one named are done, the batch is retried from it;
 - the function fails (an error, a timeout, a crash): with ``BisectBatchOnFunctionError`` the batch
   is split in two and each half tried on its own (a split is not a retry), else it is retried whole;
+- a write that changed nothing is not on the stream (DynamoDB records none; moto does);
 - after ``MaximumRetryAttempts`` retries, what is left goes to the ``OnFailure`` destination as
   Lambda sends it (the batch's shard and sequence numbers, not its records) and the shard moves on.
 """
@@ -90,7 +91,11 @@ class StreamPoller:
                 continue
             answer = self._streams.get_records(ShardIterator=iterator, Limit=1000)
             self._iterators[shard_id] = answer.get("NextShardIterator")
-            records = [self._lambda_record(record) for record in answer.get("Records", [])]
+            records = [
+                self._lambda_record(record)
+                for record in answer.get("Records", [])
+                if not _changes_nothing(record)
+            ]
             kept = [record for record in records if keeps(self._source.filters, record)]
             for start in range(0, len(kept), self._source.batch_size):
                 batch = kept[start : start + self._source.batch_size]
@@ -204,6 +209,16 @@ class StreamPoller:
                 delivered = 0
             if not delivered:
                 self._stop.wait(max(0.25, float(self._source.batching_window_seconds)))
+
+
+def _changes_nothing(record: Mapping[str, Any]) -> bool:
+    """A write that left the item as it was: DynamoDB's stream has no record of it, moto's has."""
+    change = record.get("dynamodb", {})
+    return (
+        record.get("eventName") == "MODIFY"
+        and "OldImage" in change
+        and change.get("OldImage") == change.get("NewImage")
+    )
 
 
 def _iso(epoch: float) -> str:

@@ -169,3 +169,10 @@ def test_an_answer_naming_a_stranger_fails_the_whole_batch(aws: dict[str, Any]) 
     function = ScriptedFunction(lambda keys: next(calls))
     poller(aws, function).poll_once()
     assert function.batches == [["a", "b"], ["a", "b"]]
+
+
+def test_a_write_that_changes_nothing_is_not_on_the_stream(aws: dict[str, Any]) -> None:
+    put(aws, "a", "a", "b")  # the second write of "a" leaves it as it was
+    function = ScriptedFunction(lambda keys: {})
+    assert poller(aws, function).poll_once() == 2
+    assert function.batches == [["a", "b"]]
