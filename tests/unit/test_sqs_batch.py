@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -68,3 +70,24 @@ def test_a_response_is_a_fresh_object_each_time() -> None:
     second = process_sqs_batch(_event("b"), _fail_on())
     assert first == {"batchItemFailures": [{"itemIdentifier": "a"}]}
     assert second == {"batchItemFailures": []}
+
+
+def test_records_handled_concurrently_are_all_handled_and_failures_reported_in_batch_order() -> None:
+    running = 0
+    most = 0
+    lock = threading.Lock()
+
+    def handle(record: dict[str, Any]) -> None:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+        if record["messageId"] in ("m1", "m4"):
+            raise RuntimeError("no")
+
+    answer = process_sqs_batch(_event("m0", "m1", "m2", "m3", "m4", "m5"), handle, concurrency=3)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m4"}]}
+    assert most == 3
