@@ -17,7 +17,6 @@ import time
 from typing import Any
 
 import boto3
-from boto3.dynamodb.types import TypeDeserializer
 
 from bench import prices
 from bench.cost import duration_ms
@@ -34,12 +33,12 @@ from bench.harness import (
 from bench.inbound_cost import LATENCY
 from bench.standin import aws_environment, stand_in
 from wacloud.events.details import detail_of
-from wacloud.table.stream import TableChange, meanings
+from wacloud.events.stream_batch import table_change
+from wacloud.table.stream import meanings
 from walocal.filters import keeps
 from walocal.template import Template
 
 EVENTS = 20
-_DESERIALIZE = TypeDeserializer().deserialize
 _notes: list[str] = []
 
 
@@ -72,20 +71,9 @@ def stream_records(count: int) -> list[dict[str, Any]]:
 
 
 def events_of(records: list[dict[str, Any]]) -> int:
-    total = 0
-    for record in records:
-        change = record["dynamodb"]
-        table_change = TableChange(
-            record["eventName"],
-            _image(change.get("OldImage")),
-            _image(change.get("NewImage")),
-        )
-        total += len([detail_of(meaning, 0) for meaning in meanings(table_change)])
-    return total
-
-
-def _image(image: dict[str, Any] | None) -> dict[str, Any] | None:
-    return None if image is None else {name: _DESERIALIZE(value) for name, value in image.items()}
+    return sum(
+        len([detail_of(meaning, 0) for meaning in meanings(table_change(record))]) for record in records
+    )
 
 
 def time_publisher(batch: list[dict[str, Any]], rounds: int) -> tuple[float, float]:

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
 
 import boto3
 import pytest
-from boto3.dynamodb.types import TypeDeserializer
 
 from support.aws import REGION
 from support.processor import METADATA, WABA_ID, fixture_body, sqs_event
@@ -22,6 +20,7 @@ from wacloud.events.models import (
     PayloadRejected,
     StatusChanged,
 )
+from wacloud.events.stream_batch import table_change
 from wacloud.table.items import OutboundRecord
 from wacloud.table.store import ConversationStore
 from wacloud.table.stream import TableChange, meanings
@@ -29,7 +28,6 @@ from walocal.functions import LocalFunction
 from walocal.provision import LocalStack
 
 TEXT_WAMID = "wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzQTk4MkQ5RTNFQjk5NkY1NTlFNgA="
-_DESERIALIZE = TypeDeserializer().deserialize
 
 
 @pytest.fixture
@@ -49,19 +47,10 @@ def published(stack: LocalStack) -> list[EventDetail]:
             StreamArn=table["LatestStreamArn"], ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
         for record in streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]:
-            change = record["dynamodb"]
-            table_change = TableChange(
-                name=record["eventName"],
-                old=_image(change.get("OldImage")),
-                new=_image(change.get("NewImage")),
-            )
-            committed_at = int(change["ApproximateCreationDateTime"].timestamp())
-            details += [detail_of(meaning, committed_at) for meaning in meanings(table_change)]
+            committed_at = int(record["dynamodb"]["ApproximateCreationDateTime"].timestamp())
+            meant = meanings(table_change(dict(record)))
+            details += [detail_of(meaning, committed_at) for meaning in meant]
     return details
-
-
-def _image(image: dict[str, Any] | None) -> dict[str, Any] | None:
-    return None if image is None else {name: _DESERIALIZE(value) for name, value in image.items()}
 
 
 def _statuses(*steps: tuple[str, int]) -> str:
