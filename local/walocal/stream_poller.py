@@ -201,14 +201,16 @@ class StreamPoller:
         }
 
     def _run(self) -> None:
+        # Between reads the stream gathers changes for the template's batching window, as Lambda
+        # waits up to MaximumBatchingWindowInSeconds to fill a batch: one invocation for many
+        # changes, not one each.
+        pause = max(0.25, float(self._source.batching_window_seconds))
         while not self._stop.is_set():
             try:
-                delivered = self.poll_once()
+                self.poll_once()
             except Exception:
                 log.exception("reading the stream of %s failed", self._source.table)
-                delivered = 0
-            if not delivered:
-                self._stop.wait(max(0.25, float(self._source.batching_window_seconds)))
+            self._stop.wait(pause)
 
 
 def _changes_nothing(record: Mapping[str, Any]) -> bool:

@@ -20,8 +20,11 @@ logger = Logger()
 
 def _run(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.info("probe invoked")
+    slept: list[float] = []
     if "sleep" in event:
+        slept.append(time.time())
         time.sleep(float(event["sleep"]))
+        slept.append(time.time())
     if "raise" in event:
         raise RuntimeError(str(event["raise"]))
     if "exit" in event:
@@ -34,6 +37,7 @@ def _run(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "pid": os.getpid(),
         "environment": dict(os.environ),
         "remaining_ms": context.get_remaining_time_in_millis(),
+        "slept": slept,
     }
 
 
