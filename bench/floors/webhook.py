@@ -9,8 +9,10 @@ import os
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
-sqs = boto3.client("sqs")
+# The least a queueing call can cost: the request is ours, so botocore need not validate it.
+sqs = boto3.client("sqs", config=Config(parameter_validation=False))
 queue_url = os.environ["WEBHOOK_QUEUE_URL"]
 secret = json.loads(
     boto3.client("secretsmanager").get_secret_value(SecretId=os.environ["WEBHOOK_SECRET_ARN"])["SecretString"]
