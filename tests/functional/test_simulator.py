@@ -731,3 +731,38 @@ def test_chaos_refuses_bad_changes_whole(sim: GraphApiSimulator, changes: dict[s
     assert answer.status_code == 400
     assert field in answer.json()["error"]["message"]
     assert requests.get(f"{sim.url}/_simulator/chaos", timeout=5).json() == before
+
+
+# ---------------------------------------------------------------- arrivals, for throughput checks
+def test_arrivals_list_each_send_at_its_arrival_per_number(start: Callable[..., GraphApiSimulator]) -> None:
+    sim = start(latency=0.3)
+    before = time.time()
+    assert send(sim, template()).status_code == 200
+    assert send(sim, template()).status_code == 200
+    answer = requests.get(f"{sim.url}/_simulator/arrivals", timeout=5).json()
+    first, second = answer["arrivals"][PHONE_ID]
+    # Arrival is when the request came, before the answer's latency.
+    assert before <= first < before + 0.3 < second
+    assert answer["max_per_second"] == {PHONE_ID: 2}  # 0.3 s apart: within one second
+    requests.delete(f"{sim.url}/_simulator/messages", timeout=5)
+    assert requests.get(f"{sim.url}/_simulator/arrivals", timeout=5).json() == {
+        "arrivals": {},
+        "max_per_second": {},
+    }
+
+
+def test_arrivals_count_the_busiest_second(sim: GraphApiSimulator) -> None:
+    for _ in range(5):
+        assert send(sim, template()).status_code == 200
+    answer = requests.get(f"{sim.url}/_simulator/arrivals", timeout=5).json()
+    assert len(answer["arrivals"][PHONE_ID]) == 5
+    assert answer["max_per_second"][PHONE_ID] == 5
+    refused = requests.post(f"{sim.url}/_simulator/arrivals", timeout=5)
+    assert refused.status_code == 405
+
+
+def test_latency_changed_at_run_time_delays_each_answer(sim: GraphApiSimulator) -> None:
+    assert chaos(sim, latency=0.25).json()["latency"] == 0.25
+    began = time.monotonic()
+    assert send(sim, template()).status_code == 200
+    assert time.monotonic() - began >= 0.25

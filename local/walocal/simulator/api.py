@@ -69,9 +69,13 @@ class GraphApi:
     # --- Graph API -------------------------------------------------------------------------------
 
     def _graph(self, request: Request) -> Response:
+        # When the request reached "Meta": what its per-number limit counts, before any latency.
+        arrived = self._config.clock()
+        match = _MESSAGES_PATH.match(request.path)
+        if match is not None and request.method == "POST":
+            self._state.record_arrival(match.group(1), arrived)
         self._pause(self._config.latency)
         self._authenticate(request)
-        match = _MESSAGES_PATH.match(request.path)
         if match is None:
             raise errors.unknown_path(request.path)
         method = request.method.lower()
@@ -174,11 +178,13 @@ class GraphApi:
             return Response(200, {"reset": True})
         if route == "/inbound" and request.method == "POST":
             return self._inbound(request)
+        if route == "/arrivals" and request.method == "GET":
+            return Response(200, self._state.arrivals())
         if route == "/chaos" and request.method == "GET":
             return Response(200, chaos_of(self._config))
         if route == "/chaos" and request.method == "PUT":
             return self._change_chaos(request)
-        if route in ("/health", "/messages", "/inbound", "/chaos"):
+        if route in ("/health", "/messages", "/inbound", "/chaos", "/arrivals"):
             return _control_error(405, f"{request.method} is not allowed on {request.path}")
         return _control_error(404, f"no simulator endpoint {request.path}")
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from bisect import bisect_left
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +70,7 @@ class SimulatorState:
         self._conversations: dict[tuple[str, str], Conversation] = {}
         self._throughput = SlidingWindowLimit(config.rate_limit_per_second)
         self._pairs = TokenBucketLimit(config.pair_burst, config.pair_interval)
+        self._arrivals: dict[str, deque[float]] = {}
 
     def admit(self, request: SendRequest) -> Admission:
         """Apply the limits and record the send, atomically, or raise the error Meta would answer."""
@@ -134,6 +136,23 @@ class SimulatorState:
             )
             del self._read_receipts[: -self._config.max_records]
 
+    def record_arrival(self, phone_number_id: str, at: float) -> None:
+        """A send request reached the number's messages endpoint at ``at``, before any latency."""
+        with self._lock:
+            times = self._arrivals.get(phone_number_id)
+            if times is None:
+                times = self._arrivals[phone_number_id] = deque(maxlen=self._config.max_records)
+            times.append(at)
+
+    def arrivals(self) -> dict[str, Any]:
+        """Each number's arrival times (the latest ``max_records``) and its busiest one second."""
+        with self._lock:
+            times = {number: sorted(kept) for number, kept in self._arrivals.items()}
+        return {
+            "arrivals": times,
+            "max_per_second": {number: busiest_second(kept) for number, kept in times.items()},
+        }
+
     def snapshot(self, to: str | None = None) -> dict[str, Any]:
         with self._lock:
             sent = [r.as_json() for r in self._sent.values() if to is None or to in (r.to, r.wa_id)]
@@ -149,3 +168,10 @@ class SimulatorState:
             self._conversations.clear()
             self._throughput.clear()
             self._pairs.clear()
+            self._arrivals.clear()
+
+
+def busiest_second(ordered: list[float]) -> int:
+    """The most times in any window [t, t + 1) of ``ordered`` (ascending): windows that start at
+    a time suffice, since moving a window's start up to the next time only drops times."""
+    return max((bisect_left(ordered, start + 1.0) - index for index, start in enumerate(ordered)), default=0)
