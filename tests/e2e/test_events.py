@@ -37,16 +37,7 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRuntime
 @pytest.fixture(scope="module")
 def subscriber(runtime: RunningRuntime) -> str:
     """A queue subscribed to every event of the stack's bus, as a business would subscribe one."""
-    sqs = runtime.client("sqs")
-    events = runtime.client("events")
-    url = sqs.create_queue(QueueName="subscriber")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    bus = f"{STACK_NAME}-events"  # the template's EventBus: ${AWS::StackName}-events
-    events.put_rule(
-        Name="all-whatsapp", EventBusName=bus, EventPattern=json.dumps({"source": ["whatsapp.cloud"]})
-    )
-    events.put_targets(Rule="all-whatsapp", EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
-    return str(url)
+    return subscribe(runtime, "subscriber")
 
 
 def received(runtime: RunningRuntime, url: str, until: int, timeout: float = 20.0) -> list[dict[str, Any]]:
@@ -335,10 +326,11 @@ def test_changes_the_publisher_gave_up_on_are_listed_and_replayed_by_wactl(tmp_p
 
 
 def subscribe(runtime: RunningRuntime, name: str) -> str:
+    """A queue named ``name`` with a rule of the same name taking every event of the stack's source."""
     sqs, events = runtime.client("sqs"), runtime.client("events")
     url = str(sqs.create_queue(QueueName=name)["QueueUrl"])
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    bus = f"{STACK_NAME}-events"
+    bus = f"{STACK_NAME}-events"  # the template's EventBus: ${AWS::StackName}-events
     events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps({"source": ["whatsapp.cloud"]}))
     events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
     return url

@@ -74,41 +74,45 @@ class FailedBatch:
         }
 
 
-def queue_url(target: Target) -> str:
-    if target.is_local:
-        return str(target.sqs().get_queue_url(QueueName=LOCAL_PUBLISHER_DLQ)["QueueUrl"])
-    return target.resource(OUTPUT_PUBLISHER_DLQ)
+class FailureQueue:
+    """The publisher's OnFailure queue, found once: its failure records held, released, deleted."""
 
+    def __init__(self, target: Target) -> None:
+        self._sqs = target.sqs()
+        try:
+            if target.is_local:
+                self._url = str(self._sqs.get_queue_url(QueueName=LOCAL_PUBLISHER_DLQ)["QueueUrl"])
+            else:
+                self._url = target.resource(OUTPUT_PUBLISHER_DLQ)
+        except (BotoCoreError, ClientError) as exc:
+            raise ReplayError(f"cannot find the publisher's failed batches ({reason(exc)})") from exc
 
-def failed_batches(target: Target, limit: int) -> list[FailedBatch]:
-    """Up to ``limit`` failure records, held out of sight for a while (the caller releases them)."""
-    sqs = target.sqs()
-    url = queue_url(target)
-    found: list[FailedBatch] = []
-    try:
-        while len(found) < limit:
-            messages = sqs.receive_message(
-                QueueUrl=url,
-                MaxNumberOfMessages=min(10, limit - len(found)),
-                VisibilityTimeout=HOLD_SECONDS,
-                WaitTimeSeconds=1,
-            ).get("Messages", [])
-            if not messages:
-                break
-            found += [FailedBatch.from_message(dict(message)) for message in messages]
-    except (BotoCoreError, ClientError) as exc:
-        raise ReplayError(f"cannot read the publisher's failed batches ({reason(exc)})") from exc
-    return found
+    def hold(self, limit: int) -> list[FailedBatch]:
+        """Up to ``limit`` failure records, held out of sight for a while (release them after)."""
+        found: list[FailedBatch] = []
+        try:
+            while len(found) < limit:
+                messages = self._sqs.receive_message(
+                    QueueUrl=self._url,
+                    MaxNumberOfMessages=min(10, limit - len(found)),
+                    VisibilityTimeout=HOLD_SECONDS,
+                    WaitTimeSeconds=1,
+                ).get("Messages", [])
+                if not messages:
+                    break
+                found += [FailedBatch.from_message(dict(message)) for message in messages]
+        except (BotoCoreError, ClientError) as exc:
+            raise ReplayError(f"cannot read the publisher's failed batches ({reason(exc)})") from exc
+        return found
 
+    def release(self, batches: list[FailedBatch]) -> None:
+        for batch in batches:
+            self._sqs.change_message_visibility(
+                QueueUrl=self._url, ReceiptHandle=batch.receipt_handle, VisibilityTimeout=0
+            )
 
-def release(target: Target, batches: list[FailedBatch]) -> None:
-    sqs, url = target.sqs(), queue_url(target)
-    for batch in batches:
-        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=batch.receipt_handle, VisibilityTimeout=0)
-
-
-def forget(target: Target, batch: FailedBatch) -> None:
-    target.sqs().delete_message(QueueUrl=queue_url(target), ReceiptHandle=batch.receipt_handle)
+    def forget(self, batch: FailedBatch) -> None:
+        self._sqs.delete_message(QueueUrl=self._url, ReceiptHandle=batch.receipt_handle)
 
 
 def stream_records(target: Target, batch: FailedBatch) -> list[dict[str, Any]] | None:

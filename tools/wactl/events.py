@@ -98,8 +98,9 @@ def _schema_command(args: argparse.Namespace, out: Output) -> int:
 
 def _failed_command(args: argparse.Namespace, out: Output) -> int:
     target = from_arguments(args, needs=[])
-    batches = event_failures.failed_batches(target, args.max)
-    event_failures.release(target, batches)
+    queue = event_failures.FailureQueue(target)
+    batches = queue.hold(args.max)
+    queue.release(batches)
     lines = [
         f"{batch.first_arrival}  {batch.size} changes  shard {batch.shard_id}  {batch.start}..{batch.end}  "
         f"{batch.condition}"
@@ -111,7 +112,8 @@ def _failed_command(args: argparse.Namespace, out: Output) -> int:
 
 def _replay_command(args: argparse.Namespace, out: Output) -> int:
     target = from_arguments(args, needs=[OUTPUT_EVENT_BUS])
-    batches = event_failures.failed_batches(target, args.max)
+    queue = event_failures.FailureQueue(target)
+    batches = queue.hold(args.max)
     outcomes = {"published": 0, "expired": 0, "failed": 0}
     kept: list[event_failures.FailedBatch] = []
     for batch in batches:
@@ -122,17 +124,17 @@ def _replay_command(args: argparse.Namespace, out: Output) -> int:
                 f"{batch.start}..{batch.end}: the stream no longer has these changes (over 24 hours)"
             )
             if args.drop_expired:
-                event_failures.forget(target, batch)
+                queue.forget(batch)
             else:
                 kept.append(batch)
             continue
         if event_failures.republish(target, records):
             outcomes["published"] += 1
-            event_failures.forget(target, batch)
+            queue.forget(batch)
         else:
             outcomes["failed"] += 1
             kept.append(batch)
-    event_failures.release(target, kept)
+    queue.release(kept)
     out.result(
         {"target": target.description, **outcomes},
         [
