@@ -4,7 +4,8 @@ Timing the functions against it leaves in the measurement only their own work: t
 the measured process nothing but reading them, and an emulator's CPU is not in its process
 clock. DynamoDB, SQS and Secrets Manager speak JSON over POST (told apart by ``x-amz-target``),
 S3's PutObject is a PUT, and any other POST is a Graph API send. ``latency`` delays each answer,
-as AWS's network round trip would.
+as AWS's network round trip would. ``forward`` sends the DynamoDB requests that name one of its
+keys' prefixes to a real emulator instead (the sender's send line, whose answers must be true).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import json
 import multiprocessing
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,12 +38,16 @@ _ANSWERS: dict[str, dict[str, Any]] = {
 
 class _Handler(BaseHTTPRequestHandler):
     latency = 0.0
+    forward: tuple[str, tuple[bytes, ...]] | None = None
     protocol_version = "HTTP/1.1"  # connections kept open, as AWS's are
     disable_nagle_algorithm = True
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("content-length", 0)))
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
         target = self.headers.get("x-amz-target")
+        if self.forward is not None and target and any(key in body for key in self.forward[1]):
+            self._forward(self.forward[0], body)
+            return
         time.sleep(self.latency)
         if target is None:  # the Graph API: a send answered with its wamid
             self._answer(
@@ -58,6 +65,20 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-length", "0")
         self.end_headers()
 
+    def _forward(self, url: str, body: bytes) -> None:
+        headers = {name: value for name, value in self.headers.items() if name.lower() != "host"}
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 (a local emulator)
+                status, data, kind = answer.status, answer.read(), answer.headers.get("content-type", "")
+        except urllib.error.HTTPError as refused:
+            status, data, kind = refused.code, refused.read(), refused.headers.get("content-type", "")
+        self.send_response(status)
+        self.send_header("content-type", kind)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def _answer(self, body: dict[str, Any], kind: str) -> None:
         data = json.dumps(body).encode()
         self.send_response(200)
@@ -70,8 +91,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-def _serve(port: Any, latency: float) -> None:
+def _serve(port: Any, latency: float, forward: tuple[str, tuple[bytes, ...]] | None = None) -> None:
     _Handler.latency = latency
+    _Handler.forward = forward
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
     port.value = server.server_address[1]
@@ -79,11 +101,12 @@ def _serve(port: Any, latency: float) -> None:
 
 
 @contextmanager
-def stand_in(latency: float = 0.0) -> Iterator[str]:
-    """The stand-in's URL, for ``AWS_ENDPOINT_URL`` (and ``GRAPH_API_URL``)."""
+def stand_in(latency: float = 0.0, forward: tuple[str, tuple[bytes, ...]] | None = None) -> Iterator[str]:
+    """The stand-in's URL, for ``AWS_ENDPOINT_URL`` (and ``GRAPH_API_URL``). ``forward``: an
+    emulator's URL, and the key prefixes whose DynamoDB requests go to it."""
     context = multiprocessing.get_context("spawn")
     port = context.Value("i", 0)
-    process = context.Process(target=_serve, args=(port, latency), daemon=True)
+    process = context.Process(target=_serve, args=(port, latency, forward), daemon=True)
     process.start()
     try:
         while not port.value:

@@ -10,7 +10,7 @@ from moto import mock_aws
 
 from support.botocore_models import reused_session, share_one_loader
 from support.fake_graph import FakeGraphServer
-from walocal import moto_partitions
+from walocal import moto_atomic, moto_partitions
 from walocal.functions import LocalFunction
 from walocal.provision import LocalStack, provision
 from walocal.runtime import LOCAL_ACCESS_TOKEN, LOCAL_APP_SECRET, LOCAL_PHONE_NUMBER_ID, LOCAL_VERIFY_TOKEN
@@ -18,6 +18,7 @@ from walocal.template import Template
 
 share_one_loader()
 moto_partitions.install()
+moto_atomic.install()
 
 REGION = "us-east-1"
 GRAPH_TEST_URL = "https://graph.test"

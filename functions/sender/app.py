@@ -23,6 +23,7 @@ from typing import Any, TypeGuard
 
 import boto3
 import requests
+from requests.adapters import HTTPAdapter
 
 from wacloud.core.aws import client_config
 from wacloud.core.credentials import AccessToken, CredentialsCache
@@ -33,15 +34,25 @@ from wacloud.meta.outbound import SendRequestError
 from wacloud.sender.delivery import MessageSender
 from wacloud.sender.graph_client import GraphClient, GraphEndpoint
 from wacloud.sender.queue import OutboundQueue
-from wacloud.sender.rate_limit import SlidingWindowRateLimiter
 from wacloud.sender.reminders import ReminderFanout
 from wacloud.sender.retry import Deadline, RetryPolicy
 from wacloud.sender.service import SenderService
 from wacloud.table.ledger import SendLedger
+from wacloud.table.pacing import SharedPacer
 from wacloud.table.store import ConversationStore
 
-AWS_CONFIG = client_config()
+
+def _graph_session(connections: int) -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=connections)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
 settings = SenderSettings.from_env(os.environ)
+# One connection per record in flight, and one for the queue's and the secret's calls.
+AWS_CONFIG = client_config(max_pool_connections=settings.send_concurrency + 1)
 table = boto3.resource("dynamodb", config=AWS_CONFIG).Table(settings.table_name)
 store = ConversationStore(table)
 ledger = SendLedger(table)
@@ -49,7 +60,7 @@ queue = OutboundQueue(boto3.client("sqs", config=AWS_CONFIG), settings.outbound_
 service = SenderService(
     sender=MessageSender(
         graph=GraphClient(
-            requests.Session(),
+            _graph_session(settings.send_concurrency),
             GraphEndpoint(settings.graph_api_url, settings.graph_api_version, settings.phone_number_id),
             connect_timeout=settings.connect_timeout_seconds,
             read_timeout=settings.read_timeout_seconds,
@@ -62,8 +73,8 @@ service = SenderService(
         ),
         store=store,
         ledger=ledger,
-        # One phone number per deployment, so one limiter per process.
-        limiter=SlidingWindowRateLimiter(settings.send_rate_per_second),
+        # Meta's limit is per phone number, across every instance: one send line in the table.
+        limiter=SharedPacer(table, settings.phone_number_id, settings.send_rate_per_second),
         retry=RetryPolicy(
             base_seconds=settings.send_backoff_base_seconds, max_attempts=settings.send_max_attempts
         ),
@@ -89,8 +100,10 @@ def handler(event: object, context: Any) -> Any:
     if _is_sqs(event):
         # Every failed record is reported, even when all fail, rather than fail the invocation:
         # each record is then redelivered alone, and no error looks like a crash.
+        # Records are sent side by side: each mostly waits on Meta, and their turns come from the
+        # shared send line, so overlapping them raises the instance's rate, never the number's.
         response: PartialBatchResponse = process_sqs_batch(
-            event, lambda record: record_handler(record, context)
+            event, lambda record: record_handler(record, context), concurrency=settings.send_concurrency
         )
         return response
     deadline = Deadline.from_context(context)

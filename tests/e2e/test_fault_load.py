@@ -156,7 +156,7 @@ def test_stored_state_equals_what_was_sent_under_faults(tmp_path: Path) -> None:
     duplicated_sends = {tag: n for tag, n in _counts(sent_tags).items() if n > 1}
     assert not duplicated_sends
     lost_sends = set(direct + queued) - set(sent_tags)
-    assert not lost_sends
+    assert not lost_sends, {tag: sends.answers.get(tag) for tag in lost_sends}
     for message in simulated:
         recorded = state.outbound.get(message["wamid"])
         delivered = [s for s in message["statuses"] if s.get("webhook_status") == 200]

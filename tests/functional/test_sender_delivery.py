@@ -29,10 +29,12 @@ from wacloud.core.credentials import AccessToken, CredentialsCache
 from wacloud.meta.outbound import OutboundItem, SendResult, parse_send_request
 from wacloud.sender.delivery import MessageSender, RetryBy, SendReport
 from wacloud.sender.graph_client import GraphClient, GraphEndpoint
-from wacloud.sender.rate_limit import SlidingWindowRateLimiter
+from wacloud.sender.rate_limit import Pacer
 from wacloud.sender.retry import Deadline, RetryPolicy
+from wacloud.table.errors import TableUnavailableError
 from wacloud.table.keys import day_of
 from wacloud.table.ledger import SendLedger, Taken, request_fingerprint
+from wacloud.table.pacing import SharedPacer
 from walocal.provision import provision
 from walocal.runtime import LOCAL_ACCESS_TOKEN, LOCAL_PHONE_NUMBER_ID
 from walocal.template import Template
@@ -58,9 +60,14 @@ class Rig:
     clock: FakeTime
     store: SeedingStore
     ledger: SendLedger
+    table: Table
 
     def sender(
-        self, retry: RetryPolicy | None = None, rate: int = 80, graph_url: str | None = None
+        self,
+        retry: RetryPolicy | None = None,
+        rate: int = 10_000,  # no wait for a turn, unless a test is about them
+        graph_url: str | None = None,
+        pacer: Pacer | None = None,
     ) -> MessageSender:
         secrets = boto3.client("secretsmanager", region_name=REGION)
         return MessageSender(
@@ -74,7 +81,8 @@ class Rig:
             ),
             store=self.store,
             ledger=self.ledger,
-            limiter=SlidingWindowRateLimiter(rate, clock=self.clock, sleep=self.clock.sleep),
+            limiter=pacer
+            or SharedPacer(self.table, LOCAL_PHONE_NUMBER_ID, rate, clock=self.clock, sleep=self.clock.sleep),
             retry=retry or RetryPolicy(rng=random.Random(5)),
             clock=self.clock,
             sleep=self.clock.sleep,
@@ -128,7 +136,7 @@ def table(secret_arn: str, template: Template) -> Iterator[Table]:
 def rig(secret_arn: str, table: Table) -> Iterator[Rig]:
     clock = FakeTime(START)
     with FakeGraphServer() as graph:
-        yield Rig(secret_arn, graph, clock, SeedingStore(table), SendLedger(table, clock=clock))
+        yield Rig(secret_arn, graph, clock, SeedingStore(table), SendLedger(table, clock=clock), table)
 
 
 def text(body: str = "hi", key: str | None = None, to: str = USER) -> OutboundItem:
@@ -362,8 +370,26 @@ def test_the_rate_limit_paces_a_batch(rig: Rig) -> None:
     rig.inbound(hours_ago=1)
     report = rig.send(*[text(f"m{i}") for i in range(5)], sender=rig.sender(rate=2))
     assert [result.status for result in report.response.results] == ["accepted"] * 5
-    # Two in the first second, two in the next, one in the third.
+    # One every half second: the fifth goes two seconds after the first.
     assert rig.clock.now - START == pytest.approx(2.0)
+
+
+class UnavailableLine:
+    def acquire(self) -> float:
+        raise TableUnavailableError("UpdateItem on the table failed (ThrottlingException)")
+
+
+def test_without_a_turn_nothing_is_sent_and_the_failure_is_retryable(rig: Rig) -> None:
+    rig.inbound(hours_ago=1)
+    report = rig.send(text(key="k-line"), sender=rig.sender(pacer=UnavailableLine()), retry_by=RetryBy.QUEUE)
+    [result] = report.response.results
+    assert rig.requests == []
+    assert result.error is not None
+    assert result.error.retryable is True
+    assert "ThrottlingException" in str(result.error.message)
+    assert report.retry_soon
+    # The key is free again: the redelivery sends it.
+    assert only(rig.send(text(key="k-line"))).status == "accepted"
 
 
 # ---------------------------------------------------------------------- 24-hour window

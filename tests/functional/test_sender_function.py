@@ -7,6 +7,7 @@ a scripted Graph API on loopback, so every assertion is on what Meta would recei
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import boto3
@@ -147,9 +148,10 @@ def test_queued_send_request_and_reminder_job_are_sent(
 ) -> None:
     answer = sender.invoke(load_event("sender/sources/sqs_send_request.json"))
     assert answer == {"batchItemFailures": []}
-    order, reminder = (request.body for request in graph.fake.requests)
-    assert order["template"]["name"] == "order_shipped"
-    assert reminder == {
+    # The two records are sent side by side: told apart by template, not by order of arrival.
+    bodies = {request.body["template"]["name"]: request.body for request in graph.fake.requests}
+    assert sorted(bodies) == ["daily_reminder", "order_shipped"]
+    assert bodies["daily_reminder"] == {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
         "to": TO,
@@ -161,10 +163,29 @@ def test_queued_send_request_and_reminder_job_are_sent(
         },
     }
     keys = [store(stack).message(f"wamid.FAKE00000{n}") for n in (1, 2)]
-    assert [message["idempotency_key"] for message in keys if message] == [
+    assert sorted(message["idempotency_key"] for message in keys if message) == [
         "order-1042-shipped",
         f"reminder:2027-03-14:{TO}",
     ]
+
+
+def test_the_records_of_a_batch_are_sent_side_by_side(
+    sender: LocalFunction, graph: FakeGraphServer, stack: LocalStack
+) -> None:
+    open_window(stack)
+    # Meta holds each answer until five requests are waiting at once: a sender that sent its
+    # records one after the other would never get an answer in time.
+    together = threading.Barrier(5, timeout=10)
+    def wait_for_the_others(body: dict[str, Any]) -> None:
+        together.wait()
+
+    graph.fake.on_request = wait_for_the_others
+    bodies = [{**TEXT, "text": {"body": f"m{n}"}} for n in range(5)]
+    assert sender.invoke(sqs_event(*bodies)) == {"batchItemFailures": []}
+    assert sorted(request.body["text"]["body"] for request in graph.fake.requests) == [
+        f"m{n}" for n in range(5)
+    ]
+    assert not together.broken
 
 
 def test_queued_retryable_failure_is_redelivered_and_a_final_one_recorded(
@@ -173,7 +194,8 @@ def test_queued_retryable_failure_is_redelivered_and_a_final_one_recorded(
     open_window(stack)
     # The first record is throttled on every attempt (SEND_MAX_ATTEMPTS, 6 by default); the
     # second is refused for good.
-    graph.fake.script.extend([graph_error(130429)] * 6 + [graph_error(131026, "Message undeliverable")])
+    graph.fake.by_text["hi"] = [graph_error(130429)] * 6
+    graph.fake.by_text["second"] = [graph_error(131026, "Message undeliverable")]
     answer = sender.invoke(
         sqs_event(TEXT, {**TEXT, "text": {"body": "second"}}, ids=["throttled", "refused"])
     )

@@ -70,6 +70,9 @@ class FakeGraph:
     """
 
     script: list[Answer] = field(default_factory=list)
+    by_text: dict[str, list[Answer]] = field(default_factory=dict)
+    """Answers for the requests of a text body, in order, before ``script``: the sender sends the
+    records of a batch side by side, so the order in which they arrive is not theirs."""
     requests: list[RecordedRequest] = field(default_factory=list)
     on_request: Callable[[dict[str, Any]], None] | None = None
     rejected_tokens: set[str] = field(default_factory=set)
@@ -83,7 +86,11 @@ class FakeGraph:
     def answer(self, body: dict[str, Any], token: str = "") -> Answer:
         if token in self.rejected_tokens:
             return graph_error(190, "Error validating access token: Session has expired", http_status=401)
+        text = body.get("text", {}).get("body") if isinstance(body.get("text"), dict) else None
         with self._lock:
+            answers = self.by_text.get(text) if isinstance(text, str) else None
+            if answers:
+                return answers.pop(0)
             if self.script:
                 return self.script.pop(0)
         return self.success(body)

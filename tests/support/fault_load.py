@@ -213,26 +213,36 @@ def deliver(
 # ------------------------------------------------------------------------------ sends
 
 
+# Long enough for a few of the sender's 30 s rechecks of a refused token, under load.
+DIRECT_SEND_PATIENCE_SECONDS = 150.0
+
+
 @dataclass
 class SendStats:
     direct: int = 0
     queued: int = 0
     repeats: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
+    answers: dict[str, list[Any]] = field(default_factory=dict)
+    """Each direct tag's answers, in order: what the sender said about it."""
 
 
 def send_direct(
     runtime: RunningRuntime, tags: Iterable[str], to: Callable[[], str], stats: SendStats
 ) -> None:
-    """Each tag sent once with its idempotency key; a retryable failure is asked again, same key."""
+    """Each tag sent once with its idempotency key; a retryable failure is asked again, same key,
+    after the wait the answer asks for (30 s after Meta refused the token: the sender's recheck)."""
 
     def one(tag: str) -> None:
         request = {"to": to(), "type": "text", "text": {"body": tag}, "idempotency_key": tag}
         stats.direct += 1
-        for _ in range(30):
+        answers = stats.answers.setdefault(tag, [])
+        give_up = time.monotonic() + DIRECT_SEND_PATIENCE_SECONDS
+        while time.monotonic() < give_up:
             response = runtime.invoke(request)
             response.raise_for_status()
             answer = response.json()
+            answers.append(answer)
             [result] = answer["results"]
             error = result.get("error") or {}
             if result["status"] != "failed":
@@ -242,7 +252,7 @@ def send_direct(
                 stats.outcomes[str(error.get("title"))] += 1
                 return
             stats.repeats += 1
-            time.sleep(0.5)
+            time.sleep(max(0.5, float(error.get("retry_after_seconds") or 0)))
         stats.outcomes["gave up"] += 1
 
     with ThreadPoolExecutor(max_workers=4) as pool:

@@ -134,7 +134,8 @@ def test_sender_writes_only_its_own_items_and_reads_only_the_access_token(
         # A profile is read with the contact's latest messages, in their partition.
         ("dynamodb:Query", f"{TABLE}[CONTACT#*]"),
         ("dynamodb:PutItem", f"{TABLE}[IDEMPOTENCY#*,SEND#*,REMINDER_RUN#*]"),
-        ("dynamodb:UpdateItem", f"{TABLE}[IDEMPOTENCY#*,MSG#*]"),
+        # PACE#: the number's send line, shared by every instance.
+        ("dynamodb:UpdateItem", f"{TABLE}[IDEMPOTENCY#*,MSG#*,PACE#*]"),
         ("dynamodb:DeleteItem", f"{TABLE}[SEND#*]"),
         ("dynamodb:Scan", f"{TABLE}/index/consent"),
         ("sqs:SendMessage", f"{QUEUE}OutboundQueue"),

@@ -14,6 +14,7 @@ token Meta refused, the token is remembered as refused, and until the secret cha
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -55,28 +56,32 @@ class AccessTokens:
         self._recheck = recheck_seconds
         self._refused: str | None = None
         self._checked_at = float("-inf")
+        # The sender sends several records at once: one of them decides each recheck.
+        self._lock = threading.Lock()
 
     def for_request(self) -> str | None:
         """The token to send with, or None while the secret holds only a token Meta refused."""
         token = _token(self._credentials.get())
         if token != self._refused:
             return token
-        token = _token(self._credentials.refresh())
-        if token != self._refused:
-            return token
-        now = self._clock()
-        if now - self._checked_at >= self._recheck:
-            self._checked_at = now
-            return token
-        return None
+        with self._lock:
+            token = _token(self._credentials.refresh())
+            if token != self._refused:
+                return token
+            now = self._clock()
+            if now - self._checked_at >= self._recheck:
+                self._checked_at = now
+                return token
+            return None
 
     def refused(self, token: str) -> bool:
         """Meta answered 190 for ``token``: whether the secret now holds another one to try."""
-        if _token(self._credentials.refresh()) != token:
-            return True
-        self._refused = token
-        self._checked_at = self._clock()
-        return False
+        with self._lock:
+            if _token(self._credentials.refresh()) != token:
+                return True
+            self._refused = token
+            self._checked_at = self._clock()
+            return False
 
     def accepted(self, token: str) -> None:
         """Meta accepted a request sent with ``token``."""

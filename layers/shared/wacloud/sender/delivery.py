@@ -6,9 +6,10 @@ For each item, in order:
    used answers with its first result; a key another request is sending now gets a retryable
    "in progress" failure; nothing is sent without the claim.
 2. Rules (:mod:`wacloud.sender.policy`): the 24-hour window and opt-out, decided locally.
-3. Delivery: the phone number's rate limit, then the Graph API. A request is sent again only
-   after a failure that proves Meta did not take it (:mod:`wacloud.sender.graph_client`), per
-   Meta's remedy for the error and within the invocation's deadline (:mod:`wacloud.sender.retry`).
+3. Delivery: the phone number's turn (its rate limit, shared by every instance), then the Graph
+   API. A request is sent again only after a failure that proves Meta did not take it
+   (:mod:`wacloud.sender.graph_client`), per Meta's remedy for the error and within the
+   invocation's deadline (:mod:`wacloud.sender.retry`).
    After a read timeout or an answer that cannot be read the outcome is unknown, and the item is
    never sent again automatically: Meta has no idempotency of its own.
 4. Records: an accepted message is recorded by its wamid (status webhooks join it); a failure is
@@ -41,7 +42,7 @@ from wacloud.meta.outbound import STATUS_FAILED, OutboundItem, SendError, SendRe
 from wacloud.sender.access_token import RECHECK_SECONDS, AccessTokens, CredentialSource
 from wacloud.sender.graph_client import GraphApiError, GraphClient, GraphOutcomeUnknownError
 from wacloud.sender.policy import refusal
-from wacloud.sender.rate_limit import SlidingWindowRateLimiter
+from wacloud.sender.rate_limit import Pacer
 from wacloud.sender.retry import Deadline, RetryPolicy
 from wacloud.table.errors import TableUnavailableError
 from wacloud.table.items import FailedSend, OutboundRecord
@@ -124,7 +125,7 @@ class MessageSender:
         credentials: CredentialSource,
         store: ConversationStore,
         ledger: SendLedger,
-        limiter: SlidingWindowRateLimiter,
+        limiter: Pacer,
         *,
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.time,
@@ -278,9 +279,9 @@ class MessageSender:
         new_token_tried = False
         error: SendError | None = None
         while True:
-            self._limiter.acquire()
-            if not deadline.allows(request_seconds):
-                return _out_of_time(error, attempts)
+            refused = self._turn(deadline, request_seconds, error, attempts)
+            if refused is not None:
+                return refused
             token = self._token(error)
             if isinstance(token, SendError):
                 return token
@@ -328,6 +329,19 @@ class MessageSender:
                 },
             )
             self._sleep(delay)
+
+    def _turn(
+        self, deadline: Deadline, request_seconds: float, error: SendError | None, attempts: int
+    ) -> SendError | None:
+        """Wait for the number's next free time; why no request may go, if none may."""
+        try:
+            self._limiter.acquire()
+        except TableUnavailableError as exc:
+            # Without its turn a request could break the number's limit: nothing is sent.
+            return _local_error(exc, retryable=True)
+        if not deadline.allows(request_seconds):
+            return _out_of_time(error, attempts)
+        return None
 
     def _wait_after(
         self, exc: GraphApiError, error: SendError, attempts: int, pair_limit_hits: int

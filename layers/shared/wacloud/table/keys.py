@@ -25,6 +25,7 @@ RAW_SK = "RAW"
 CLAIM_SK = "CLAIM"
 FAILED_SEND_SK = "FAILED"
 RUN_SK = "RUN"
+PACE_SK = "PACE"
 FAILURE_SK = "FAILURE"
 STATUS_SK_PREFIX = "STATUS#"
 INBOUND_SK_PREFIX = "MSG#"
@@ -85,6 +86,11 @@ def failed_send_pk(send_id: str) -> str:
 
 def reminder_run_pk(date: str) -> str:
     return f"REMINDER_RUN#{date}"
+
+
+def pace_pk(phone_number_id: str) -> str:
+    """The send line of a business phone number (:mod:`wacloud.table.pacing`)."""
+    return f"PACE#{phone_number_id}"
 
 
 def inbound_sk(timestamp: int, wamid: str) -> str:

@@ -1,0 +1,109 @@
+"""The phone number's send line in the table: every instance's sends spaced by the number's pace."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from support.clock import FakeTime
+from wacloud.table.errors import TableUnavailableError
+from wacloud.table.pacing import SharedPacer
+from walocal.provision import LocalStack
+from walocal.simulator.state import busiest_second
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+NUMBER = "106540352242922"
+
+
+@pytest.fixture
+def table(stack: LocalStack) -> Table:
+    return boto3.resource("dynamodb").Table(stack.table_names["MessagesTable"])
+
+
+def pacers(table: Table, count: int, rate: float, clock: FakeTime) -> list[SharedPacer]:
+    """``count`` sender instances of one number, on one clock."""
+    return [SharedPacer(table, NUMBER, rate, clock=clock, sleep=clock.sleep) for _ in range(count)]
+
+
+def test_instances_together_never_exceed_the_pace_in_any_second_yet_reach_it(table: Table) -> None:
+    clock = FakeTime(1_800_000_000.0)
+    instances = pacers(table, 4, 80, clock)
+    start = clock.now
+    times = []
+    for n in range(400):
+        instances[n % 4].acquire()
+        times.append(clock.now)
+    assert busiest_second(times) == 80
+    # Spaced by 1/80 s whichever instance asks: the 400th goes 399/80 s after the first.
+    assert times[-1] - start == pytest.approx(399 / 80)
+
+
+def test_sends_slower_than_the_pace_never_wait(table: Table) -> None:
+    clock = FakeTime(1_800_000_000.0)
+    [pacer] = pacers(table, 1, 80, clock)
+    for _ in range(100):
+        assert pacer.acquire() == 0.0
+        clock.now += 1 / 50
+    assert clock.sleeps == []
+
+
+def test_a_line_beyond_the_horizon_waits_before_reserving(table: Table) -> None:
+    clock = FakeTime(1_800_000_000.0)
+    pacer = SharedPacer(table, NUMBER, 10, horizon_seconds=1.0, clock=clock, sleep=clock.sleep)
+    # Eleven reservations without waiting for them fill the line up to the horizon (1 s at 10/s).
+    slots = [pacer.reserve() for _ in range(11)]
+    assert clock.sleeps == []
+    assert slots == pytest.approx([clock.now + n / 10 for n in range(11)])
+    # The next one waits until the line is back within the horizon, then takes its place.
+    assert pacer.reserve() == pytest.approx(slots[-1] + 0.1)
+    assert len(clock.sleeps) == 1
+    assert 0.1 <= clock.sleeps[0] <= 0.16
+
+
+def test_numbers_have_lines_of_their_own(table: Table) -> None:
+    clock = FakeTime(1_800_000_000.0)
+    first = SharedPacer(table, NUMBER, 1, clock=clock, sleep=clock.sleep)
+    other = SharedPacer(table, "106540352242999", 1, clock=clock, sleep=clock.sleep)
+    assert first.reserve() == other.reserve() == clock.now
+
+
+def test_concurrent_reservations_are_each_a_distinct_slot_of_one_line(table: Table) -> None:
+    # Real threads and the real clock: every reservation is one step of one line, none lost or
+    # shared, whichever instance and thread asks.
+    # At 5/s the line outgrows the asking, so it never empties; a long horizon lets it grow.
+    instances = [SharedPacer(table, NUMBER, 5, horizon_seconds=60) for _ in range(3)]
+    barrier = threading.Barrier(12)
+
+    def reserve(n: int) -> list[float]:
+        barrier.wait()
+        return [instances[n % 3].reserve() for _ in range(5)]
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        slots = sorted(slot for batch in pool.map(reserve, range(12)) for slot in batch)
+    assert len(slots) == 60
+    gaps = [later - earlier for earlier, later in itertools.pairwise(slots)]
+    assert gaps == pytest.approx([1 / 5] * 59, abs=1e-6)
+
+
+def test_a_rate_must_be_positive(table: Table) -> None:
+    with pytest.raises(ValueError, match="positive"):
+        SharedPacer(table, NUMBER, 0)
+
+
+def test_an_unreachable_table_is_a_retryable_error(aws_credentials: None) -> None:
+    unreachable = boto3.resource(
+        "dynamodb",
+        endpoint_url="http://127.0.0.1:9",  # nothing listens on the discard port
+        config=Config(connect_timeout=1, retries={"total_max_attempts": 1}),
+    ).Table("whatsapp-cloud-MessagesTable")
+    with pytest.raises(TableUnavailableError) as raised:
+        SharedPacer(unreachable, NUMBER, 80).acquire()
+    assert raised.value.retryable
