@@ -47,7 +47,9 @@ BATCH_SIZE = 10
 LATENCIES = (0.3, 0.5, 1.0)
 # Long enough at 80/s for the steady part to dominate the ramp-up and the tail.
 MESSAGES = 1600
-QUICK_MESSAGES = 200
+# A quick run checks that the benchmark runs, not the figure: a few instances, a few sends.
+QUICK_MESSAGES = 100
+QUICK_INSTANCES = 4
 _CONTEXT = multiprocessing.get_context("spawn")
 
 
@@ -56,7 +58,10 @@ def figures(quick: bool = False) -> list[Figure]:
     found: list[Figure] = []
     with _emulated_dynamodb() as (dynamodb, table), stand_in(forward=(dynamodb, (b"PACE#",))) as aws:
         for latency in latencies:
-            rate, busiest = _run(aws, table, latency, QUICK_MESSAGES if quick else MESSAGES)
+            if quick:
+                rate, busiest = _run(aws, table, latency, QUICK_MESSAGES, QUICK_INSTANCES)
+            else:
+                rate, busiest = _run(aws, table, latency, MESSAGES, INSTANCES)
             label = f"Meta answering in {latency * 1000:.0f} ms"
             found.append(
                 figure(
@@ -89,7 +94,7 @@ def assumptions() -> list[str]:
     ]
 
 
-def _run(aws: str, table: str, latency: float, messages: int) -> tuple[float, int]:
+def _run(aws: str, table: str, latency: float, messages: int, count: int) -> tuple[float, int]:
     config = SimulatorConfig(
         port=free_ports(1)[0],
         access_token=SECRET["access_token"],
@@ -111,7 +116,7 @@ def _run(aws: str, table: str, latency: float, messages: int) -> tuple[float, in
         ready: Queue[bool] = _CONTEXT.Queue()
         instances = [
             _CONTEXT.Process(target=_instance, args=(environment, work, ready), daemon=True)
-            for _ in range(INSTANCES)
+            for _ in range(count)
         ]
         for process in instances:
             process.start()

@@ -208,6 +208,18 @@ def _leading_keys(response: Any, action: str, region: str, account: str) -> dict
     return {}
 
 
+def _event_sources(response: Any) -> Context:
+    """The ``events:source`` of a PutEvents request: its entries' sources (one value when they agree)."""
+    try:
+        entries = _param(response, "Entries") or []
+        sources = sorted(
+            {str(entry["Source"]) for entry in entries if isinstance(entry, dict) and "Source" in entry}
+        )
+    except Exception:  # a malformed request: moto answers it; no context
+        return {}
+    return {"events:source": sources} if sources else {}
+
+
 def _queried_partition(
     condition: str, names: Mapping[str, str], values: Mapping[str, Any], hash_key: str
 ) -> str | None:
@@ -339,11 +351,12 @@ def _patched_authorize(self: Any, iam_request_cls: type, resource: str = "*") ->
     if fault is not None:
         _raise_fault(self, fault, iam_request_cls is S3IAMRequest)
     # Only a function's calls are judged against a translated policy: the administrator's are not.
-    contexts = (
-        _leading_keys(self, operation, self.region, self.current_account)
-        if documents is not None and service == "dynamodb"
-        else {}
-    )
+    contexts: dict[str, Context] = {}
+    if documents is not None and service == "dynamodb":
+        contexts = _leading_keys(self, operation, self.region, self.current_account)
+    elif documents is not None and service == "events" and operation == "PutEvents":
+        sources = _event_sources(self)
+        contexts = {arn: sources for _, arn in checks} if sources else {}
     for iam_action, arn in checks:
         action = f"{service}:{iam_action}"
         request._action = action = _ACTION_ALIASES.get(action, action)

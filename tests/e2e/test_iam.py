@@ -98,6 +98,14 @@ def assert_items_and_secrets_are_scoped(runtime: Runtime) -> None:
                 ]
             }
         )
+    # The publisher puts events of the stack's own source only: a forged send request is refused.
+    publisher = as_function(runtime, "PublisherFunction").client("events", endpoint_url=runtime.aws_url)
+    bus = "whatsapp-cloud-events"
+    entry = {"EventBusName": bus, "DetailType": "scope test", "Detail": "{}"}
+    publisher.put_events(Entries=[{**entry, "Source": "whatsapp.cloud"}])
+    with pytest.raises(ClientError) as denied:
+        publisher.put_events(Entries=[{**entry, "Source": "whatsapp.cloud.send"}])
+    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
     secrets = runtime.client("secretsmanager")
     arns = {entry["Name"].rpartition("/")[2]: entry["ARN"] for entry in secrets.list_secrets()["SecretList"]}
     for function, allowed, forbidden in (
