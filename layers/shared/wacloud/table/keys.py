@@ -26,6 +26,7 @@ CLAIM_SK = "CLAIM"
 FAILED_SEND_SK = "FAILED"
 RUN_SK = "RUN"
 FAILURE_SK = "FAILURE"
+TOMBSTONE_SK = "TOMBSTONE"
 STATUS_SK_PREFIX = "STATUS#"
 INBOUND_SK_PREFIX = "MSG#"
 UNTYPED_SK_PREFIX = "UNTYPED#"
@@ -124,6 +125,11 @@ def idempotency_pk(key: str) -> str:
 
 def failed_send_pk(send_id: str) -> str:
     return f"{_SEND}{send_id}"
+
+
+def tombstone_pk(erasure_id: str) -> str:
+    """An erased contact's tombstone: an id of its own, nothing of the contact."""
+    return f"FORGOTTEN#{erasure_id}"
 
 
 def reminder_run_pk(date: str) -> str:
