@@ -114,6 +114,7 @@ def function_environment(name: str, **overrides: str) -> dict[str, str]:
             "AWS::Region": "us-east-1",
             "AWS::AccountId": "123456789012",
             "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": "whatsapp-cloud",
         },
     )
     spec = template.functions()[name]

@@ -30,6 +30,7 @@ from wacloud.table.erasure import (
     unlink,
 )
 from wacloud.table.errors import TableUnavailableError
+from wacloud.table.keys import tombstone_pk
 from wactl.errors import WactlError, reason
 from wactl.output import Output, plain, table
 from wactl.target import OUTPUT_BUCKET, OUTPUT_TABLE, Target, from_arguments
@@ -120,7 +121,9 @@ def _forget_command(args: argparse.Namespace, out: Output) -> int:
             f"run wactl forget {wa_id} again to finish"
         ) from exc
     document["tombstone"] = erasure_id
-    lines.append(f"Removed. Tombstone FORGOTTEN#{erasure_id} (no personal data). A second run finds nothing.")
+    lines.append(
+        f"Removed. Tombstone {tombstone_pk(erasure_id)} (no personal data). A second run finds nothing."
+    )
     out.result(document, lines)
     return 0
 
