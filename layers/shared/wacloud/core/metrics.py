@@ -61,6 +61,8 @@ class Metrics:
         self._lock = threading.Lock()
         # {dimensions: {name: (unit, values)}}
         self._pending: dict[Dimensions, dict[str, tuple[str, list[float]]]] = {}
+        # Built once per namespace and service: its constructor costs more than a whole flush.
+        self._providers: dict[tuple[str, str], AmazonCloudWatchEMFProvider] = {}
 
     @property
     def namespace(self) -> str:
@@ -101,7 +103,13 @@ class Metrics:
         """The pending metrics as EMF lines, and forget them."""
         with self._lock:
             pending, self._pending = self._pending, {}
-        provider = AmazonCloudWatchEMFProvider(namespace=self.namespace, service=self.service)
+        if not pending:
+            return []
+        namespace, service = self.namespace, self.service
+        provider = self._providers.get((namespace, service))
+        if provider is None:
+            provider = AmazonCloudWatchEMFProvider(namespace=namespace, service=service)
+            self._providers[(namespace, service)] = provider
         found = []
         for dimensions, metrics in pending.items():
             serialized = provider.serialize_metric_set(
@@ -109,7 +117,7 @@ class Metrics:
                     name: {"Unit": unit, "Value": values[0] if len(values) == 1 else values}
                     for name, (unit, values) in metrics.items()
                 },
-                dimensions={"service": self.service, **dict(dimensions)},
+                dimensions={"service": service, **dict(dimensions)},
                 metadata={},
             )
             found.append(json.dumps(serialized, separators=(",", ":")))
@@ -118,11 +126,15 @@ class Metrics:
     def flush(self) -> None:
         """Write the pending metrics to the log; never raises."""
         try:
-            for line in self.lines():
-                if self._write is not None:
+            lines = self.lines()
+            if not lines:
+                return
+            if self._write is not None:
+                for line in lines:
                     self._write(line)
-                else:
-                    sys.stdout.write(line + "\n")
+                return
+            # One write: Lambda takes each line of stdout as a log event.
+            sys.stdout.write("\n".join(lines) + "\n")
             sys.stdout.flush()
         except Exception as exc:
             logger.warning("metrics not written", extra={"error": type(exc).__name__})
