@@ -28,6 +28,7 @@ from wactl.errors import reason
 from wactl.output import Output, table
 from wactl.target import DEFAULT_STACK, Target, from_arguments
 
+OUTPUT_WEBHOOK_URL = "WebhookUrl"
 PLACEHOLDERS = {"", "replace-me", "changeme", "todo", "xxx"}
 LOCAL_WEBHOOK_URL = "http://127.0.0.1:3000/webhook"
 LOCAL_GRAPH_URL = "http://127.0.0.1:3002"
@@ -82,7 +83,8 @@ def register(
 
 
 def _doctor_command(args: argparse.Namespace, out: Output) -> int:
-    target = from_arguments(args, needs=[])
+    # A stack's outputs name every piece checked (the webhook URL among them).
+    target = from_arguments(args, needs=[] if args.local else [OUTPUT_WEBHOOK_URL])
     resources = _resources(target)
     webhook_url = (
         args.webhook_url or resources.get("WebhookUrl") or (LOCAL_WEBHOOK_URL if target.is_local else None)

@@ -91,12 +91,13 @@ def _stats_command(args: argparse.Namespace, out: Output) -> int:
         found = Records(target.table()).activity(days)
         out.counter_done()
         rows = [_from_activity(found.days[current]) for current in days]
-        where = f"{target.description}, table"
+        where = f"{target.description}, table {target.table_name}"
     else:
+        # The metrics need no stack output: their service dimension is the stack's name.
         target = from_arguments(args, needs=[])
         service = args.stack if not args.local else DEFAULT_STACK
         rows = metric_stats(target, service, days)
-        where = f"{target.description}, metrics of service {service}"
+        where = f"metrics of stack {service} ({target.session.region_name})"
     lines = [f"Traffic by day (UTC), {where}"]
     lines += table(
         ["DAY", "WEBHOOKS", "RECEIVED", "STORED", "SENT", "DELIVERED", "READ", "FAILED", "FAILED BY CODE"],
@@ -125,7 +126,7 @@ def _stats_command(args: argparse.Namespace, out: Output) -> int:
         "fields); SENT: accepted by Meta; FAILED: failed statuses; BY CODE: those and sends that "
         "failed before Meta took them. wactl failed lists each one."
     )
-    out.result({"target": target.description, "source": source, "days": [r.document() for r in rows]}, lines)
+    out.result({"target": where, "source": source, "days": [r.document() for r in rows]}, lines)
     return 0
 
 
@@ -173,7 +174,7 @@ def metric_stats(target: Target, service: str, days: Sequence[str]) -> list[DayS
         queries = _queries(cloudwatch, service)
         sums = _daily_sums(cloudwatch, queries, days)
     except (BotoCoreError, ClientError) as exc:
-        raise WactlError(f"cannot read the metrics of {target.description} ({reason(exc)})") from exc
+        raise WactlError(f"cannot read the metrics of stack {service} ({reason(exc)})") from exc
     rows = []
     for current in days:
         row = DayStats(current, 0, 0, 0, 0)
