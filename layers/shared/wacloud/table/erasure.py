@@ -255,7 +255,10 @@ def _payload_mentions(item: Mapping[str, Any], wa_id: str, read_object: ReadObje
         return True
     pointer = item.get("body_s3")
     if isinstance(pointer, str):
-        found = PayloadPointer.from_json(pointer)
+        try:
+            found = PayloadPointer.from_json(pointer)
+        except (ValueError, KeyError, TypeError):
+            return False
         body = read_object(found.bucket, found.key)
         return body is not None and mentions(body.decode("utf-8", errors="replace"), wa_id)
     return False
