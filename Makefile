@@ -66,8 +66,8 @@ bench: $(BENCH_STAMP) build ## Run the benchmarks: one table, bench/results/late
 build: $(STAMP) ## sam build: artifacts for the template's runtime (python3.13) and arm64, no Docker
 	PATH="$(CURDIR)/$(BIN):$$PATH" PYTHON="$(CURDIR)/$(BIN)/python" MAKEFLAGS= $(BIN)/sam build
 
-deploy: build ## sam deploy (guided the first time: make deploy GUIDED=1)
-	$(BIN)/sam deploy $(if $(GUIDED),--guided,)
+deploy: build ## sam deploy (guided the first time: make deploy GUIDED=1; an environment: ENV=dev)
+	$(BIN)/sam deploy $(if $(ENV),--config-env $(ENV),) $(if $(GUIDED),--guided,)
 
 clean: ## Remove build output and caches
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -33,6 +33,7 @@ SECTIONS = (
     "bench.write_units",
     "bench.cold_start",
     "bench.webhook_cpu",
+    "bench.metrics_overhead",
     "bench.send_rate",
     "bench.parse",
     "bench.packages",

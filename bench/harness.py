@@ -9,7 +9,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -114,11 +114,20 @@ def function_environment(name: str, **overrides: str) -> dict[str, str]:
             "AWS::Region": "us-east-1",
             "AWS::AccountId": "123456789012",
             "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": "whatsapp-cloud",
         },
     )
     spec = template.functions()[name]
     environment = {key: str(resolver.resolve(value)) for key, value in spec.environment.items()}
     return {**environment, **overrides}
+
+
+@contextmanager
+def log_sink() -> Iterator[None]:
+    """The functions' stdout (their metrics, one line per invocation) written to /dev/null, as
+    Lambda's log pipe takes it, rather than over the benchmark's table."""
+    with open(os.devnull, "w", encoding="utf-8") as sink, redirect_stdout(sink):
+        yield
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from bench.harness import (
     function_environment,
     load,
     load_floor,
+    log_sink,
     padded,
     saved_environment,
     webhook_body,
@@ -29,7 +30,7 @@ GOAL = 1.1
 def measure(rounds: int) -> dict[str, tuple[float, float]]:
     """CPU ms per request of the webhook and of its floor, by body size."""
     found = {}
-    with saved_environment(), stand_in() as endpoint:
+    with saved_environment(), log_sink(), stand_in() as endpoint:
         environment = function_environment("WebhookFunction", **aws_environment(endpoint))
         webhook = load("WebhookFunction", environment)
         floor = load_floor("webhook", environment)

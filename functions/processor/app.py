@@ -18,6 +18,7 @@ import boto3
 from botocore.config import Config
 
 from wacloud.core.aws import client_config
+from wacloud.core.metrics import metrics
 from wacloud.core.observability import log_failure, logger
 from wacloud.core.settings import ProcessorSettings
 from wacloud.core.sqs_batch import PartialBatchResponse, process_sqs_batch
@@ -71,6 +72,7 @@ def record_handler(record: dict[str, Any], run: BatchRun) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@metrics.published
 def handler(event: dict[str, Any], context: Any) -> PartialBatchResponse:
     run = processor.batch(context.get_remaining_time_in_millis)
     # Every failed record is reported, even when all fail, instead of failing the invocation: the

@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 
 from wacloud.core.aws import client_config
+from wacloud.core.metrics import metrics
 from wacloud.core.observability import logger
 from wacloud.core.settings import PublisherSettings
 from wacloud.core.sqs_batch import PartialBatchResponse
@@ -31,5 +32,6 @@ gc.enable()
 
 
 @logger.inject_lambda_context(clear_state=True)
+@metrics.published
 def handler(event: dict[str, Any], context: Any) -> PartialBatchResponse:
     return publish_stream_batch(event, publisher)

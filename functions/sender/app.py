@@ -27,6 +27,7 @@ from requests.adapters import HTTPAdapter
 
 from wacloud.core.aws import client_config
 from wacloud.core.credentials import AccessToken, CredentialsCache
+from wacloud.core.metrics import metrics
 from wacloud.core.observability import logger
 from wacloud.core.settings import SenderSettings
 from wacloud.core.sqs_batch import PartialBatchResponse, process_sqs_batch
@@ -94,6 +95,7 @@ def record_handler(record: dict[str, Any], lambda_context: Any) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@metrics.published
 def handler(event: object, context: Any) -> Any:
     # A direct invoke may carry any JSON value: only SQS batches and the schedule are told apart
     # by shape here, everything else is a send request for the contract to judge.

@@ -24,6 +24,7 @@ from botocore.config import Config
 from wacloud.core.aws import client_config
 from wacloud.core.credentials import CredentialsCache, WebhookCredentials
 from wacloud.core.errors import WaCloudError
+from wacloud.core.metrics import metrics
 from wacloud.core.observability import log_failure, logger
 from wacloud.core.settings import WebhookSettings
 from wacloud.meta.signature import SIGNATURE_HEADER
@@ -59,11 +60,13 @@ def _response(status: int, body: str = "") -> dict[str, Any]:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@metrics.published
 def handler(event: Any, context: Any) -> dict[str, Any]:
     try:
         request = HttpRequest.from_event(event)
     except BadRequest as exc:
         logger.warning("webhook request unreadable", extra={"reason": exc.reason})
+        metrics.count("WebhooksRejected", reason="request")
         return _response(400, "Bad request")
     logger.append_keys(request_id=request.request_id)
     try:
@@ -71,10 +74,12 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     except WaCloudError as exc:
         # Not 200, so Meta retries: a webhook we could not queue is delivered again later.
         log_failure("webhook not accepted", exc)
+        metrics.count("WebhooksNotQueued")
         return _response(503 if exc.retryable else 500, "Temporarily unavailable")
     except Exception as exc:
         # A fault of ours, not the client's: answer 500 so Meta delivers it again.
         log_failure("webhook handler failed", exc)
+        metrics.count("WebhooksNotQueued")
         return _response(500, "Internal error")
 
 
@@ -83,14 +88,17 @@ def _answer(request: HttpRequest) -> dict[str, Any]:
         challenge = intake.handshake(request.query)
         if challenge is None:
             logger.warning("webhook verification refused")
+            metrics.count("HandshakesRefused")
             return _response(403, "Forbidden")
         return _response(200, challenge)
     if request.method == "POST":
         body = request.body
         if not intake.is_authentic(body, request.headers.get(SIGNATURE_HEADER)):
             logger.warning("webhook signature missing or invalid", extra={"bytes": len(body)})
+            metrics.count("WebhooksRejected", reason="signature")
             return _response(401, "Invalid signature")
         message_id = intake.enqueue(body, request.request_id, request.received_at_ms)
+        metrics.count("WebhooksReceived")
         # DEBUG: one line per request costs formatting CPU and CloudWatch ingestion ($0.50 per GB)
         # for what the API's access log and the queue's metrics already tell; failures stay loud.
         logger.debug("webhook queued", extra={"sqs_message_id": message_id, "bytes": len(body)})

@@ -5,7 +5,20 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 
-from wactl import conversation, dlq, events, failed, migrate, raw, reminders, send
+from wactl import (
+    conversation,
+    cost,
+    dlq,
+    doctor,
+    events,
+    failed,
+    forget,
+    migrate,
+    raw,
+    reminders,
+    send,
+    stats,
+)
 from wactl.errors import WactlError
 from wactl.output import Output
 from wactl.target import add_target_arguments
@@ -33,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.register(commands, common)
     migrate.register(commands, common)
     events.register(commands, common)
+    stats.register(commands, common)
+    cost.register(commands, common)
+    forget.register(commands, common)
+    doctor.register(commands, common)
     return parser
 
 

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from wacloud.table.activity import Activity, scan_activity
+from wacloud.table.client import TableClient
 from wacloud.table.errors import TableUnavailableError
 from wacloud.table.store import ConversationStore
 from wactl.errors import WactlError, reason
@@ -70,6 +72,10 @@ class Records:
         return self._read(
             lambda: [item for day in sorted(days) for item in self.store.rejected_payloads(day, limit=None)]
         )
+
+    def activity(self, days: list[str]) -> Activity:
+        """What the table says about these days (one Scan of the whole table)."""
+        return self._read(lambda: scan_activity(TableClient(self.table), days))
 
     def dismiss_rejected(self, sha256: str) -> bool:
         try:

@@ -21,6 +21,9 @@ from .validation import MarkRead, parse_request
 from .webhooks import DeliveryResult, Outgoing, WebhookDispatcher, inbound_payload, statuses_payload
 
 _MESSAGES_PATH = re.compile(r"^/v\d+(?:\.\d+)?/([^/]+)/messages/?$")
+_SUBSCRIBED_APPS_PATH = re.compile(r"^/v\d+(?:\.\d+)?/([^/]+)/subscribed_apps/?$")
+# The app the business account's webhooks go to: the local runtime's, subscribed from the start.
+LOCAL_APP = {"whatsapp_business_api_data": {"id": "1234567890123456", "name": "Local app"}}
 CONTROL_PREFIX = "/_simulator"
 
 
@@ -76,6 +79,9 @@ class GraphApi:
             self._state.record_arrival(match.group(1), arrived)
         self._pause(self._config.latency)
         self._authenticate(request)
+        subscription = _SUBSCRIBED_APPS_PATH.match(request.path)
+        if subscription is not None:
+            return self._subscribed_apps(request, subscription.group(1))
         if match is None:
             raise errors.unknown_path(request.path)
         method = request.method.lower()
@@ -110,6 +116,14 @@ class GraphApi:
                 "messages": [{"id": admission.wamid, "message_status": "accepted"}],
             },
         )
+
+    def _subscribed_apps(self, request: Request, waba_id: str) -> Response:
+        """``GET``/``POST /<waba-id>/subscribed_apps``: the account's webhooks go to the local app."""
+        if waba_id != self._config.waba_id:
+            raise errors.unknown_object(waba_id, request.method.lower())
+        if request.method == "POST":
+            return Response(200, {"success": True})
+        return Response(200, {"data": [LOCAL_APP]})
 
     def _authenticate(self, request: Request) -> None:
         scheme, _, token = request.header("Authorization").partition(" ")

@@ -15,6 +15,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
+from wacloud.core.metrics import metrics
 from wacloud.core.observability import logger
 from wacloud.core.sqs_batch import PartialBatchResponse
 from wacloud.events.details import detail_of
@@ -57,6 +58,12 @@ def publish_stream_batch(event: Mapping[str, Any], publisher: EventPublisher) ->
     retry_from = min(
         [owners[index] for index in failed] + ([unreadable] if unreadable is not None else []), default=None
     )
+    for index, detail in enumerate(details):
+        if index not in failed:
+            metrics.count("EventsPublished", detail_type=detail.detail_type)
+    metrics.count("EventsFailed", len(failed))
+    if unreadable is not None:
+        metrics.count("StreamRecordsUnreadable")
     logger.info(
         "events published",
         extra={"records": len(records), "events": len(details) - len(failed), "failed_events": len(failed)},

@@ -415,6 +415,17 @@ class InboundMessage(_KeepsRaw):
     system: System | None = None
     unsupported: Unsupported | None = None
 
+    @property
+    def is_known_type(self) -> bool:
+        """Whether the models know this type: a newer one keeps its body in ``model_extra``
+        (stored raw all the same, and typed by a replay once the models learn it)."""
+        return self.type in _BODYLESS_TYPES or (self.type in _BODY_TYPES)
+
+    @property
+    def unknown_fields(self) -> list[str]:
+        """Top-level fields the models do not know (an unknown type's body aside)."""
+        return sorted(name for name in self.model_extra or () if name != self.type)
+
 
 # --- status -------------------------------------------------------------------------------------
 
@@ -447,6 +458,20 @@ class Status(_KeepsRaw):
     pricing: Pricing | None = None
     errors: list[GraphError] = Field(default_factory=list)
     biz_opaque_callback_data: str | None = None
+
+    @property
+    def unknown_fields(self) -> list[str]:
+        """Top-level fields the models do not know (kept in ``raw`` all the same)."""
+        return sorted(self.model_extra or ())
+
+
+# The message types whose body the models type, and those Meta sends without a body.
+_BODY_TYPES = frozenset(
+    name
+    for name in InboundMessage.model_fields
+    if name not in {"id", "from_", "from_user_id", "timestamp", "type", "context", "referral", "errors"}
+)
+_BODYLESS_TYPES = frozenset({"request_welcome", "unknown", "unsupported"})
 
 
 # --- envelope -----------------------------------------------------------------------------------

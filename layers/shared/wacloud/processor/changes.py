@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,10 @@ from wacloud.table.facets import (
     status_facet,
 )
 from wacloud.table.items import event_item, message_item, sender_id, status_item, untyped_item
+
+# Status values counted by name in the metrics; others (warning, deleted, new ones) as "other",
+# so that a value Meta invents does not become a new metric.
+KNOWN_STATUSES = frozenset({"accepted", "held_for_quality_assessment", "sent", "delivered", "read", "failed"})
 
 
 @dataclass
@@ -40,6 +44,13 @@ class PayloadChanges:
     messages: int = 0
     statuses: int = 0
     others: int = 0
+    # What the payload held, for the metrics: message types and status values (known ones; the
+    # rest counted as unknown types), and updates with fields the models do not know.
+    message_types: Counter[str] = field(default_factory=Counter)
+    status_values: Counter[str] = field(default_factory=Counter)
+    status_error_codes: Counter[str] = field(default_factory=Counter)
+    unknown_types: int = 0
+    unknown_fields: set[str] = field(default_factory=set)
 
     @classmethod
     def of(cls, read: ReadPayload, sha256: str, settings: ProcessorSettings) -> PayloadChanges:
@@ -84,6 +95,11 @@ class PayloadChanges:
         for what no message item says by itself (consent keywords, a number change)."""
         self.messages += 1
         self.items.append(message_item(entry, value, message))
+        if message.is_known_type:
+            self.message_types[message.type] += 1
+        else:
+            self.unknown_types += 1
+        self.unknown_fields.update(message.unknown_fields)
         wa_id = sender_id(message)
         if wa_id is None:
             return
@@ -112,6 +128,9 @@ class PayloadChanges:
     ) -> None:
         self.statuses += 1
         self.items.append(status_item(status, entry, value))
+        self.status_values[status.status if status.status in KNOWN_STATUSES else "other"] += 1
+        self.unknown_fields.update(status.unknown_fields)
+        self.status_error_codes.update(str(error.code) for error in status.errors)
         errors = [error.model_dump(mode="json", exclude_none=True) for error in status.errors]
         pricing = status.pricing.model_dump(mode="json", exclude_none=True) if status.pricing else None
         facet = status_facet(status.status, status.timestamp, status.id, errors, pricing)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from wacloud.core.observability import failure_fields, log_failure
+from wacloud.core.metrics import metrics
+from wacloud.core.observability import failure_fields, log_failure, logger
 from wacloud.core.settings import ProcessorSettings
 from wacloud.meta.inbound import NotAWebhookError, read_payload
 from wacloud.processor.bucket import PayloadBucket
@@ -61,6 +62,35 @@ class ProcessingSummary:
     """A redelivery of a payload stored in full already: nothing was written again."""
     rejected: str | None = None
     """Why the body is not a webhook, when it is not; it was archived and will not be retried."""
+    message_types: Mapping[str, int] = field(default_factory=dict)
+    status_values: Mapping[str, int] = field(default_factory=dict)
+    status_error_codes: Mapping[str, int] = field(default_factory=dict)
+    """Meta's error codes in failed statuses (131026 undeliverable, 131050 marketing stopped, ...)."""
+    unknown_types: int = 0
+    """Messages of a type the models do not know yet (stored raw; a replay types them later)."""
+    unknown_fields: tuple[str, ...] = ()
+    """Fields of messages and statuses the models do not know yet (kept in their ``raw``)."""
+
+    def count(self) -> None:
+        """Add this payload's outcome to the invocation's metrics."""
+        if self.rejected is not None:
+            metrics.count("WebhooksRejected", reason="parse")
+            return
+        metrics.count("WebhooksProcessed")
+        if self.skipped:
+            metrics.count("WebhooksSkipped")
+        for kind, count in self.message_types.items():
+            metrics.count("MessagesStored", count, type=kind)
+        if self.unknown_types:
+            metrics.count("MessagesStored", self.unknown_types, type="unknown_type")
+            metrics.count("UnknownMessageTypes", self.unknown_types)
+        for status, count in self.status_values.items():
+            metrics.count("StatusesStored", count, status=status)
+        for code, count in self.status_error_codes.items():
+            metrics.count("StatusErrors", count, code=code)
+        metrics.count("OtherUpdatesStored", self.other_changes)
+        metrics.count("UntypedParts", self.untyped)
+        metrics.count("UnknownFields", len(self.unknown_fields))
 
 
 @dataclass(frozen=True)
@@ -126,12 +156,26 @@ class WebhookProcessor:
         self._write(changes, deadline)
         if archived is not None:
             self._note_outcome(digest, changes, archived)
+        if changes.unknown_types or changes.unknown_fields:
+            # Meta changed its payloads: what the models missed is kept raw; name it for a model update.
+            logger.warning(
+                "payload with unknown types or fields",
+                extra={
+                    "unknown_types": changes.unknown_types,
+                    "unknown_fields": sorted(changes.unknown_fields),
+                },
+            )
         return ProcessingSummary(
             messages=changes.messages,
             statuses=changes.statuses,
             other_changes=changes.others,
             untyped=changes.untyped,
             duplicate=archived is not None and not archived.first,
+            message_types=dict(changes.message_types),
+            status_values=dict(changes.status_values),
+            status_error_codes=dict(changes.status_error_codes),
+            unknown_types=changes.unknown_types,
+            unknown_fields=tuple(sorted(changes.unknown_fields)),
         )
 
     def note_failure(self, webhook: QueuedWebhook, exc: BaseException, delivery: Delivery) -> None:
@@ -258,10 +302,13 @@ class BatchRun:
         try:
             deadline = self._timer.start_record()
             try:
-                return self._processor.process(webhook, deadline=deadline, replay=delivery.replay)
+                summary = self._processor.process(webhook, deadline=deadline, replay=delivery.replay)
             finally:
                 self._timer.record_done()
         except Exception as exc:
+            metrics.count("WebhooksFailed")
             if self._timer.time_left() + self._timer.answer_margin >= NOTE_FAILURE_MIN_SECONDS:
                 self._processor.note_failure(webhook, exc, delivery)
             raise
+        summary.count()
+        return summary

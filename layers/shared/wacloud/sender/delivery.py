@@ -29,6 +29,7 @@ from enum import StrEnum
 from typing import Any
 
 from wacloud.core.errors import WaCloudError
+from wacloud.core.metrics import metrics
 from wacloud.core.observability import log_failure, logger
 from wacloud.meta.error_codes import (
     PAIR_RATE_LIMIT,
@@ -295,6 +296,7 @@ class MessageSender:
                 return OutcomeUnknown(str(exc))
             except GraphApiError as exc:
                 progress.may_have_sent = False
+                metrics.count("GraphApiErrors", code=str(exc.code))
                 error = SendError.from_graph(exc.error).model_copy(update={"retryable": exc.retryable})
                 if exc.code == TOKEN_EXPIRED:
                     if not new_token_tried and self._another_token(token):
@@ -319,6 +321,7 @@ class MessageSender:
                 delay = self._retry.backoff(attempts - 1)
             if attempts >= self._retry.max_attempts or not deadline.allows(delay + request_seconds):
                 return _out_of_time(error, attempts, delay)
+            metrics.count("SendRetries")
             logger.info(
                 "send failed, retrying",
                 extra={
@@ -335,10 +338,14 @@ class MessageSender:
     ) -> SendError | None:
         """Wait for the number's next free time; why no request may go, if none may."""
         try:
-            self._limiter.acquire()
+            waited = self._limiter.acquire()
         except TableUnavailableError as exc:
             # Without its turn a request could break the number's limit: nothing is sent.
             return _local_error(exc, retryable=True)
+        if waited:
+            # Counted as a sign that the number's rate is the bottleneck.
+            metrics.count("RateLimitWaits")
+            metrics.timing("RateLimitWaitTime", waited * 1000)
         if not deadline.allows(request_seconds):
             return _out_of_time(error, attempts)
         return None
@@ -398,6 +405,7 @@ class MessageSender:
         logger.warning(
             "send outcome unknown", extra={"to": item.recipient, "kind": item.kind, "reason": reason}
         )
+        metrics.count("MessagesSent", result="unknown")
         return Delivery(result)
 
     def _accepted(
@@ -422,6 +430,7 @@ class MessageSender:
             "message sent",
             extra={"wamid": result.message_id, "kind": item.kind, "message_status": result.status},
         )
+        metrics.count("MessagesSent", result="accepted" if item.kind != "mark_as_read" else "marked_read")
         return result
 
     def _failed(
@@ -451,6 +460,13 @@ class MessageSender:
             "send failed",
             extra={"to": item.recipient, "kind": item.kind, "code": error.code, "retryable": error.retryable},
         )
+        # A failure a queue retries soon is not final: counted as such, so the failure rate shows
+        # what contacts miss, not what the queue will send again.
+        if retry_soon and retry_by is RetryBy.QUEUE:
+            metrics.count("MessagesSent", result="requeued")
+        else:
+            metrics.count("MessagesSent", result="failed")
+            metrics.count("SendFailures", code=str(error.code))
         return Delivery(
             _failed_result(item, error),
             retry_soon=retry_soon,

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from wacloud.core.metrics import metrics
 from wacloud.core.observability import logger
 from wacloud.core.settings import ReminderSettings
 from wacloud.meta.outbound import Recipient
@@ -159,10 +160,14 @@ class ReminderFanout:
                     skipped += 1
                 else:
                     jobs.append(job.model_dump_json())
-            enqueued += self._queue.send(jobs)
+            sent = self._queue.send(jobs)
+            enqueued += sent
+            metrics.count("RemindersQueued", sent)
+            metrics.count("RemindersSkipped", len(page.contacts) - len(jobs))
             cursor = page.cursor
             if cursor is None:
                 self._ledger.finish_reminder_run(day, enqueued)
+                metrics.count("ReminderRunsFinished")
                 logger.info(
                     "reminders enqueued", extra={"date": day, "enqueued": enqueued, "skipped": skipped}
                 )
@@ -170,6 +175,7 @@ class ReminderFanout:
             if not deadline.allows(CONTINUE_BELOW_SECONDS):
                 rest = FanoutJob(date=day, cursor=cursor, enqueued=enqueued)
                 self._queue.send([rest.model_dump_json()])
+                metrics.count("ReminderRunsContinued")
                 logger.info(
                     "reminder fan-out continues in a queued job", extra={"date": day, "enqueued": enqueued}
                 )

@@ -27,6 +27,7 @@ FAILED_SEND_SK = "FAILED"
 RUN_SK = "RUN"
 PACE_SK = "PACE"
 FAILURE_SK = "FAILURE"
+TOMBSTONE_SK = "TOMBSTONE"
 STATUS_SK_PREFIX = "STATUS#"
 INBOUND_SK_PREFIX = "MSG#"
 UNTYPED_SK_PREFIX = "UNTYPED#"
@@ -34,6 +35,11 @@ UNTYPED_SK_PREFIX = "UNTYPED#"
 MAX_KEY_SECONDS = 9_999_999_999
 
 _CONTACT = "CONTACT#"
+_MESSAGE = "MSG#"
+_RAW = "RAW#"
+_EVENT = "EVENT#"
+_IDEMPOTENCY = "IDEMPOTENCY#"
+_SEND = "SEND#"
 
 
 def contact_pk(wa_id: str) -> str:
@@ -45,11 +51,49 @@ def wa_id_of(contact_key: str) -> str:
 
 
 def message_pk(wamid: str) -> str:
-    return f"MSG#{wamid}"
+    return f"{_MESSAGE}{wamid}"
+
+
+def wamid_of(message_key: str) -> str:
+    return message_key.removeprefix(_MESSAGE)
 
 
 def raw_pk(sha256: str) -> str:
-    return f"RAW#{sha256}"
+    return f"{_RAW}{sha256}"
+
+
+def sha256_of(raw_key: str) -> str:
+    return raw_key.removeprefix(_RAW)
+
+
+def is_contact_key(pk: str) -> bool:
+    return pk.startswith(_CONTACT)
+
+
+def is_message_key(pk: str) -> bool:
+    return pk.startswith(_MESSAGE)
+
+
+def is_raw_key(pk: str) -> bool:
+    return pk.startswith(_RAW)
+
+
+def is_event_key(pk: str) -> bool:
+    return pk.startswith(_EVENT)
+
+
+def is_failed_send_key(pk: str) -> bool:
+    return pk.startswith(_SEND)
+
+
+def is_idempotency_key(pk: str) -> bool:
+    return pk.startswith(_IDEMPOTENCY)
+
+
+def seconds_of_event_sk(sk: str) -> int | None:
+    """The entry time an event's sort key starts with (``<time>#<entry id>#<sha256>``)."""
+    head = sk.partition("#")[0]
+    return int(head) if head.isdigit() else None
 
 
 def raw_day_pk(day: str) -> str:
@@ -73,15 +117,20 @@ def untyped_sk(path: str) -> str:
 
 
 def event_pk(field_name: str) -> str:
-    return f"EVENT#{field_name}"
+    return f"{_EVENT}{field_name}"
 
 
 def idempotency_pk(key: str) -> str:
-    return f"IDEMPOTENCY#{key}"
+    return f"{_IDEMPOTENCY}{key}"
 
 
 def failed_send_pk(send_id: str) -> str:
-    return f"SEND#{send_id}"
+    return f"{_SEND}{send_id}"
+
+
+def tombstone_pk(erasure_id: str) -> str:
+    """An erased contact's tombstone: an id of its own, nothing of the contact."""
+    return f"FORGOTTEN#{erasure_id}"
 
 
 def reminder_run_pk(date: str) -> str:

@@ -1,0 +1,247 @@
+"""Metrics through the functions' real entry points: the EMF lines each handler writes to its log."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from support.emf import counts, data, emf_lines
+from support.fake_graph import FakeGraphServer, graph_error
+from support.processor import fixture_body, sqs_event
+from support.sender_events import TO, open_window, store
+from wacloud.core import metrics as metrics_module
+from wacloud.meta.signature import sign
+from wacloud.table.facets import consent_facet
+from wacloud.table.keys import PROFILE_SK, contact_pk
+from walocal.events import load_event
+from walocal.functions import LocalFunction
+from walocal.provision import LocalStack
+from walocal.runtime import LOCAL_APP_SECRET
+
+TEXT = {"to": TO, "type": "text", "text": {"body": "hi"}}
+
+
+def signed_post(body: bytes, secret: str = LOCAL_APP_SECRET) -> dict[str, Any]:
+    event: dict[str, Any] = copy.deepcopy(load_event("apigw/webhook_post_message_text.json"))
+    event["body"] = body.decode("utf-8")
+    event["headers"]["x-hub-signature-256"] = sign(body, secret)
+    return event
+
+
+def invoke(function: LocalFunction, event: Any, capsys: pytest.CaptureFixture[str]) -> tuple[Any, str]:
+    capsys.readouterr()
+    answer = function.invoke(event)
+    return answer, capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- webhook
+
+
+def test_webhook_counts_received_and_rejected_posts(
+    load_function: Callable[[str], LocalFunction], capsys: pytest.CaptureFixture[str]
+) -> None:
+    webhook = load_function("WebhookFunction")
+    answer, out = invoke(webhook, signed_post(fixture_body("message_text.json")), capsys)
+    assert answer["statusCode"] == 200
+    assert counts(out) == {("WebhooksReceived",): 1}
+    [point] = data(out)
+    assert point.namespace == "WhatsAppCloud"
+    assert dict(point.dimensions) == {"service": "whatsapp-cloud"}
+
+    answer, out = invoke(webhook, signed_post(fixture_body("message_text.json"), "forged"), capsys)
+    assert answer["statusCode"] == 401
+    assert counts(out) == {("WebhooksRejected", "reason=signature"): 1}
+
+    unreadable = copy.deepcopy(load_event("apigw/webhook_post_message_text.json"))
+    unreadable["isBase64Encoded"] = True
+    unreadable["body"] = "%%% not base64 %%%"
+    answer, out = invoke(webhook, unreadable, capsys)
+    assert answer["statusCode"] == 400
+    assert counts(out) == {("WebhooksRejected", "reason=request"): 1}
+
+
+def test_webhook_answers_even_when_metrics_cannot_be_written(
+    load_function: Callable[[str], LocalFunction],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    webhook = load_function("WebhookFunction")
+
+    def broken(line: str) -> None:
+        raise OSError("log closed")
+
+    monkeypatch.setattr(metrics_module.metrics, "_write", broken)
+    answer, out = invoke(webhook, signed_post(fixture_body("message_text.json")), capsys)
+    assert answer["statusCode"] == 200
+    assert emf_lines(out) == []
+    assert "metrics not written" in [record.getMessage() for record in caplog.records]
+
+
+class Unprintable:
+    def __str__(self) -> str:
+        raise ValueError("no")
+
+
+def test_metrics_that_cannot_be_recorded_or_serialized_are_dropped_not_raised(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    recorder = metrics_module.Metrics(namespace="Test", service="svc")
+    recorder.count("Bad", reason=Unprintable())  # type: ignore[arg-type]
+    recorder.timing("Bad", "slow")  # type: ignore[arg-type]
+    recorder.flush()
+    assert emf_lines(capsys.readouterr().out) == []
+    recorder.count("Good", 2, reason="x")
+    recorder.flush()
+    assert counts(capsys.readouterr().out) == {("Good", "reason=x"): 2}
+
+
+# ---------------------------------------------------------------- processor
+
+
+def test_processor_counts_updates_by_kind_and_what_the_models_do_not_know(
+    load_function: Callable[[str], LocalFunction], capsys: pytest.CaptureFixture[str]
+) -> None:
+    processor = load_function("ProcessorFunction")
+    event = sqs_event(
+        fixture_body("message_text.json"),
+        fixture_body("batch_unknown_type_field_and_status.json"),
+        fixture_body("status_failed.json"),
+        fixture_body("field_account_update.json"),
+        b"not json at all",
+    )
+    answer, out = invoke(processor, event, capsys)
+    assert answer == {"batchItemFailures": []}
+    found = counts(out)
+    assert found[("WebhooksProcessed",)] == 4
+    assert found[("WebhooksRejected", "reason=parse")] == 1
+    assert found[("MessagesStored", "type=text")] == 1
+    assert found[("MessagesStored", "type=unknown_type")] == 1
+    assert found[("UnknownMessageTypes",)] == 1
+    assert found[("UnknownFields",)] >= 1
+    assert found[("StatusesStored", "status=sent")] == 1
+    assert found[("StatusesStored", "status=failed")] == 1
+    failed = json.loads(fixture_body("status_failed.json"))
+    code = failed["entry"][0]["changes"][0]["value"]["statuses"][0]["errors"][0]["code"]
+    assert found[("StatusErrors", f"code={code}")] == 1
+    assert found[("OtherUpdatesStored",)] >= 1
+    # One line per set of dimensions, each a valid EMF document, for the whole batch.
+    lines = emf_lines(out)
+    dimension_sets = [
+        tuple((name, line[name]) for name in line["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0])
+        for line in lines
+    ]
+    assert len(dimension_sets) == len(set(dimension_sets))
+
+
+def test_processor_counts_a_record_that_fails(
+    load_function: Callable[..., LocalFunction], capsys: pytest.CaptureFixture[str]
+) -> None:
+    processor = load_function("ProcessorFunction", TABLE_NAME="no-such-table")
+    answer, out = invoke(processor, sqs_event(fixture_body("message_text.json")), capsys)
+    assert len(answer["batchItemFailures"]) == 1
+    assert counts(out)[("WebhooksFailed",)] == 1
+
+
+# ---------------------------------------------------------------- sender
+
+
+def test_sender_counts_results_meta_errors_and_retries(
+    sender: LocalFunction, graph: FakeGraphServer, stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    open_window(stack)
+    graph.fake.script.append(graph_error(130429, "Rate limit hit"))
+    answer, out = invoke(sender, TEXT, capsys)
+    assert answer["results"][0]["status"] == "accepted"
+    assert counts(out) == {
+        ("MessagesSent", "result=accepted"): 1,
+        ("GraphApiErrors", "code=130429"): 1,
+        ("SendRetries",): 1,
+    }
+
+    # Someone who never wrote: refused by the 24-hour rule before Meta is asked.
+    answer, out = invoke(sender, {**TEXT, "to": "16505550199"}, capsys)
+    assert answer["results"][0]["status"] == "failed"
+    assert counts(out) == {("MessagesSent", "result=failed"): 1, ("SendFailures", "code=131047"): 1}
+
+    graph.fake.script.append(graph_error(131026, "Message undeliverable"))
+    answer, out = invoke(sender, TEXT, capsys)
+    assert counts(out) == {
+        ("MessagesSent", "result=failed"): 1,
+        ("SendFailures", "code=131026"): 1,
+        ("GraphApiErrors", "code=131026"): 1,
+    }
+
+
+def test_sender_counts_rate_limit_waits(
+    load_function: Callable[..., LocalFunction],
+    graph: FakeGraphServer,
+    stack: LocalStack,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sender = load_function("SenderFunction", GRAPH_API_URL=graph.url, SEND_RATE_PER_SECOND="1")
+    open_window(stack)
+    request = {"to": TO, "type": "text", "text": {"body": "hi"}}
+    answer, out = invoke(sender, {"messages": [request, request]}, capsys)
+    assert [result["status"] for result in answer["results"]] == ["accepted", "accepted"]
+    assert counts(out)[("RateLimitWaits",)] == 1
+    [wait] = [point for point in data(out) if point.name == "RateLimitWaitTime"]
+    assert wait.unit == "Milliseconds"
+    assert wait.value > 0
+
+
+def test_sender_counts_the_reminder_fanout(
+    sender: LocalFunction, stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profiles = []
+    for index, said in enumerate(["START", "START", "START", "STOP"]):
+        wa_id = f"1555000000{index}"
+        facet = consent_facet(1763700000, f"wamid.K{index}", said == "START", f"keyword:{said}")
+        profiles.append(
+            {
+                "pk": contact_pk(wa_id),
+                "sk": PROFILE_SK,
+                "wa_id": wa_id,
+                facet.key_attribute: facet.key,
+                **facet.values,
+            }
+        )
+    store(stack).put_items(profiles)
+    schedule = {"source": "schedule", "job": "daily_reminder", "scheduled_time": "2027-03-14T09:00:00Z"}
+    answer, out = invoke(sender, schedule, capsys)
+    assert answer["enqueued"] == 3
+    found = counts(out)
+    assert found[("RemindersQueued",)] == 3
+    assert found[("ReminderRunsFinished",)] == 1
+
+
+# ---------------------------------------------------------------- publisher
+
+
+def test_publisher_counts_events_by_detail_type(
+    load_function: Callable[[str], LocalFunction], capsys: pytest.CaptureFixture[str]
+) -> None:
+    publisher = load_function("PublisherFunction")
+    record = {
+        "eventID": "1",
+        "eventName": "INSERT",
+        "eventSource": "aws:dynamodb",
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1763700100,
+            "SequenceNumber": "100",
+            "Keys": {"pk": {"S": "CONTACT#16505551234"}, "sk": {"S": "MSG#1763700000#wamid.1"}},
+            "NewImage": {
+                "pk": {"S": "CONTACT#16505551234"},
+                "sk": {"S": "MSG#1763700000#wamid.1"},
+                "type": {"S": "text"},
+                "raw": {"S": '{"text":{"body":"hi"},"type":"text"}'},
+            },
+        },
+    }
+    answer, out = invoke(publisher, {"Records": [record]}, capsys)
+    assert answer == {"batchItemFailures": []}
+    assert counts(out) == {("EventsPublished", "detail_type=WhatsApp Message Received"): 1}
