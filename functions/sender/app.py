@@ -29,9 +29,9 @@ from wacloud.core.credentials import AccessToken, CredentialsCache
 from wacloud.core.observability import logger
 from wacloud.core.settings import SenderSettings
 from wacloud.core.sqs_batch import PartialBatchResponse, process_sqs_batch
+from wacloud.meta.graph_client import GraphClient, GraphEndpoint
 from wacloud.meta.outbound import SendRequestError
 from wacloud.sender.delivery import MessageSender
-from wacloud.sender.graph_client import GraphClient, GraphEndpoint
 from wacloud.sender.queue import OutboundQueue
 from wacloud.sender.rate_limit import SlidingWindowRateLimiter
 from wacloud.sender.reminders import ReminderFanout

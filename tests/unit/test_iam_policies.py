@@ -93,6 +93,7 @@ def test_every_function_has_its_own_role(policies: dict[str, list[ResolvedPolicy
         "SenderFunction",
         "PublisherFunction",
         "ReplyBotFunction",
+        "MediaFunction",
     }
 
 
@@ -172,6 +173,23 @@ def test_reply_bot_only_puts_send_requests_on_the_bus(policies: dict[str, list[R
             "events:PutEvents",
             f"arn:aws:events:{REGION}:{ACCOUNT_ID}:event-bus/whatsapp-cloud-events{{whatsapp.send-requests}}",
         ),
+    }
+
+
+def test_media_keeps_media_records_them_on_messages_and_reads_only_the_access_token(
+    policies: dict[str, list[ResolvedPolicy]],
+) -> None:
+    pairs = grants(policies["MediaFunction"])
+    assert pairs == {
+        *own_logs_and_traces("media"),
+        ("s3:PutObject", f"{BUCKET}/media/*"),
+        # HeadObject: a content kept before is not put again.
+        ("s3:GetObject", f"{BUCKET}/media/*"),
+        ("dynamodb:GetItem", f"{TABLE}[CONTACT#*]"),
+        ("dynamodb:UpdateItem", f"{TABLE}[CONTACT#*]"),
+        ("secretsmanager:GetSecretValue", secret_arn(pairs, "AccessTokenSecret")),
+        # EventInvokeConfig's OnFailure destination.
+        ("sqs:SendMessage", f"{QUEUE}MediaDeadLetterQueue"),
     }
 
 

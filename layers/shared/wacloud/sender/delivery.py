@@ -7,7 +7,7 @@ For each item, in order:
    "in progress" failure; nothing is sent without the claim.
 2. Rules (:mod:`wacloud.sender.policy`): the 24-hour window and opt-out, decided locally.
 3. Delivery: the phone number's rate limit, then the Graph API. A request is sent again only
-   after a failure that proves Meta did not take it (:mod:`wacloud.sender.graph_client`), per
+   after a failure that proves Meta did not take it (:mod:`wacloud.meta.graph_client`), per
    Meta's remedy for the error and within the invocation's deadline (:mod:`wacloud.sender.retry`).
    After a read timeout or an answer that cannot be read the outcome is unknown, and the item is
    never sent again automatically: Meta has no idempotency of its own.
@@ -29,6 +29,7 @@ from typing import Any
 
 from wacloud.core.errors import WaCloudError
 from wacloud.core.observability import log_failure, logger
+from wacloud.meta.access_token import RECHECK_SECONDS, AccessTokens, CredentialSource
 from wacloud.meta.error_codes import (
     PAIR_RATE_LIMIT,
     RETRY_TOMORROW,
@@ -37,9 +38,8 @@ from wacloud.meta.error_codes import (
     classify,
     pair_limit_delay,
 )
+from wacloud.meta.graph_client import GraphApiError, GraphClient, GraphOutcomeUnknownError
 from wacloud.meta.outbound import STATUS_FAILED, OutboundItem, SendError, SendResponse, SendResult
-from wacloud.sender.access_token import RECHECK_SECONDS, AccessTokens, CredentialSource
-from wacloud.sender.graph_client import GraphApiError, GraphClient, GraphOutcomeUnknownError
 from wacloud.sender.policy import refusal
 from wacloud.sender.rate_limit import SlidingWindowRateLimiter
 from wacloud.sender.retry import Deadline, RetryPolicy

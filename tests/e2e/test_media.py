@@ -1,0 +1,176 @@
+"""Media through the local runtime over HTTP: a contact's image and document end up in the bucket
+byte for byte, recorded on their messages and announced; each download fault ends where it should."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterator
+from functools import partial
+from typing import Any
+
+import pytest
+import requests
+
+from support.local_runtime import RunningRuntime, eventually, local_runtime
+from wacloud.table.keys import contact_pk
+from walocal.provision import STACK_NAME
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("media")]
+BUCKET_PREFIX = "media/"
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRuntime]:
+    with local_runtime(tmp_path_factory.mktemp("runtime") / "wa-local.log") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def subscriber(runtime: RunningRuntime) -> str:
+    sqs, events = runtime.client("sqs"), runtime.client("events")
+    url = str(sqs.create_queue(QueueName="media-subscriber")["QueueUrl"])
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bus = f"{STACK_NAME}-events"
+    events.put_rule(
+        Name="media-subscriber", EventBusName=bus, EventPattern=json.dumps({"source": ["whatsapp.cloud"]})
+    )
+    events.put_targets(Rule="media-subscriber", EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
+    return url
+
+
+def contact_sends(runtime: RunningRuntime, sender: str, kind: str, **media: Any) -> str:
+    """The simulator plays ``sender`` sending a ``kind`` media; the message's wamid."""
+    body: dict[str, Any] = {"from": sender, "type": kind, kind: {"caption": "see"} if kind == "image" else {}}
+    if media:
+        body["media"] = media
+    answer = requests.post(f"{runtime.graph_url}/_simulator/inbound", json=body, timeout=30).json()
+    assert answer["delivered"], answer
+    return str(answer["wamid"])
+
+
+def message_item(runtime: RunningRuntime, wa_id: str, wamid: str) -> dict[str, Any] | None:
+    items = runtime.table().query(
+        KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": contact_pk(wa_id)}
+    )["Items"]
+    return next((item for item in items if str(item["sk"]).endswith(f"#{wamid}")), None)
+
+
+def media_state(runtime: RunningRuntime, wa_id: str, wamid: str, state: str) -> dict[str, Any] | None:
+    item = message_item(runtime, wa_id, wamid)
+    media = item.get("media") if item else None
+    return media if media and media.get("state") == state else None
+
+
+def events_of(runtime: RunningRuntime, url: str, wamids: set[str], kinds: set[str]) -> list[dict[str, Any]]:
+    """Collects the subscriber's events until each wamid has one of each detail type in ``kinds``."""
+    sqs = runtime.client("sqs")
+    found: list[dict[str, Any]] = []
+
+    def complete() -> bool:
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+            "Messages", []
+        ):
+            found.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        seen = {(e["detail"].get("wamid"), e["detail-type"]) for e in found}
+        return all((wamid, kind) in seen for wamid in wamids for kind in kinds)
+
+    eventually(complete, timeout=60)
+    return [e for e in found if e["detail"].get("wamid") in wamids]
+
+
+def test_a_contacts_image_and_document_are_kept_in_the_bucket_byte_for_byte(
+    runtime: RunningRuntime, subscriber: str
+) -> None:
+    photo = b"\xff\xd8\xff\xfe\x00\x10a damaged box\xff\xd9" + bytes(range(256)) * 64
+    invoice = b"%PDF-1.4\n1 0 obj << >> endobj\n%%EOF\n"
+    sender = "16505551001"
+    image_wamid = contact_sends(
+        runtime, sender, "image", data_base64=base64.b64encode(photo).decode(), mime_type="image/jpeg"
+    )
+    document_wamid = contact_sends(
+        runtime,
+        sender,
+        "document",
+        data_base64=base64.b64encode(invoice).decode(),
+        mime_type="application/pdf",
+        filename="invoice.pdf",
+    )
+    s3 = runtime.client("s3")
+    for wamid, data, mime_type in (
+        (image_wamid, photo, "image/jpeg"),
+        (document_wamid, invoice, "application/pdf"),
+    ):
+        media = eventually(partial(media_state, runtime, sender, wamid, "stored"), timeout=60)
+        digest = hashlib.sha256(data).hexdigest()
+        assert media["key"] == f"{BUCKET_PREFIX}{digest}"
+        assert media["sha256"] == digest
+        assert int(media["size"]) == len(data)
+        assert media["mime_type"] == mime_type
+        stored = s3.get_object(Bucket=media["bucket"], Key=media["key"])
+        assert stored["Body"].read() == data
+        assert stored["ContentType"] == mime_type
+        assert stored["Metadata"]["wamid"] == wamid
+
+    events = events_of(
+        runtime,
+        subscriber,
+        {image_wamid, document_wamid},
+        {"WhatsApp Message Received", "WhatsApp Media Stored"},
+    )
+    stored_events = {
+        e["detail"]["wamid"]: e["detail"] for e in events if e["detail-type"] == "WhatsApp Media Stored"
+    }
+    image = stored_events[image_wamid]
+    assert image["state"] == "stored"
+    assert image["type"] == "image"
+    assert image["s3"]["key"] == f"{BUCKET_PREFIX}{hashlib.sha256(photo).hexdigest()}"
+    assert image["s3"]["uri"] == f"s3://{image['s3']['bucket']}/{image['s3']['key']}"
+    assert stored_events[document_wamid]["size"] == len(invoice)
+    # Downloaded once each, with the token: what Meta's media endpoints saw.
+    listed = requests.get(f"{runtime.graph_url}/_simulator/media?origin=inbound", timeout=10).json()["media"]
+    downloads = {m["sha256"]: m["downloads"] for m in listed}
+    assert downloads[hashlib.sha256(photo).hexdigest()] == 1
+    assert downloads[hashlib.sha256(invoice).hexdigest()] == 1
+
+
+def test_download_faults_end_where_they_should(runtime: RunningRuntime) -> None:
+    sender = "16505551002"
+    expired = contact_sends(runtime, sender, "image", fault="expired_url")
+    gone = contact_sends(runtime, sender, "audio", fault="gone")
+    corrupt = contact_sends(runtime, sender, "document", fault="wrong_sha256")
+
+    # An expired URL: a fresh one is asked for, and the media is kept.
+    assert eventually(lambda: media_state(runtime, sender, expired, "stored"), timeout=60)
+    # Meta no longer has it: recorded as unavailable, not retried.
+    unavailable = eventually(lambda: media_state(runtime, sender, gone, "unavailable"), timeout=60)
+    assert "no longer has" in unavailable["reason"]
+    # Bytes that do not match Meta's sha256: retried, then set aside with the reason; the message
+    # itself is stored all along, without a media record.
+    sqs = runtime.client("sqs")
+    dead_letters = next(u for u in sqs.list_queues()["QueueUrls"] if "MediaDeadLetterQueue" in u)
+
+    def dead_lettered() -> dict[str, Any] | None:
+        for message in sqs.receive_message(
+            QueueUrl=dead_letters, MaxNumberOfMessages=10, WaitTimeSeconds=1
+        ).get("Messages", []):
+            record = json.loads(message["Body"])
+            if record["requestPayload"]["detail"]["wamid"] == corrupt:
+                return dict(record)
+        return None
+
+    record = eventually(dead_lettered, timeout=90)
+    assert "sha256 does not match" in record["responsePayload"]["errorMessage"]
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    item = message_item(runtime, sender, corrupt)
+    assert item is not None
+    assert item["type"] == "document"
+    assert "media" not in item
+    media = {
+        m["id"]: m for m in requests.get(f"{runtime.graph_url}/_simulator/media", timeout=10).json()["media"]
+    }
+    corrupt_id = json.loads(item["raw"])["document"]["id"]
+    # Three invocations (Lambda's two retries), each trying a few times with backoff.
+    assert media[corrupt_id]["downloads"] >= 3
