@@ -6,8 +6,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +23,7 @@ from walocal.provision import STACK_NAME
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("media")]
 BUCKET_PREFIX = "media/"
+WACTL = [sys.executable, "-m", "wactl"]
 
 
 @pytest.fixture(scope="module")
@@ -174,3 +179,80 @@ def test_download_faults_end_where_they_should(runtime: RunningRuntime) -> None:
     corrupt_id = json.loads(item["raw"])["document"]["id"]
     # Three invocations (Lambda's two retries), each trying a few times with backoff.
     assert media[corrupt_id]["downloads"] >= 3
+
+
+def wactl(runtime: RunningRuntime, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            *WACTL,
+            *argv,
+            "--local",
+            "--endpoint-url",
+            runtime.aws_url,
+            "--invoke-url",
+            runtime.invoke_url,
+            "--json",
+        ],
+        env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_wactl_sends_a_local_image_uploaded_once_for_two_sends_by_its_media_id(
+    runtime: RunningRuntime, tmp_path: Path
+) -> None:
+    contact = "16505551003"
+    # The contact writes first: free-form messages need the 24-hour window open.
+    wamid = requests.post(
+        f"{runtime.graph_url}/_simulator/inbound",
+        json={"from": contact, "text": {"body": "Send me the menu"}},
+        timeout=30,
+    ).json()["wamid"]
+    eventually(lambda: message_item(runtime, contact, wamid), timeout=30)
+    photo = tmp_path / "menu.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xfe\x00\x06menu\xff\xd9" + bytes(range(256)) * 32)
+    digest = hashlib.sha256(photo.read_bytes()).hexdigest()
+
+    answers = []
+    for _ in range(2):
+        done = wactl(runtime, "send", "--to", contact, "--image", str(photo), "--caption", "Today's menu")
+        assert done.returncode == 0, done.stdout + done.stderr
+        answers.append(json.loads(done.stdout))
+    assert [a["results"][0]["status"] for a in answers] == ["accepted", "accepted"]
+
+    uploads = requests.get(f"{runtime.graph_url}/_simulator/media?origin=upload", timeout=10).json()["media"]
+    [upload] = [m for m in uploads if m["sha256"] == digest]
+    sent = requests.get(f"{runtime.graph_url}/_simulator/messages", params={"to": contact}, timeout=10).json()
+    images = [m["body"]["image"] for m in sent["messages"] if m["type"] == "image"]
+    assert images == [{"id": upload["id"], "caption": "Today's menu"}] * 2
+    # The file went through the stack's bucket, under its content's hash.
+    assert answers[0]["request"]["image"]["s3_uri"].endswith(f"/outbound/{digest}")
+
+
+def test_an_s3_object_meta_would_refuse_fails_clearly_before_any_upload(runtime: RunningRuntime) -> None:
+    contact = "16505551004"
+    wamid = requests.post(
+        f"{runtime.graph_url}/_simulator/inbound", json={"from": contact, "text": {"body": "hi"}}, timeout=30
+    ).json()["wamid"]
+    eventually(lambda: message_item(runtime, contact, wamid), timeout=30)
+    bucket = next(
+        b["Name"] for b in runtime.client("s3").list_buckets()["Buckets"] if "payloadbucket" in b["Name"]
+    )
+    too_big, gif = "outbound/too-big", "outbound/animation"
+    runtime.client("s3").put_object(
+        Bucket=bucket, Key=too_big, Body=b"\xff" * (5 * 1024 * 1024 + 1), ContentType="image/jpeg"
+    )
+    runtime.client("s3").put_object(Bucket=bucket, Key=gif, Body=b"GIF89a", ContentType="image/gif")
+    before = requests.get(f"{runtime.graph_url}/_simulator/media?origin=upload", timeout=10).json()["media"]
+    for key, problem in ((too_big, "at most 5242880 bytes"), (gif, "not image/gif")):
+        request = {"to": contact, "type": "image", "image": {"s3_uri": f"s3://{bucket}/{key}"}}
+        [result] = runtime.invoke(request).json()["results"]
+        assert result["status"] == "failed"
+        assert result["error"]["title"] == "Media refused by Meta's limits"
+        assert problem in result["error"]["message"]
+        assert result["error"]["retryable"] is False
+    after = requests.get(f"{runtime.graph_url}/_simulator/media?origin=upload", timeout=10).json()["media"]
+    assert after == before

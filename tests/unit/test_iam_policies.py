@@ -138,6 +138,11 @@ def test_sender_writes_only_its_own_items_and_reads_only_the_access_token(
         ("dynamodb:UpdateItem", f"{TABLE}[IDEMPOTENCY#*,MSG#*]"),
         ("dynamodb:DeleteItem", f"{TABLE}[SEND#*]"),
         ("dynamodb:Scan", f"{TABLE}/index/consent"),
+        # Media sent by s3_uri, and the media ids of their uploads by content hash.
+        ("s3:GetObject", f"{BUCKET}/media/*"),
+        ("s3:GetObject", f"{BUCKET}/outbound/*"),
+        ("dynamodb:GetItem", f"{TABLE}[MEDIAUPLOAD#*]"),
+        ("dynamodb:PutItem", f"{TABLE}[MEDIAUPLOAD#*]"),
         ("sqs:SendMessage", f"{QUEUE}OutboundQueue"),
         ("secretsmanager:GetSecretValue", secret_arn(pairs, "AccessTokenSecret")),
         # EventInvokeConfig's OnFailure destination.

@@ -178,6 +178,8 @@ class SenderSettings:
     send_max_attempts: int
     send_backoff_base_seconds: float
     reminders: ReminderSettings
+    media_bucket: str
+    """The payload bucket: media sent by ``s3_uri`` are read from it."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SenderSettings:
@@ -200,6 +202,7 @@ class SenderSettings:
             send_max_attempts=int(_number(env, "SEND_MAX_ATTEMPTS", 6, 1)),
             send_backoff_base_seconds=_number(env, "SEND_BACKOFF_BASE_SECONDS", 0.5, 0.0),
             reminders=ReminderSettings.from_env(env),
+            media_bucket=_required(env, "MEDIA_BUCKET"),
         )
 
 

@@ -40,6 +40,7 @@ from wacloud.meta.error_codes import (
 )
 from wacloud.meta.graph_client import GraphApiError, GraphClient, GraphOutcomeUnknownError
 from wacloud.meta.outbound import STATUS_FAILED, OutboundItem, SendError, SendResponse, SendResult
+from wacloud.sender.media_upload import MediaUploads, s3_source
 from wacloud.sender.policy import refusal
 from wacloud.sender.rate_limit import SlidingWindowRateLimiter
 from wacloud.sender.retry import Deadline, RetryPolicy
@@ -127,10 +128,12 @@ class MessageSender:
         limiter: SlidingWindowRateLimiter,
         *,
         retry: RetryPolicy | None = None,
+        uploads: MediaUploads | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._graph = graph
+        self._uploads = uploads
         self._tokens = AccessTokens(credentials, clock=clock)
         self._store = store
         self._ledger = ledger
@@ -210,6 +213,18 @@ class MessageSender:
         if refused is not None:
             logger.info("send refused by rule", extra={"to": item.recipient, "code": refused.code})
             return refused
+        if s3_source(body) is not None:
+            if self._uploads is None:
+                return SendError(
+                    code=LOCAL_ERROR,
+                    title="Media from S3 not configured",
+                    message="nothing was sent.",
+                    retryable=False,
+                )
+            resolved = self._uploads.resolve(body, lambda: self._token(None))
+            if isinstance(resolved, SendError):
+                return resolved
+            body = resolved
         answer = self._deliver(body, deadline, item, progress)
         if not isinstance(answer, dict):
             return answer
