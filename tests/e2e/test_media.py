@@ -87,7 +87,7 @@ def events_of(runtime: RunningRuntime, url: str, wamids: set[str], kinds: set[st
 
 
 def test_a_contacts_image_and_document_are_kept_in_the_bucket_byte_for_byte(
-    runtime: RunningRuntime, subscriber: str
+    runtime: RunningRuntime, subscriber: str, tmp_path: Path
 ) -> None:
     photo = b"\xff\xd8\xff\xfe\x00\x10a damaged box\xff\xd9" + bytes(range(256)) * 64
     invoice = b"%PDF-1.4\n1 0 obj << >> endobj\n%%EOF\n"
@@ -139,6 +139,25 @@ def test_a_contacts_image_and_document_are_kept_in_the_bucket_byte_for_byte(
     downloads = {m["sha256"]: m["downloads"] for m in listed}
     assert downloads[hashlib.sha256(photo).hexdigest()] == 1
     assert downloads[hashlib.sha256(invoice).hexdigest()] == 1
+
+    # The operator's view: the conversation shows where each media is, and wactl fetches it.
+    done = wactl(runtime, "conversation", sender)
+    assert done.returncode == 0, done.stderr
+    listed_media = {m["wamid"]: m["media"] for m in json.loads(done.stdout)["messages"]}
+    assert listed_media[image_wamid]["s3_uri"] == image["s3"]["uri"]
+    text = subprocess.run(
+        [*WACTL, "conversation", sender, "--local", "--endpoint-url", runtime.aws_url],
+        env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    assert image["s3"]["uri"] in text
+    copy = tmp_path / "copy.pdf"
+    done = wactl(runtime, "media", "get", document_wamid, "-o", str(copy))
+    assert done.returncode == 0, done.stderr
+    assert copy.read_bytes() == invoice
 
 
 def test_download_faults_end_where_they_should(runtime: RunningRuntime) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 
-from wactl import conversation, dlq, events, failed, migrate, raw, reminders, send
+from wactl import conversation, dlq, events, failed, media, migrate, raw, reminders, send
 from wactl.errors import WactlError
 from wactl.output import Output
 from wactl.target import add_target_arguments
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.register(commands, common)
     migrate.register(commands, common)
     events.register(commands, common)
+    media.register(commands, common)
     return parser
 
 
