@@ -22,7 +22,7 @@ from wacloud.core.aws import client_config
 from wacloud.core.credentials import AccessToken, CredentialsCache
 from wacloud.core.observability import logger
 from wacloud.core.settings import MediaSettings
-from wacloud.media.job import MediaJob
+from wacloud.media.job import RecordedMedia, job_of
 from wacloud.media.keeper import Backoff, MediaKeeper
 from wacloud.meta.access_token import AccessTokens
 from wacloud.meta.graph_client import GraphClient, GraphEndpoint
@@ -59,10 +59,13 @@ gc.enable()
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    job = MediaJob.from_event(event)
+    job = job_of(event)
     logger.append_keys(wamid=job.wamid, event_id=event.get("id"))
-    # Keeps 5 s to record the outcome and answer.
-    outcome = keeper.keep(job, lambda: context.get_remaining_time_in_millis() / 1000 - 5.0)
+    if isinstance(job, RecordedMedia):
+        outcome = keeper.restore(job)
+    else:
+        # Keeps 5 s to record the outcome and answer.
+        outcome = keeper.keep(job, lambda: context.get_remaining_time_in_millis() / 1000 - 5.0)
     record = outcome.record
     facts = {"size": record.size, "reason": record.reason} if record else {}
     logger.info("media " + outcome.result, extra={"type": job.type, **facts})

@@ -275,3 +275,42 @@ def test_an_s3_object_meta_would_refuse_fails_clearly_before_any_upload(runtime:
         assert result["error"]["retryable"] is False
     after = requests.get(f"{runtime.graph_url}/_simulator/media?origin=upload", timeout=10).json()["media"]
     assert after == before
+
+
+def test_a_redelivered_webhook_keeps_the_media_record_without_a_second_download(
+    runtime: RunningRuntime, subscriber: str
+) -> None:
+    sender = "16505551005"
+    wamid = contact_sends(runtime, sender, "image")
+    eventually(partial(media_state, runtime, sender, wamid, "stored"), timeout=60)
+    item = message_item(runtime, sender, wamid)
+    assert item is not None
+    # Meta delivers the same webhook again: the processor puts the message again, as sent.
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {
+            "display_phone_number": item["display_phone_number"],
+            "phone_number_id": item["phone_number_id"],
+        },
+        "contacts": [{"profile": {"name": item["name"]}, "wa_id": sender}],
+        "messages": [json.loads(item["raw"])],
+    }
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": item["entry_id"], "changes": [{"field": "messages", "value": value}]}],
+    }
+    assert runtime.post_webhook(json.dumps(payload).encode()).status_code == 200
+    events = events_of(runtime, subscriber, {wamid}, {"WhatsApp Media Stored"})
+
+    def said_again() -> list[dict[str, Any]] | None:
+        events.extend(e for e in events_of(runtime, subscriber, {wamid}, set()) if e not in events)
+        stored = [e for e in events if e["detail-type"] == "WhatsApp Media Stored"]
+        return stored if len(stored) >= 3 else None
+
+    # Stored, dropped by the put, put back: the same event each time, for consumers to deduplicate.
+    stored = eventually(said_again, timeout=60)
+    assert len({e["detail"]["event_id"] for e in stored}) == 1
+    assert eventually(partial(media_state, runtime, sender, wamid, "stored"), timeout=30)
+    listed = requests.get(f"{runtime.graph_url}/_simulator/media?origin=inbound", timeout=10).json()["media"]
+    media_id = json.loads(item["raw"])["image"]["id"]
+    assert [m["downloads"] for m in listed if m["id"] == media_id] == [1]

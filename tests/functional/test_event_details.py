@@ -234,14 +234,15 @@ def test_the_media_jobs_record_is_published_once_per_outcome(
     assert ledger.record("16505551234", timestamp, wamid, stored)
     # A job that runs again finds the media stored and changes nothing.
     assert not ledger.record("16505551234", timestamp, wamid, stored)
-    # Meta redelivers the webhook: the message is put again, without the record; the job records
-    # it again, and the event comes again with the same id.
+    # Meta redelivers the webhook: the message is put again, without the record. The record is
+    # said again (for the media function to put back), and again once put back: the same event.
     processor.invoke(sqs_event(body, received_at_ms=1763700200000))
-    assert ledger.record("16505551234", timestamp, wamid, stored)
-    received, first, again = published(stack)
+    assert ledger.restore("16505551234", timestamp, wamid, stored)
+    assert not ledger.restore("16505551234", timestamp, wamid, stored)
+    received, first, dropped, restored = published(stack)
     assert isinstance(received, MessageReceived)
     assert isinstance(first, MediaStored)
-    assert first == again
+    assert first == dropped == restored
     assert first.model_dump(exclude_none=True) == {
         "event_id": first.event_id,
         "phone_number_id": "123456789012345",

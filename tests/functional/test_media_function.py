@@ -119,6 +119,40 @@ def test_the_same_content_in_two_messages_is_one_object(
     objects = boto3.client("s3").list_objects_v2(Bucket=stack.output("PayloadBucketName"), Prefix="media/")
     assert [o["Key"] for o in objects["Contents"]] == [f"media/{hashlib.sha256(data).hexdigest()}"]
     assert media_of(stack, second) is not None
+    # Meta's sha256 named the object kept before: the second was not even downloaded.
+    assert [m["downloads"] for m in simulator.media.listing()] == [1, 0]
+
+
+def test_a_record_a_redelivered_webhook_dropped_is_put_back_without_a_download(
+    stack: LocalStack, simulator: GraphApiSimulator, media_function: LocalFunction
+) -> None:
+    event = received(stack, simulator, b"\xff\xd8 kept, then dropped \xff\xd9")
+    assert media_function.invoke(event)["result"] == "stored"
+    recorded = media_of(stack, event)
+    assert recorded is not None
+    detail = event["detail"]
+    stored_event = copy.deepcopy(load_event("eventbridge/media_stored_image.json"))
+    stored_event["detail"].update(
+        wamid=detail["wamid"],
+        timestamp=detail["timestamp"],
+        media_id=recorded["media_id"],
+        s3={"bucket": recorded["bucket"], "key": recorded["key"], "uri": "s3://..."},
+        size=int(recorded["size"]),
+        sha256=recorded["sha256"],
+    )
+    # The event of the record's own write: the record is in place.
+    assert media_function.invoke(stored_event) == {"result": "recorded", "s3_uri": None}
+    # The processor puts the message again (Meta redelivered its webhook): the record is gone.
+    key = {"pk": contact_pk(WA_ID), "sk": inbound_sk(detail["timestamp"], detail["wamid"])}
+    stack_table(stack).update_item(Key=key, UpdateExpression="REMOVE media")
+    answer = media_function.invoke(stored_event)
+    assert answer["result"] == "restored"
+    restored = media_of(stack, event)
+    assert restored is not None
+    assert {k: v for k, v in restored.items() if k != "at"} == {
+        k: v for k, v in recorded.items() if k != "at"
+    }
+    assert [m["downloads"] for m in simulator.media.listing()] == [1]
 
 
 def test_an_expired_download_url_is_replaced_by_a_fresh_one(

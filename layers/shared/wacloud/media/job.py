@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -13,6 +13,44 @@ from wacloud.meta.media import InboundMedia, inbound_media
 
 class NotAMediaJobError(WaCloudError):
     """The event is not a received message the job can read: retrying it cannot help."""
+
+
+MESSAGE_RECEIVED = "WhatsApp Message Received"
+MEDIA_STORED = "WhatsApp Media Stored"
+
+
+class RecordedMedia(BaseModel):
+    """A ``WhatsApp Media Stored`` event: what the message item records (or recorded until a
+    redelivered webhook's put of the message dropped it)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    wa_id: str
+    wamid: str
+    timestamp: int
+    type: str
+    state: Literal["stored", "unavailable"]
+    media_id: str
+    s3: dict[str, str] | None = None
+    size: int | None = None
+    mime_type: str | None = None
+    sha256: str | None = None
+    reason: str | None = None
+
+
+def job_of(event: Mapping[str, Any]) -> MediaJob | RecordedMedia:
+    """The work an event of the media function's rule asks for."""
+    detail = event.get("detail") if isinstance(event, Mapping) else None
+    if not isinstance(detail, Mapping):
+        raise NotAMediaJobError("the event has no detail")
+    model: type[MediaJob | RecordedMedia] = (
+        RecordedMedia if event.get("detail-type") == MEDIA_STORED else MediaJob
+    )
+    try:
+        return model.model_validate(detail)
+    except ValidationError as exc:
+        fields = sorted({".".join(str(p) for p in error["loc"]) for error in exc.errors()})
+        raise NotAMediaJobError(f"the event's detail lacks {', '.join(fields)}") from exc
 
 
 class MediaJob(BaseModel):
@@ -25,17 +63,6 @@ class MediaJob(BaseModel):
     timestamp: int
     type: str
     message: dict[str, Any]
-
-    @classmethod
-    def from_event(cls, event: Mapping[str, Any]) -> MediaJob:
-        detail = event.get("detail") if isinstance(event, Mapping) else None
-        if not isinstance(detail, Mapping):
-            raise NotAMediaJobError("the event has no detail")
-        try:
-            return cls.model_validate(detail)
-        except ValidationError as exc:
-            fields = sorted({".".join(str(p) for p in error["loc"]) for error in exc.errors()})
-            raise NotAMediaJobError(f"the event's detail lacks {', '.join(fields)}") from exc
 
     @property
     def media(self) -> InboundMedia | None:

@@ -27,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from wacloud.core.errors import WaCloudError
 from wacloud.core.observability import logger
-from wacloud.media.job import MediaJob
+from wacloud.media.job import MediaJob, RecordedMedia
 from wacloud.meta.access_token import AccessTokenRejected, AccessTokens
 from wacloud.meta.graph_client import (
     GraphApiError,
@@ -37,7 +37,7 @@ from wacloud.meta.graph_client import (
     GraphUnreachableError,
     MediaTooLargeError,
 )
-from wacloud.meta.media import MAX_MEDIA_BYTES, InboundMedia, MediaDescription, sha256_matches
+from wacloud.meta.media import MAX_MEDIA_BYTES, InboundMedia, MediaDescription, hex_sha256, sha256_matches
 from wacloud.table.media import MediaLedger, MediaRecord, media_key
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ class _MediaGone(Exception):
 
 @dataclass(frozen=True)
 class Outcome:
-    result: Literal["stored", "unavailable", "already_stored", "no_media"]
+    result: Literal["stored", "unavailable", "already_stored", "no_media", "restored", "recorded"]
     record: MediaRecord | None = None
 
 
@@ -111,6 +111,9 @@ class MediaKeeper:
         recorded = self._ledger.media_of(job.wa_id, job.timestamp, job.wamid)
         if recorded is not None and recorded.get("state") == "stored":
             return Outcome("already_stored")
+        kept = self._kept_before(job, media)
+        if kept is not None:
+            return Outcome("stored", kept)
         attempt = 0
         while True:
             attempt += 1
@@ -136,6 +139,65 @@ class MediaKeeper:
                 self._sleep(wait)
                 continue
             return Outcome("stored", record)
+
+    def restore(self, recorded: RecordedMedia) -> Outcome:
+        """Put back the record a redelivered webhook's put of the message dropped (the event of the
+        record's own write finds it in place: ``recorded``). A stored media is still in the
+        bucket: it is not downloaded again."""
+        bucket = recorded.s3.get("bucket") if recorded.s3 else None
+        key = recorded.s3.get("key") if recorded.s3 else None
+        if recorded.state == "stored" and (bucket is None or key is None or not self._exists(bucket, key)):
+            logger.warning("a stored media is gone from the bucket", extra={"wamid": recorded.wamid})
+            return Outcome("recorded")
+        record = MediaRecord(
+            state=recorded.state,
+            kind=recorded.type,
+            media_id=recorded.media_id,
+            recorded_at=int(self._clock()),
+            bucket=bucket,
+            key=key,
+            size=recorded.size,
+            mime_type=recorded.mime_type,
+            sha256=recorded.sha256,
+            reason=recorded.reason,
+        )
+        if self._ledger.restore(recorded.wa_id, recorded.timestamp, recorded.wamid, record):
+            return Outcome("restored", record)
+        return Outcome("recorded")
+
+    def _kept_before(self, job: MediaJob, media: InboundMedia) -> MediaRecord | None:
+        """The same content, kept before (a forwarded photo, the message's own record dropped by a
+        redelivered webhook): Meta's sha256 names its object, verified when it was put."""
+        digest = hex_sha256(media.sha256) if media.sha256 else None
+        if digest is None:
+            return None
+        key = media_key(digest)
+        try:
+            head = self._s3.head_object(Bucket=self._bucket, Key=key)
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise MediaDownloadError(f"reading the bucket failed ({type(exc).__name__})") from exc
+        except BotoCoreError as exc:
+            raise MediaDownloadError(f"reading the bucket failed ({type(exc).__name__})") from exc
+        return self._record(
+            job,
+            media,
+            "stored",
+            key=key,
+            size=int(head.get("ContentLength") or 0),
+            mime_type=str(head.get("ContentType") or media.mime_type or ""),
+            sha256=digest,
+        )
+
+    def _exists(self, bucket: str, key: str) -> bool:
+        try:
+            self._s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
 
     def _attempt(self, job: MediaJob, media: InboundMedia) -> MediaRecord:
         token = self._tokens.for_request()
@@ -196,13 +258,9 @@ class MediaKeeper:
         """Put the bytes under their content's key, once: the key and the hex SHA-256."""
         digest = hashlib.sha256(data).hexdigest()
         key = media_key(digest)
+        # Looked for under Meta's sha256 before the download (_kept_before): the bytes verified
+        # against it have the same key. Without one, the same content is put again, unchanged.
         try:
-            try:
-                self._s3.head_object(Bucket=self._bucket, Key=key)
-                return key, digest  # the same content came before: one object for both
-            except ClientError as exc:
-                if str(exc.response.get("Error", {}).get("Code")) not in ("404", "NoSuchKey", "NotFound"):
-                    raise
             self._s3.put_object(
                 Bucket=self._bucket,
                 Key=key,

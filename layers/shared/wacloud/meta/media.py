@@ -66,6 +66,21 @@ def upload_problem(kind: str, mime_type: str, size: int) -> str | None:
     return None
 
 
+def hex_sha256(value: str) -> str | None:
+    """Meta's ``sha256`` (base64 in webhooks, hex in a media id's description) as hex, if it is one."""
+    text = value.strip()
+    if len(text) == 64:
+        try:
+            return bytes.fromhex(text).hex()
+        except ValueError:
+            pass
+    try:
+        digest = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return digest.hex() if len(digest) == hashlib.sha256().digest_size else None
+
+
 def sha256_matches(expected: str, data: bytes) -> bool:
     """Whether ``data`` has Meta's ``sha256``: base64 in webhooks, hex in a media id's description."""
     digest = hashlib.sha256(data).digest()

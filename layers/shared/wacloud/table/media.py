@@ -116,6 +116,26 @@ class MediaLedger:
             return False
         return True
 
+    def restore(self, wa_id: str, timestamp: int, wamid: str, record: MediaRecord) -> bool:
+        """Put back a record a put of the message dropped; False when the item holds one (the
+        usual case: the event of the record's own write) or is missing. A read first: a failed
+        conditional write would cost a write unit."""
+        key = {"pk": contact_pk(wa_id), "sk": inbound_sk(timestamp, wamid)}
+        item = self._table.get(key)
+        if item is None or item.get("media") is not None:
+            return False
+        try:
+            self._table.update(
+                key,
+                UpdateExpression="SET #media = :media",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#media)",
+                ExpressionAttributeNames={"#media": "media"},
+                ExpressionAttributeValues={":media": record.as_attribute()},
+            )
+        except ConditionFailed:
+            return False
+        return True
+
     def uploaded(self, sha256_hex: str) -> str | None:
         """The media id of an upload of this content that Meta still keeps, if any."""
         item = self._table.get({"pk": media_upload_pk(sha256_hex), "sk": MEDIA_UPLOAD_SK})

@@ -156,16 +156,19 @@ def _inbound(new: Mapping[str, Any]) -> InboundStored:
 
 
 def _media_kept(pk: str, sk: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> MediaKept | None:
-    """The media job's record, when it is new: not a redelivered webhook's put of the message
-    (which leaves the record out until the job records it again)."""
+    """The media job's record, when it is new; or the record a redelivered webhook's put of the
+    message just dropped (the put holds only what the webhook says): said again, so that the media
+    function puts it back, and consumers see the same event again (same id)."""
     media = media_view(new.get("media"))
-    if media is None:
-        return None
     before = media_view(old.get("media"))
-    if before is not None and (before.get("state"), before.get("sha256")) == (
+    if media is None:
+        media = before  # dropped by a put of the message: the record, again
+    elif before is not None and (before.get("state"), before.get("sha256")) == (
         media.get("state"),
         media.get("sha256"),
     ):
+        return None
+    if media is None:
         return None
     timestamp, wamid = inbound_of(sk)
     return MediaKept(
