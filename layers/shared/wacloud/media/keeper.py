@@ -144,6 +144,8 @@ class MediaKeeper:
         """Put back the record a redelivered webhook's put of the message dropped (the event of the
         record's own write finds it in place: ``recorded``). A stored media is still in the
         bucket: it is not downloaded again."""
+        if self._ledger.media_of(recorded.wa_id, recorded.timestamp, recorded.wamid) is not None:
+            return Outcome("recorded")
         bucket = recorded.s3.get("bucket") if recorded.s3 else None
         key = recorded.s3.get("key") if recorded.s3 else None
         if recorded.state == "stored" and (bucket is None or key is None or not self._exists(bucket, key)):
