@@ -216,7 +216,8 @@ def test_a_request_the_sender_rejects_is_reported_and_nothing_sent(
         (["--text", "hi"], "--to is needed"),
         (
             ["--to", KERRY],
-            "give one of --text, --template NAME, --image-url URL, --image FILE, --document FILE or --file FILE",
+            "give one of --text, --template NAME, --image-url URL, --image FILE, --document FILE "
+            "or --file FILE",
         ),
         (["--to", KERRY, "--text", "hi", "--template", "t"], "give one of"),
         (["--to", KERRY, "--text", "hi", "--caption", "c"], "--caption goes with --image-url"),
