@@ -28,7 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from wacloud.core.errors import WaCloudError
 from wacloud.core.observability import logger
 from wacloud.media.job import MediaJob, RecordedMedia
-from wacloud.meta.access_token import AccessTokenRejected, AccessTokens
+from wacloud.meta.access_token import AccessTokens
 from wacloud.meta.graph_client import (
     GraphApiError,
     GraphClient,
@@ -307,6 +307,3 @@ class _Retryable(Exception):
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
-
-
-__all__ = ["AccessTokenRejected", "Backoff", "MediaDownloadError", "MediaKeeper", "Outcome"]
