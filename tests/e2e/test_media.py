@@ -20,6 +20,7 @@ import requests
 from support.local_runtime import RunningRuntime, eventually, local_runtime
 from wacloud.table.keys import contact_pk
 from walocal.provision import STACK_NAME
+from walocal.runtime import LOCAL_ACCESS_TOKEN
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("media")]
 BUCKET_PREFIX = "media/"
@@ -314,3 +315,39 @@ def test_a_redelivered_webhook_keeps_the_media_record_without_a_second_download(
     listed = requests.get(f"{runtime.graph_url}/_simulator/media?origin=inbound", timeout=10).json()["media"]
     media_id = json.loads(item["raw"])["image"]["id"]
     assert [m["downloads"] for m in listed if m["id"] == media_id] == [1]
+
+
+def test_media_set_aside_for_a_refused_token_are_kept_by_a_retry_once_it_is_replaced(
+    runtime: RunningRuntime,
+) -> None:
+    sender = "16505551006"
+    chaos = f"{runtime.graph_url}/_simulator/chaos"
+    assert requests.put(chaos, json={"expired_tokens": [LOCAL_ACCESS_TOKEN]}, timeout=10).status_code == 200
+    try:
+        wamid = contact_sends(runtime, sender, "image")
+
+        def listed() -> dict[str, Any] | None:
+            done = wactl(runtime, "media", "failed")
+            assert done.returncode == 0, done.stderr
+            assert LOCAL_ACCESS_TOKEN not in done.stdout
+            return next((f for f in json.loads(done.stdout)["failed"] if f["wamid"] == wamid), None)
+
+        failed = eventually(listed, timeout=120)
+        assert "refused the access token (190)" in failed["reason"]
+        assert failed["wa_id"] == sender
+        assert media_state(runtime, sender, wamid, "stored") is None
+    finally:
+        # Meta takes the token again (as after a new one was stored in the secret).
+        requests.put(chaos, json={"expired_tokens": []}, timeout=10)
+
+    def retried() -> dict[str, Any] | None:
+        done = wactl(runtime, "media", "retry")
+        entry = next((e for e in json.loads(done.stdout)["retried"] if e["wamid"] == wamid), None)
+        # A refused token is tried again at most every 30 s per instance: until then it fails.
+        return entry if entry is not None and entry.get("result") == "stored" else None
+
+    entry = eventually(retried, timeout=120)
+    assert entry["s3_uri"].startswith("s3://")
+    assert media_state(runtime, sender, wamid, "stored")
+    done = wactl(runtime, "media", "failed")
+    assert wamid not in done.stdout

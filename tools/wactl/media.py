@@ -1,23 +1,40 @@
-"""``wactl media get``: a media a contact sent, from the stack's bucket (where the media function
-kept it), by the wamid of its message."""
+"""``wactl media``: the media contacts send, as the media function keeps them.
+
+``get`` downloads one from the stack's bucket by the wamid of its message. ``failed`` lists the
+media the function could not keep after its retries (Lambda's failure records on
+``MediaDeadLetterQueueUrl``, each with its event and the reason), and ``retry`` invokes the
+function with each of them again (after a fix: a new access token, Meta back), deleting those
+that succeed.
+"""
 
 from __future__ import annotations
 
 import argparse
 import base64
 import binascii
+import json
 import mimetypes
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from wacloud.table.media import media_view
+from wactl.arguments import positive_int
 from wactl.errors import WactlError, reason
-from wactl.output import Output, plain
+from wactl.output import Output, plain, shorten, table
 from wactl.records import Records
-from wactl.target import OUTPUT_TABLE, from_arguments
+from wactl.target import OUTPUT_TABLE, Target, from_arguments
+
+OUTPUT_MEDIA_DLQ = "MediaDeadLetterQueueUrl"
+OUTPUT_MEDIA_FUNCTION = "MediaFunctionName"
+LOCAL_MEDIA_DLQ = "whatsapp-cloud-MediaDeadLetterQueue"
+LOCAL_MEDIA_FUNCTION = "MediaFunction"
+HOLD_SECONDS = 300
 
 
 class MediaNotStoredError(WactlError):
@@ -61,6 +78,151 @@ def register(
         help="where to write it (- for stdout); default: <media id><extension> in this directory",
     )
     get.set_defaults(handler=_get_command)
+
+    failed = actions.add_parser(
+        "failed",
+        parents=[common],
+        help="media the media function could not keep after its retries, with the reason",
+    )
+    failed.add_argument("--max", type=positive_int, default=100, metavar="N", help="list at most N (100)")
+    failed.set_defaults(handler=_failed_command)
+    retry = actions.add_parser(
+        "retry",
+        parents=[common],
+        help="invoke the media function again with each failed media; those kept leave the queue",
+    )
+    retry.add_argument("--max", type=positive_int, default=100, metavar="N", help="retry at most N (100)")
+    retry.set_defaults(handler=_retry_command)
+
+
+@dataclass(frozen=True)
+class FailedMedia:
+    receipt_handle: str
+    event: dict[str, Any]
+    reason: str
+    attempts: int
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> FailedMedia:
+        record = json.loads(message["Body"])
+        response = record.get("responsePayload") or {}
+        return cls(
+            receipt_handle=str(message["ReceiptHandle"]),
+            event=dict(record.get("requestPayload") or {}),
+            reason=str(response.get("errorMessage") or response.get("errorType") or "-"),
+            attempts=int((record.get("requestContext") or {}).get("approximateInvokeCount") or 0),
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        detail = self.event.get("detail") or {}
+        return {
+            "wamid": detail.get("wamid"),
+            "wa_id": detail.get("wa_id"),
+            "type": detail.get("type"),
+            "timestamp": detail.get("timestamp"),
+            "attempts": self.attempts,
+            "reason": self.reason,
+        }
+
+
+@contextmanager
+def held_failures(target: Target, limit: int) -> Iterator[tuple[Any, str, list[FailedMedia]]]:
+    """Up to ``limit`` failure records, out of sight while held; those not deleted come back after."""
+    sqs = target.sqs()
+    try:
+        url = (
+            str(sqs.get_queue_url(QueueName=LOCAL_MEDIA_DLQ)["QueueUrl"])
+            if target.is_local
+            else target.resource(OUTPUT_MEDIA_DLQ)
+        )
+        found: list[FailedMedia] = []
+        while len(found) < limit:
+            messages = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=min(10, limit - len(found)),
+                VisibilityTimeout=HOLD_SECONDS,
+                WaitTimeSeconds=1,
+            ).get("Messages", [])
+            if not messages:
+                break
+            found += [FailedMedia.from_message(dict(message)) for message in messages]
+    except (BotoCoreError, ClientError) as exc:
+        raise WactlError(f"cannot read the media dead-letter queue ({reason(exc)})") from exc
+    kept: list[FailedMedia] = list(found)
+    try:
+        yield sqs, url, kept
+    finally:
+        for failure in kept:
+            sqs.change_message_visibility(
+                QueueUrl=url, ReceiptHandle=failure.receipt_handle, VisibilityTimeout=0
+            )
+
+
+def _failed_command(args: argparse.Namespace, out: Output) -> int:
+    target = from_arguments(args, needs=[OUTPUT_MEDIA_DLQ])
+    with held_failures(target, args.max) as (_, _, failures):
+        document = {"target": target.description, "failed": [f.as_json() for f in failures]}
+        rows = [
+            [
+                str(f.as_json()["wamid"]),
+                str(f.as_json()["wa_id"]),
+                str(f.as_json()["type"]),
+                shorten(f.reason, 80),
+            ]
+            for f in failures
+        ]
+        lines = [f"{len(failures)} media not kept ({target.description})"]
+        if rows:
+            lines += table(["WAMID", "CONTACT", "TYPE", "REASON"], rows)
+            lines.append("After a fix: wactl media retry")
+        out.result(document, lines)
+    return 0
+
+
+def _retry_command(args: argparse.Namespace, out: Output) -> int:
+    target = from_arguments(args, needs=[OUTPUT_MEDIA_DLQ, OUTPUT_MEDIA_FUNCTION])
+    function = LOCAL_MEDIA_FUNCTION if target.is_local else target.resource(OUTPUT_MEDIA_FUNCTION)
+    results = []
+    with held_failures(target, args.max) as (sqs, url, failures):
+        for failure in list(failures):
+            outcome = _invoke(target, function, failure.event)
+            entry = {**failure.as_json(), **outcome}
+            if "error" not in outcome:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=failure.receipt_handle)
+                failures.remove(failure)
+            results.append(entry)
+    kept = sum(1 for entry in results if "error" not in entry)
+    rows = [
+        [
+            str(e["wamid"]),
+            str(e.get("result") or "failed"),
+            shorten(str(e.get("error") or e.get("s3_uri") or "-"), 80),
+        ]
+        for e in results
+    ]
+    lines = [f"{kept} of {len(results)} media kept ({target.description})"]
+    if rows:
+        lines += table(["WAMID", "RESULT", "WHERE OR WHY"], rows)
+    out.result({"target": target.description, "retried": results}, lines)
+    return 0 if kept == len(results) else 1
+
+
+def _invoke(target: Target, function: str, event: dict[str, Any]) -> dict[str, Any]:
+    try:
+        response = target.lambda_client().invoke(
+            FunctionName=function, InvocationType="RequestResponse", Payload=json.dumps(event).encode("utf-8")
+        )
+    except (BotoCoreError, ClientError) as exc:
+        return {"error": f"cannot invoke {function} ({reason(exc)})"}
+    raw = response["Payload"].read()
+    try:
+        answer = json.loads(raw) if raw else {}
+    except ValueError:
+        answer = {}
+    if "FunctionError" in response or not isinstance(answer, dict):
+        message = answer.get("errorMessage") if isinstance(answer, dict) else None
+        return {"error": str(message or response.get("FunctionError") or "failed")}
+    return {"result": answer.get("result"), "s3_uri": answer.get("s3_uri")}
 
 
 def _get_command(args: argparse.Namespace, out: Output) -> int:
