@@ -189,6 +189,17 @@ def test_bytes_that_do_not_match_metas_sha256_fail_the_invocation_after_retries(
     assert objects["KeyCount"] == 0
 
 
+def test_a_media_larger_than_meta_allows_is_not_downloaded_and_fails_the_invocation(
+    stack: LocalStack, simulator: GraphApiSimulator, media_function: LocalFunction
+) -> None:
+    event = received(stack, simulator, b"\xff\xd8 says it is huge \xff\xd9", fault="oversize")
+    with pytest.raises(MediaDownloadError, match="over 104857600"):
+        media_function.invoke(event)
+    [listed] = simulator.media.listing()
+    assert (listed["urls_issued"], listed["downloads"]) == (4, 0)
+    assert media_of(stack, event) is None
+
+
 def test_a_refused_token_fails_the_invocation_without_naming_the_token(
     stack: LocalStack, simulator: GraphApiSimulator, load_function: Callable[..., LocalFunction]
 ) -> None:

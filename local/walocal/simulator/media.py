@@ -4,7 +4,8 @@ expire and need the bearer token, for the media contacts send and the media the 
 A contact's media is generated here (bytes of the right kind, a fresh media id, Meta's ``sha256``
 in base64 as webhooks carry it). A fault may be attached to it to exercise the downloaders:
 ``expired_url`` (the first URL handed out has expired already), ``wrong_sha256`` (the bytes served
-are not those the webhook's hash names) and ``gone`` (Meta no longer has it).
+are not those the webhook's hash names), ``gone`` (Meta no longer has it) and ``oversize`` (its
+description gives a size past Meta's largest media).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ _DOCUMENT = dict.fromkeys(
 MEDIA_LIMITS: dict[str, int] = {**_IMAGE, **_VIDEO, **_AUDIO, **_STICKER, **_DOCUMENT}
 MAX_MEDIA_BYTES = max(MEDIA_LIMITS.values())
 MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
-FAULTS = ("expired_url", "wrong_sha256", "gone")
+FAULTS = ("expired_url", "wrong_sha256", "gone", "oversize")
 DOWNLOAD_PATH = "/whatsapp_business/attachments/"
 
 # A JPEG's start and end markers; the comment segment between makes each generated image unique.
@@ -193,7 +194,7 @@ class MediaStore:
             "url": f"{base_url}{DOWNLOAD_PATH}?{query}",
             "mime_type": media.mime_type,
             "sha256": media.sha256_hex,
-            "file_size": len(media.data),
+            "file_size": MAX_MEDIA_BYTES + 1 if media.fault == "oversize" else len(media.data),
             "id": media.id,
         }
 
