@@ -14,10 +14,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import requests
+from botocore.exceptions import ClientError
 
-from support.local_runtime import RunningRuntime, eventually, local_runtime
+from support.local_runtime import TABLE, RunningRuntime, eventually, local_runtime
 from wacloud.table.keys import contact_pk
 from walocal.provision import STACK_NAME
 from walocal.runtime import LOCAL_ACCESS_TOKEN
@@ -351,3 +353,51 @@ def test_media_set_aside_for_a_refused_token_are_kept_by_a_retry_once_it_is_repl
     assert media_state(runtime, sender, wamid, "stored")
     done = wactl(runtime, "media", "failed")
     assert wamid not in done.stdout
+
+
+def test_the_media_function_works_within_its_own_permissions(runtime: RunningRuntime) -> None:
+    sender = "16505551007"
+    wamid = contact_sends(runtime, sender, "image")
+    eventually(partial(media_state, runtime, sender, wamid, "stored"), timeout=60)
+    calls = requests.get(f"{runtime.aws_url}/_walocal/calls", timeout=10).json()
+    made = {call["action"] for call in calls if call["function"] == "MediaFunction"}
+    assert made >= {"secretsmanager:GetSecretValue", "s3:PutObject", "dynamodb:UpdateItem"}
+    refused = [
+        c for c in calls if c["function"] == "MediaFunction" and not (c["allowed"] and c["policy_allows"])
+    ]
+    assert refused == []
+    # Its keys (a second key of the IAM user standing for its role) reach nothing else.
+    key = runtime.client("iam").create_access_key(UserName="whatsapp-cloud-MediaFunction")["AccessKey"]
+    session = boto3.Session(
+        region_name="us-east-1",
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+    )
+    bucket = next(
+        b["Name"] for b in runtime.client("s3").list_buckets()["Buckets"] if "payloadbucket" in b["Name"]
+    )
+    s3 = session.client("s3", endpoint_url=runtime.aws_url)
+    dynamodb = session.client("dynamodb", endpoint_url=runtime.aws_url)
+    secrets = session.client("secretsmanager", endpoint_url=runtime.aws_url)
+    webhook_secret = next(
+        s["ARN"]
+        for s in runtime.client("secretsmanager").list_secrets()["SecretList"]
+        if "WebhookSecret" in s["Name"]
+    )
+    for denied in (
+        lambda: s3.put_object(Bucket=bucket, Key="archive/x", Body=b"x"),
+        lambda: s3.get_object(Bucket=bucket, Key="inbound/x"),
+        lambda: dynamodb.update_item(
+            TableName=TABLE,
+            Key={"pk": {"S": "MSG#wamid.x"}, "sk": {"S": "MESSAGE"}},
+            UpdateExpression="SET media = :m",
+            ExpressionAttributeValues={":m": {"S": "x"}},
+        ),
+        lambda: dynamodb.put_item(
+            TableName=TABLE, Item={"pk": {"S": f"CONTACT#{sender}"}, "sk": {"S": "PROFILE"}}
+        ),
+        lambda: secrets.get_secret_value(SecretId=webhook_secret),
+    ):
+        with pytest.raises(ClientError) as refused_call:
+            denied()
+        assert "AccessDenied" in refused_call.value.response["Error"]["Code"]
