@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
+import requests
 
 from support.sender_events import TO, open_window
 from wacloud.table.media import MEDIA_UPLOAD_SK, media_upload_pk
@@ -109,4 +110,18 @@ def test_a_sticker_over_metas_limit_is_refused_before_any_upload(
     [result] = sender.invoke({"to": TO, "type": "sticker", "sticker": {"s3_uri": uri}})["results"]
     assert result["error"]["title"] == "Media refused by Meta's limits"
     assert "sticker media may be at most 512000 bytes" in result["error"]["message"]
+    assert simulator.media.listing() == []
+
+
+def test_an_upload_with_a_refused_token_is_kept_for_a_later_retry(
+    sender: LocalFunction, simulator: GraphApiSimulator, stack: LocalStack
+) -> None:
+    uri = put(stack, "outbound/menu.jpg", PHOTO, "image/jpeg")
+    requests.put(
+        f"{simulator.url}/_simulator/chaos", json={"expired_tokens": [LOCAL_ACCESS_TOKEN]}, timeout=5
+    )
+    [result] = sender.invoke(image(uri))["results"]
+    assert result["status"] == "failed"
+    assert (result["error"]["code"], result["error"]["title"]) == (190, "Access token rejected")
+    assert result["error"]["retryable"] is True
     assert simulator.media.listing() == []

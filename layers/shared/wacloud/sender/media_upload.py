@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from wacloud.core.errors import WaCloudError
 from wacloud.core.observability import logger
+from wacloud.meta.error_codes import TOKEN_EXPIRED
 from wacloud.meta.graph_client import GraphApiError, GraphClient
 from wacloud.meta.media import upload_problem
 from wacloud.meta.outbound import SendError
@@ -102,9 +103,14 @@ class MediaUploads:
         try:
             answer = self._graph.upload_media(data, mime_type, key.rsplit("/", 1)[-1], access_token)
         except GraphApiError as exc:
-            raise _Refused(
-                error=SendError.from_graph(exc.error).model_copy(update={"retryable": exc.retryable})
-            ) from exc
+            error = SendError.from_graph(exc.error).model_copy(update={"retryable": exc.retryable})
+            if exc.code == TOKEN_EXPIRED:
+                # As for a send: kept for a later retry (queue, Lambda), since the same request
+                # succeeds once the secret holds a token Meta takes.
+                error = error.model_copy(
+                    update={"title": "Access token rejected", "retryable": True, "retry_after_seconds": 30}
+                )
+            raise _Refused(error=error) from exc
         except WaCloudError as exc:
             raise _Refused(
                 error=SendError(
