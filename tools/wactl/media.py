@@ -161,15 +161,11 @@ def held_failures(target: Target, limit: int) -> Iterator[tuple[Any, str, list[F
 def _failed_command(args: argparse.Namespace, out: Output) -> int:
     target = from_arguments(args, needs=[OUTPUT_MEDIA_DLQ])
     with held_failures(target, args.max) as (_, _, failures):
-        document = {"target": target.description, "failed": [f.as_json() for f in failures]}
+        listed = [failure.as_json() for failure in failures]
+        document = {"target": target.description, "failed": listed}
         rows = [
-            [
-                str(f.as_json()["wamid"]),
-                str(f.as_json()["wa_id"]),
-                str(f.as_json()["type"]),
-                shorten(f.reason, 80),
-            ]
-            for f in failures
+            [str(entry["wamid"]), str(entry["wa_id"]), str(entry["type"]), shorten(entry["reason"], 80)]
+            for entry in listed
         ]
         lines = [f"{len(failures)} media not kept ({target.description})"]
         if rows:
