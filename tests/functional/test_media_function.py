@@ -164,6 +164,15 @@ def test_an_expired_download_url_is_replaced_by_a_fresh_one(
     assert (listed["urls_issued"], listed["downloads"]) == (2, 1)
 
 
+def test_a_server_error_is_tried_again_with_backoff(
+    stack: LocalStack, simulator: GraphApiSimulator, media_function: LocalFunction
+) -> None:
+    event = received(stack, simulator, b"\xff\xd8 meta hiccups \xff\xd9", fault="server_error")
+    assert media_function.invoke(event)["result"] == "stored"
+    [listed] = simulator.media.listing()
+    assert (listed["lookups"], listed["urls_issued"], listed["downloads"]) == (2, 1, 1)
+
+
 def test_a_media_meta_no_longer_has_is_recorded_unavailable_without_retrying(
     stack: LocalStack, simulator: GraphApiSimulator, media_function: LocalFunction
 ) -> None:

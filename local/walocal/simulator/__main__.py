@@ -60,9 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     inbound.add_argument("--mime-type", help="the media file's MIME type (guessed from its name)")
     inbound.add_argument(
         "--media-fault",
-        choices=("expired_url", "wrong_sha256", "gone", "oversize"),
+        choices=("expired_url", "wrong_sha256", "gone", "oversize", "server_error"),
         help="how the media misbehaves when downloaded: its first URL expired, its bytes do not match "
-        "the sha256, Meta no longer has it, or Meta says it is larger than any media may be",
+        "the sha256, Meta no longer has it, Meta says it is larger than any media may be, or its first "
+        "lookup fails with HTTP 500",
     )
     inbound.add_argument("--timeout", type=float, default=10.0)
     return parser

@@ -5,7 +5,8 @@ A contact's media is generated here (bytes of the right kind, a fresh media id, 
 in base64 as webhooks carry it). A fault may be attached to it to exercise the downloaders:
 ``expired_url`` (the first URL handed out has expired already), ``wrong_sha256`` (the bytes served
 are not those the webhook's hash names), ``gone`` (Meta no longer has it) and ``oversize`` (its
-description gives a size past Meta's largest media).
+description gives a size past Meta's largest media) and ``server_error`` (its first lookup is
+answered HTTP 500, a transient error).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ _DOCUMENT = dict.fromkeys(
 MEDIA_LIMITS: dict[str, int] = {**_IMAGE, **_VIDEO, **_AUDIO, **_STICKER, **_DOCUMENT}
 MAX_MEDIA_BYTES = max(MEDIA_LIMITS.values())
 MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
-FAULTS = ("expired_url", "wrong_sha256", "gone", "oversize")
+FAULTS = ("expired_url", "wrong_sha256", "gone", "oversize", "server_error")
 DOWNLOAD_PATH = "/whatsapp_business/attachments/"
 
 # A JPEG's start and end markers; the comment segment between makes each generated image unique.
@@ -86,6 +87,7 @@ class StoredMedia:
     filename: str | None = None
     fault: str | None = None
     deleted: bool = False
+    lookups: int = 0
     urls_issued: int = 0
     downloads: int = 0
 
@@ -106,6 +108,7 @@ class StoredMedia:
             "origin": self.origin,
             "time": self.created_at,
             "deleted": self.deleted,
+            "lookups": self.lookups,
             "urls_issued": self.urls_issued,
             "downloads": self.downloads,
         }
@@ -183,6 +186,11 @@ class MediaStore:
         """``GET /<media-id>``: the media's facts and a fresh download URL."""
         media = self.find(media_id)
         with self._lock:
+            media.lookups += 1
+            if media.fault == "server_error" and media.lookups == 1:
+                raise errors.GraphError(
+                    2, "Service temporarily unavailable", http_status=500, error_type="OAuthException"
+                )
             media.urls_issued += 1
             first = media.urls_issued == 1
         expires = int(self._clock() + self._ttl)
