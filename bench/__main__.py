@@ -29,6 +29,7 @@ BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 # keys of bench.figures.Figure, and may expose assumptions() -> list[str]. One line per module.
 SECTIONS = (
     "bench.inbound_cost",
+    "bench.media_cost",
     "bench.events_cost",
     "bench.write_units",
     "bench.cold_start",

@@ -45,6 +45,8 @@ LATENCY = 0.005
 FLOOR_MEMORY_MB = 128
 EVENTS = 20
 _notes: list[str] = []
+TEXT_USD_PER_MILLION: float | None = None
+"""This run's cost per million inbound texts, for the figures beside it (bench/media_cost.py)."""
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,8 @@ def figures(*, quick: bool = False) -> list[Figure]:
     floor_usage = usage(
         theirs, their_batches, timing["floor webhook"], timing["floor processor"], floor_memory
     )
+    global TEXT_USD_PER_MILLION  # noqa: PLW0603 (one run's figure, shared with the sections after it)
+    TEXT_USD_PER_MILLION = our_usage.usd_per_million()
     _notes[:] = [
         f"cost: {EVENTS} inbound texts, warm; AWS answering in {LATENCY * 1000:.0f} ms per call; "
         f"batches of {batch_size} (the template's BatchSize, a busy queue: no empty receives); "

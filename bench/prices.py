@@ -9,7 +9,8 @@
 - Amazon DynamoDB, on-demand: $0.625 per million write request units; $0.125 per million read
   request units. https://aws.amazon.com/dynamodb/pricing/on-demand/
 - AWS Secrets Manager: $0.05 per 10,000 API calls. https://aws.amazon.com/secrets-manager/pricing/
-- Amazon S3 Standard: $0.005 per 1,000 PUT requests. https://aws.amazon.com/s3/pricing/
+- Amazon S3 Standard: $0.005 per 1,000 PUT requests; $0.0004 per 1,000 GET (and HEAD) requests;
+  storage $0.023 per GB-month (first 50 TB). https://aws.amazon.com/s3/pricing/
 - Amazon EventBridge, custom events: $1.00 per million events published (each 64 KB chunk of an
   entry is one event). https://aws.amazon.com/eventbridge/pricing/
 """
@@ -33,5 +34,7 @@ DYNAMODB_READ_UNIT_USD = 0.125 / MILLION
 SECRETS_MANAGER_CALL_USD = 0.05 / 10_000
 
 S3_PUT_USD = 0.005 / 1000
+S3_GET_USD = 0.0004 / 1000
+S3_STANDARD_GB_MONTH_USD = 0.023
 
 EVENTBRIDGE_EVENT_USD = 1.00 / MILLION

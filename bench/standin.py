@@ -57,6 +57,13 @@ class _Handler(BaseHTTPRequestHandler):
         operation = target.rpartition(".")[2]
         self._answer(_ANSWERS.get(operation, {}), "application/x-amz-json-1.0")
 
+    def do_HEAD(self) -> None:
+        # S3's HeadObject: nothing is kept yet, so the object is put.
+        time.sleep(self.latency)
+        self.send_response(404)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
     def do_PUT(self) -> None:
         self.rfile.read(int(self.headers.get("content-length", 0)))
         time.sleep(self.latency)

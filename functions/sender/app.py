@@ -31,15 +31,17 @@ from wacloud.core.metrics import metrics
 from wacloud.core.observability import logger
 from wacloud.core.settings import SenderSettings
 from wacloud.core.sqs_batch import PartialBatchResponse, process_sqs_batch
+from wacloud.meta.graph_client import GraphClient, GraphEndpoint
 from wacloud.meta.outbound import SendRequestError
 from wacloud.sender.delivery import MessageSender
-from wacloud.sender.graph_client import GraphClient, GraphEndpoint
+from wacloud.sender.media_upload import MediaUploads
 from wacloud.sender.queue import OutboundQueue
 from wacloud.sender.reminders import ReminderFanout
 from wacloud.sender.retry import Deadline, RetryPolicy
 from wacloud.sender.service import SenderService
 from wacloud.table.ledger import SendLedger
 from wacloud.table.pacing import SharedPacer
+from wacloud.table.media import MediaLedger
 from wacloud.table.store import ConversationStore
 
 
@@ -58,14 +60,15 @@ table = boto3.resource("dynamodb", config=AWS_CONFIG).Table(settings.table_name)
 store = ConversationStore(table)
 ledger = SendLedger(table)
 queue = OutboundQueue(boto3.client("sqs", config=AWS_CONFIG), settings.outbound_queue_url)
+graph = GraphClient(
+    _graph_session(settings.send_concurrency),
+    GraphEndpoint(settings.graph_api_url, settings.graph_api_version, settings.phone_number_id),
+    connect_timeout=settings.connect_timeout_seconds,
+    read_timeout=settings.read_timeout_seconds,
+)
 service = SenderService(
     sender=MessageSender(
-        graph=GraphClient(
-            _graph_session(settings.send_concurrency),
-            GraphEndpoint(settings.graph_api_url, settings.graph_api_version, settings.phone_number_id),
-            connect_timeout=settings.connect_timeout_seconds,
-            read_timeout=settings.read_timeout_seconds,
-        ),
+        graph=graph,
         credentials=CredentialsCache(
             boto3.client("secretsmanager", config=AWS_CONFIG),
             settings.secret_arn,
@@ -78,6 +81,9 @@ service = SenderService(
         limiter=SharedPacer(table, settings.phone_number_id, settings.send_rate_per_second),
         retry=RetryPolicy(
             base_seconds=settings.send_backoff_base_seconds, max_attempts=settings.send_max_attempts
+        ),
+        uploads=MediaUploads(
+            boto3.client("s3", config=AWS_CONFIG), settings.media_bucket, MediaLedger(table), graph
         ),
     ),
     queue=queue,

@@ -42,11 +42,13 @@ def _operator_lines(runtime: LocalRuntime) -> list[str]:
     if runtime.simulating_graph_api:
         url = "" if config.graph_port == 3002 else f" --url {config.simulator_url}"
         lines.append(f"  .venv/bin/python -m walocal.simulator inbound{url} --from 16505551234 --text hi")
+        lines.append(f"  .venv/bin/python -m walocal.simulator inbound{url} --from 16505551234 --image")
     return [
         *lines,
         f"  .venv/bin/wactl conversation 16505551234 {target}",
         f'  .venv/bin/wactl send {target} --to 16505551234 --text "Hello from the business"',
         f"  .venv/bin/wactl failed {target}",
+        f"  .venv/bin/wactl media get <wamid> {target} -o photo.jpg",
     ]
 
 

@@ -28,6 +28,7 @@ FUNCTIONS = {
     "SenderFunction": ROOT / "functions" / "sender",
     "PublisherFunction": ROOT / "functions" / "publisher",
     "ReplyBotFunction": ROOT / "functions" / "replybot",
+    "MediaFunction": ROOT / "functions" / "media",
 }
 LAYERS = ("SharedLayer", "DependenciesLayer")
 ELF_MAGIC = b"\x7fELF"

@@ -16,12 +16,14 @@ from wacloud.events.models import (
     AccountEvent,
     ContactUpdated,
     EventDetail,
+    MediaStored,
     MessageReceived,
     PayloadRejected,
     StatusChanged,
 )
 from wacloud.events.stream_batch import table_change
 from wacloud.table.items import OutboundRecord
+from wacloud.table.media import MediaLedger, MediaRecord
 from wacloud.table.store import ConversationStore
 from wacloud.table.stream import TableChange, meanings
 from walocal.functions import LocalFunction
@@ -206,3 +208,52 @@ def test_a_message_from_an_ad_says_which(processor: LocalFunction, stack: LocalS
     assert event.referral is not None
     assert event.referral == event.message["referral"]
     assert event.referral["source_type"] == "ad"
+
+
+def test_the_media_jobs_record_is_published_once_per_outcome(
+    processor: LocalFunction, stack: LocalStack
+) -> None:
+    body = fixture_body("message_image.json")
+    processor.invoke(sqs_event(body))
+    message = json.loads(body)["entry"][0]["changes"][0]["value"]["messages"][0]
+    wamid, timestamp = message["id"], int(message["timestamp"])
+    ledger = MediaLedger(
+        boto3.resource("dynamodb", region_name=REGION).Table(stack.table_names["MessagesTable"])
+    )
+    stored = MediaRecord(
+        state="stored",
+        kind="image",
+        media_id=message["image"]["id"],
+        recorded_at=1763700140,
+        bucket="bucket",
+        key="media/abc",
+        size=1234,
+        mime_type="image/jpeg",
+        sha256="abc",
+    )
+    assert ledger.record("16505551234", timestamp, wamid, stored)
+    # A job that runs again finds the media stored and changes nothing.
+    assert not ledger.record("16505551234", timestamp, wamid, stored)
+    # Meta redelivers the webhook: the message is put again, without the record. The record is
+    # said again (for the media function to put back), and again once put back: the same event.
+    processor.invoke(sqs_event(body, received_at_ms=1763700200000))
+    assert ledger.restore("16505551234", timestamp, wamid, stored)
+    assert not ledger.restore("16505551234", timestamp, wamid, stored)
+    received, first, dropped, restored = published(stack)
+    assert isinstance(received, MessageReceived)
+    assert isinstance(first, MediaStored)
+    assert first == dropped == restored
+    assert first.model_dump(exclude_none=True) == {
+        "event_id": first.event_id,
+        "phone_number_id": "123456789012345",
+        "wa_id": "16505551234",
+        "timestamp": timestamp,
+        "wamid": wamid,
+        "type": "image",
+        "state": "stored",
+        "media_id": message["image"]["id"],
+        "s3": {"bucket": "bucket", "key": "media/abc", "uri": "s3://bucket/media/abc"},
+        "size": 1234,
+        "mime_type": "image/jpeg",
+        "sha256": "abc",
+    }

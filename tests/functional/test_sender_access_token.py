@@ -23,7 +23,7 @@ import pytest
 from support.aws import REGION, queue_messages
 from support.fake_graph import FakeGraphServer
 from support.sender_events import TO, eventbridge_event, failed_sends, open_window, sqs_event
-from wacloud.sender.access_token import AccessTokenRejected
+from wacloud.meta.access_token import AccessTokenRejected
 from walocal.functions import LocalFunction
 from walocal.provision import LocalStack
 from walocal.runtime import LOCAL_ACCESS_TOKEN

@@ -26,9 +26,9 @@ from support.contacts import SeedingStore
 from support.fake_graph import FakeGraphServer, Reply, graph_error
 from support.sender_events import refusing_port
 from wacloud.core.credentials import AccessToken, CredentialsCache
+from wacloud.meta.graph_client import GraphClient, GraphEndpoint
 from wacloud.meta.outbound import OutboundItem, SendResult, parse_send_request
 from wacloud.sender.delivery import MessageSender, RetryBy, SendReport
-from wacloud.sender.graph_client import GraphClient, GraphEndpoint
 from wacloud.sender.rate_limit import Pacer
 from wacloud.sender.retry import Deadline, RetryPolicy
 from wacloud.table.errors import TableUnavailableError

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import threading
 import time
@@ -766,3 +768,132 @@ def test_latency_changed_at_run_time_delays_each_answer(sim: GraphApiSimulator) 
     began = time.monotonic()
     assert send(sim, template()).status_code == 200
     assert time.monotonic() - began >= 0.25
+
+
+# --- media ---------------------------------------------------------------------------------------
+
+
+def upload(
+    simulator: GraphApiSimulator, data: bytes, mime_type: str, *, token: str = TOKEN
+) -> requests.Response:
+    return requests.post(
+        f"{simulator.url}/v24.0/{PHONE_ID}/media",
+        data={"messaging_product": "whatsapp", "type": mime_type},
+        files={"file": ("photo", data, mime_type)},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=5,
+    )
+
+
+def graph_get(simulator: GraphApiSimulator, path_or_url: str, *, token: str = TOKEN) -> requests.Response:
+    url = path_or_url if path_or_url.startswith("http") else f"{simulator.url}/v24.0/{path_or_url}"
+    return requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=5)
+
+
+def test_uploaded_media_is_described_downloaded_with_the_token_and_deleted(sim: GraphApiSimulator) -> None:
+    data = b"\xff\xd8" + bytes(range(256)) * 40 + b"\xff\xd9"
+    response = upload(sim, data, "image/jpeg")
+    assert response.status_code == 200, response.text
+    media_id = response.json()["id"]
+
+    described = graph_get(sim, media_id).json()
+    assert described["mime_type"] == "image/jpeg"
+    assert described["file_size"] == len(data)
+    assert described["sha256"] == hashlib.sha256(data).hexdigest()
+    assert graph_get(sim, described["url"]).content == data
+    # The download URL is Meta's CDN's: useless without the bearer token.
+    assert requests.get(described["url"], timeout=5).status_code == 401
+
+    listed = requests.get(f"{sim.url}/_simulator/media", timeout=5).json()["media"]
+    assert [(m["id"], m["origin"], m["downloads"]) for m in listed] == [(media_id, "upload", 1)]
+
+    assert requests.delete(
+        f"{sim.url}/v24.0/{media_id}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5
+    ).json() == {"success": True}
+    gone = graph_get(sim, media_id)
+    assert gone.status_code == 400
+    assert error_of(gone)["code"] == 100
+    assert graph_get(sim, described["url"]).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("data", "mime_type", "problem"),
+    [
+        (b"x" * (5 * 1024 * 1024 + 1), "image/jpeg", "at most 5242880 bytes"),
+        (b"GIF89a", "image/gif", "supported types"),
+        (b"", "image/png", "empty"),
+    ],
+)
+def test_an_upload_beyond_metas_limits_is_refused(
+    sim: GraphApiSimulator, data: bytes, mime_type: str, problem: str
+) -> None:
+    response = upload(sim, data, mime_type)
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["code"] == 131053
+    assert problem in error["error_data"]["details"]
+    assert requests.get(f"{sim.url}/_simulator/media", timeout=5).json()["media"] == []
+
+
+def test_a_download_url_expires(start: Callable[..., GraphApiSimulator]) -> None:
+    clock = FakeClock()
+    sim = start(clock=clock, media_url_ttl=300.0)
+    media_id = upload(sim, b"%PDF-1.4 hello", "application/pdf").json()["id"]
+    url = graph_get(sim, media_id).json()["url"]
+    clock.advance(301)
+    expired = graph_get(sim, url)
+    assert expired.status_code == 404
+    assert "expired" in error_of(expired)["error_data"]["details"]
+    assert graph_get(sim, graph_get(sim, media_id).json()["url"]).content == b"%PDF-1.4 hello"
+
+
+@pytest.mark.parametrize("kind", ["image", "audio", "document", "video", "sticker"])
+def test_play_user_sends_media_that_can_be_downloaded(
+    sim: GraphApiSimulator, receiver: Receiver, kind: str
+) -> None:
+    play_user(sim, **{"from": USER, "type": kind, kind: {"caption": "look"} if kind == "image" else {}})
+    [inbound] = receiver.snapshot()
+    media = inbound.payload["entry"][0]["changes"][0]["value"]["messages"][0][kind]
+    described = graph_get(sim, media["id"]).json()
+    data = graph_get(sim, described["url"]).content
+    # Webhooks carry the sha256 in base64, as Meta's do; the media's own description in hex.
+    assert media["sha256"] == base64.b64encode(hashlib.sha256(data).digest()).decode()
+    assert described["sha256"] == hashlib.sha256(data).hexdigest()
+    assert media["mime_type"] == described["mime_type"]
+    if kind == "audio":
+        assert media["voice"] is True
+        assert media["mime_type"] == "audio/ogg; codecs=opus"
+    if kind == "document":
+        assert media["filename"] == "invoice.pdf"
+        assert data.startswith(b"%PDF")
+
+
+def test_play_user_media_faults(sim: GraphApiSimulator, receiver: Receiver) -> None:
+    for fault in ("expired_url", "wrong_sha256", "gone"):
+        play_user(sim, **{"from": USER, "type": "image", "image": {}, "media": {"fault": fault}})
+    ids = [
+        r.payload["entry"][0]["changes"][0]["value"]["messages"][0]["image"]["id"]
+        for r in receiver.snapshot()
+    ]
+    expired, corrupt, gone = ids
+    first = graph_get(sim, expired).json()["url"]
+    assert graph_get(sim, first).status_code == 404
+    assert graph_get(sim, graph_get(sim, expired).json()["url"]).status_code == 200
+    described = graph_get(sim, corrupt).json()
+    assert hashlib.sha256(graph_get(sim, described["url"]).content).hexdigest() != described["sha256"]
+    assert error_of(graph_get(sim, gone))["code"] == 100
+
+
+def test_the_command_line_plays_a_contact_sending_a_file(
+    sim: GraphApiSimulator, receiver: Receiver, tmp_path: Path
+) -> None:
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"pixels" * 100)
+    assert main(["inbound", "--url", sim.url, "--from", USER, "--image", "--media-file", str(photo)]) == 0
+    assert main(["inbound", "--url", sim.url, "--from", USER, "--voice"]) == 0
+    image, voice = (r.payload["entry"][0]["changes"][0]["value"]["messages"][0] for r in receiver.snapshot())
+    assert image["image"]["mime_type"] == "image/png"
+    described = graph_get(sim, image["image"]["id"]).json()
+    assert graph_get(sim, described["url"]).content == photo.read_bytes()
+    assert voice["type"] == "audio"
+    assert voice["audio"]["voice"] is True

@@ -214,7 +214,11 @@ def test_a_request_the_sender_rejects_is_reported_and_nothing_sent(
     ("argv", "message"),
     [
         (["--text", "hi"], "--to is needed"),
-        (["--to", KERRY], "give one of --text, --template NAME, --image-url URL or --file FILE"),
+        (
+            ["--to", KERRY],
+            "give one of --text, --template NAME, --image-url URL, --image FILE, --document FILE "
+            "or --file FILE",
+        ),
         (["--to", KERRY, "--text", "hi", "--template", "t"], "give one of"),
         (["--to", KERRY, "--text", "hi", "--caption", "c"], "--caption goes with --image-url"),
         (["--to", KERRY, "--text", "hi", "--param", "p"], "--language and --param go with --template"),
@@ -223,6 +227,9 @@ def test_a_request_the_sender_rejects_is_reported_and_nothing_sent(
             "--file FILE holds the whole request; leave out --to",
         ),
         (["--file", "no/such/file.json"], "cannot read no/such/file.json"),
+        # Checked against Meta's limits before anything is put in the bucket or uploaded.
+        (["--to", KERRY, "--image", "pyproject.toml"], "image media must be one of image/jpeg, image/png"),
+        (["--to", KERRY, "--image", "no/such/photo.jpg"], "cannot read no/such/photo.jpg"),
     ],
 )
 def test_option_mistakes_are_explained_before_anything_is_invoked(

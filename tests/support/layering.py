@@ -1,6 +1,6 @@
 """The shared layer's floors, and a static reading of which modules import which.
 
-Each floor may import only floors below it (and itself); ``processor``, ``sender`` and ``events``
+Each floor may import only floors below it (and itself); ``processor``, ``sender``, ``events`` and ``media``
 stand side by side and do not import each other. Imports under ``if TYPE_CHECKING:`` are for the
 type checker only and do not count.
 """
@@ -12,7 +12,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-FLOORS = {"core": 0, "meta": 1, "webhook": 2, "table": 3, "processor": 4, "sender": 4, "events": 4}
+FLOORS = {
+    "core": 0,
+    "meta": 1,
+    "webhook": 2,
+    "table": 3,
+    "processor": 4,
+    "sender": 4,
+    "events": 4,
+    "media": 4,
+}
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,7 @@ def test_every_function_has_its_own_role(policies: dict[str, list[ResolvedPolicy
         "SenderFunction",
         "PublisherFunction",
         "ReplyBotFunction",
+        "MediaFunction",
     }
 
 
@@ -138,6 +139,11 @@ def test_sender_writes_only_its_own_items_and_reads_only_the_access_token(
         ("dynamodb:UpdateItem", f"{TABLE}[IDEMPOTENCY#*,MSG#*,PACE#*]"),
         ("dynamodb:DeleteItem", f"{TABLE}[SEND#*]"),
         ("dynamodb:Scan", f"{TABLE}/index/consent"),
+        # Media sent by s3_uri, and the media ids of their uploads by content hash.
+        ("s3:GetObject", f"{BUCKET}/media/*"),
+        ("s3:GetObject", f"{BUCKET}/outbound/*"),
+        ("dynamodb:GetItem", f"{TABLE}[MEDIAUPLOAD#*]"),
+        ("dynamodb:PutItem", f"{TABLE}[MEDIAUPLOAD#*]"),
         ("sqs:SendMessage", f"{QUEUE}OutboundQueue"),
         ("secretsmanager:GetSecretValue", secret_arn(pairs, "AccessTokenSecret")),
         # EventInvokeConfig's OnFailure destination.
@@ -173,6 +179,23 @@ def test_reply_bot_only_puts_send_requests_on_the_bus(policies: dict[str, list[R
             "events:PutEvents",
             f"arn:aws:events:{REGION}:{ACCOUNT_ID}:event-bus/whatsapp-cloud-events{{whatsapp.send-requests}}",
         ),
+    }
+
+
+def test_media_keeps_media_records_them_on_messages_and_reads_only_the_access_token(
+    policies: dict[str, list[ResolvedPolicy]],
+) -> None:
+    pairs = grants(policies["MediaFunction"])
+    assert pairs == {
+        *own_logs_and_traces("media"),
+        ("s3:PutObject", f"{BUCKET}/media/*"),
+        # HeadObject: a content kept before is not put again.
+        ("s3:GetObject", f"{BUCKET}/media/*"),
+        ("dynamodb:GetItem", f"{TABLE}[CONTACT#*]"),
+        ("dynamodb:UpdateItem", f"{TABLE}[CONTACT#*]"),
+        ("secretsmanager:GetSecretValue", secret_arn(pairs, "AccessTokenSecret")),
+        # EventInvokeConfig's OnFailure destination.
+        ("sqs:SendMessage", f"{QUEUE}MediaDeadLetterQueue"),
     }
 
 

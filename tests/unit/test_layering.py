@@ -47,6 +47,7 @@ def test_the_sender_function_does_not_load_the_webhook_payload_models() -> None:
         "import os, sys\n"
         "os.environ.update(TABLE_NAME='t', ACCESS_TOKEN_SECRET_ARN='s', GRAPH_API_URL='https://graph.test',"
         " GRAPH_API_VERSION='v21.0', WHATSAPP_PHONE_NUMBER_ID='123456789012345', OUTBOUND_QUEUE_URL='q',"
+        " MEDIA_BUCKET='b',"
         " REMINDER_TEMPLATE_NAME='r', REMINDER_TEMPLATE_LANGUAGE='en', REMINDER_NAME_FALLBACK='there',"
         " AWS_DEFAULT_REGION='us-east-1')\n"
         "from walocal.template import Template\n"

@@ -174,12 +174,12 @@ E164 = "must be 8 to 15 digits (E.164 without '+')"
         pytest.param(text(text={"body": ""}), [("text.body", "must not be empty")], id="text-empty-body"),
         pytest.param(
             {"to": TO, "type": "image", "image": {"link": "https://example.com/a.jpg", "id": "123"}},
-            [("image", "set exactly one of 'link' or 'id'")],
+            [("image", "set exactly one of 'link', 'id' or 's3_uri'")],
             id="image-link-and-id",
         ),
         pytest.param(
             {"to": TO, "type": "audio", "audio": {}},
-            [("audio", "set exactly one of 'link' or 'id'")],
+            [("audio", "set exactly one of 'link', 'id' or 's3_uri'")],
             id="audio-no-source",
         ),
         pytest.param(

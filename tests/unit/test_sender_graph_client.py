@@ -22,7 +22,7 @@ from urllib3.exceptions import (
     SSLError,
 )
 
-from wacloud.sender.graph_client import (
+from wacloud.meta.graph_client import (
     MAX_RETRY_AFTER_SECONDS,
     GraphClient,
     GraphEndpoint,

@@ -61,6 +61,7 @@ def test_sam_translates_the_mode_onto_every_function(template: Template, mode: s
         "SenderFunction",
         "PublisherFunction",
         "ReplyBotFunction",
+        "MediaFunction",
     }
     for name, properties in functions.items():
         # CloudFormation resolves the reference to Active or PassThrough, both Lambda's own modes.
@@ -74,7 +75,14 @@ def test_each_role_may_send_traces_only_while_tracing_is_on(template: Template) 
     }
     cfn = translate(template, {"PhoneNumberId": "123456789012345"})
     roles = {properties["Role"]["Fn::GetAtt"][0] for properties in _functions(cfn).values()}
-    assert roles == {"WebhookRole", "ProcessorRole", "SenderRole", "PublisherRole", "ReplyBotRole"}
+    assert roles == {
+        "WebhookRole",
+        "ProcessorRole",
+        "SenderRole",
+        "PublisherRole",
+        "ReplyBotRole",
+        "MediaRole",
+    }
     for role in roles:
         [statement] = _trace_statements(cfn["Resources"][role])
         condition, _, otherwise = statement["Fn::If"]

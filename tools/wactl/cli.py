@@ -13,6 +13,7 @@ from wactl import (
     events,
     failed,
     forget,
+    media,
     migrate,
     raw,
     reminders,
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     cost.register(commands, common)
     forget.register(commands, common)
     doctor.register(commands, common)
+    media.register(commands, common)
     return parser
 
 

@@ -11,7 +11,9 @@ import argparse
 import time
 from typing import Any
 
+from wacloud.meta.media import MEDIA_TYPES
 from wacloud.sender.policy import WINDOW_SECONDS, window_open
+from wacloud.table.media import media_view
 from wactl.arguments import positive_int
 from wactl.errors import WactlError
 from wactl.output import Output, ago, plain, shorten, table, utc
@@ -84,6 +86,28 @@ def profile_lines(summary: dict[str, Any], now: float) -> list[str]:
     return lines
 
 
+def media_lines(messages: list[dict[str, Any]]) -> list[str]:
+    """Where the media of the listed messages are: the bucket's object, or why there is none."""
+    rows = []
+    for item in messages:
+        if item.get("direction") != "inbound" or item.get("type") not in MEDIA_TYPES:
+            continue
+        media = item.get("media") or {}
+        state = str(media.get("state") or "pending")
+        where = media.get("s3_uri") or media.get("reason") or "not kept yet"
+        size = f"{int(media['size'])} bytes" if media.get("size") is not None else "-"
+        rows.append(
+            [str(item.get("wamid", "-")), state, str(media.get("mime_type") or "-"), size, str(where)]
+        )
+    if not rows:
+        return []
+    return [
+        "",
+        "Media (wactl media get <wamid> downloads one):",
+        *table(["WAMID", "STATE", "TYPE", "SIZE", "WHERE"], rows),
+    ]
+
+
 # ------------------------------------------------------------------------------ command line
 def register(
     commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
@@ -134,6 +158,10 @@ def _conversation_command(args: argparse.Namespace, out: Output) -> int:
         )
     now = time.time()
     summary = profile_summary(profile, now)
+    for item in messages:
+        media = media_view(item.get("media"))
+        if media is not None:
+            item["media"] = media
     document = {
         "target": target.description,
         "wa_id": wa_id,
@@ -161,6 +189,7 @@ def _conversation_command(args: argparse.Namespace, out: Output) -> int:
             for item in messages
         ]
         lines += table(["TIME (UTC)", "DIR", "TYPE", "STATUS", "WAMID", "TEXT"], rows)
+        lines += media_lines(messages)
     out.result(document, lines)
     return 0
 

@@ -8,15 +8,20 @@ rules (24-hour window, opt-out, idempotency), sends, records, and answers one re
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import mimetypes
 import sys
 from pathlib import Path
 from typing import Any
 
-from wactl.errors import WactlError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from wacloud.meta.media import upload_problem
+from wactl.errors import WactlError, reason
 from wactl.invoke import invoke_sender
 from wactl.output import Output, table
-from wactl.target import OUTPUT_SENDER, from_arguments
+from wactl.target import OUTPUT_BUCKET, OUTPUT_SENDER, Target, from_arguments
 
 
 class RequestError(WactlError):
@@ -38,15 +43,22 @@ def build_request(args: argparse.Namespace) -> dict[str, Any]:
         if clashing:
             raise RequestError(f"--file FILE holds the whole request; leave out {', '.join(clashing)}")
         return _read_request(args.request_file)
-    kinds = [flag for flag in ("--text", "--template", "--image-url") if _given(args, flag)]
+    kinds = [
+        flag
+        for flag in ("--text", "--template", "--image-url", "--image", "--document")
+        if _given(args, flag)
+    ]
     if len(kinds) != 1:
-        raise RequestError("give one of --text, --template NAME, --image-url URL or --file FILE")
+        raise RequestError(
+            "give one of --text, --template NAME, --image-url URL, --image FILE, --document FILE "
+            "or --file FILE"
+        )
     if not args.to:
         raise RequestError("--to is needed: the contact's phone number, e.g. 16505551234")
     if (args.language is not None or args.param) and not args.template:
         raise RequestError("--language and --param go with --template")
-    if args.caption is not None and not args.image_url:
-        raise RequestError("--caption goes with --image-url")
+    if args.caption is not None and not (args.image_url or args.image or args.document):
+        raise RequestError("--caption goes with --image-url, --image or --document")
     request: dict[str, Any] = {"to": args.to.lstrip("+"), **_content(args)}
     if args.reply_to:
         request["context"] = {"message_id": args.reply_to}
@@ -64,10 +76,46 @@ def _content(args: argparse.Namespace) -> dict[str, Any]:
             parameters = [{"type": "text", "text": value} for value in args.param]
             template["components"] = [{"type": "body", "parameters": parameters}]
         return {"type": "template", "template": template}
-    image = {"link": args.image_url}
+    kind = "document" if args.document is not None else "image"
+    # A file's s3_uri is known once it is in the bucket (stage_media_file).
+    media: dict[str, Any] = {"link": args.image_url} if args.image_url is not None else {"s3_uri": None}
     if args.caption is not None:
-        image["caption"] = args.caption
-    return {"type": "image", "image": image}
+        media["caption"] = args.caption
+    if args.document is not None:
+        media["filename"] = Path(args.document).name
+    return {"type": kind, kind: media}
+
+
+def media_file(args: argparse.Namespace) -> tuple[str, Path, str] | None:
+    """The local file to send (kind, path, MIME type), checked against Meta's limits before any upload."""
+    kind = "image" if args.image is not None else "document" if args.document is not None else None
+    if kind is None or args.request_file is not None:
+        return None
+    path = Path(args.image if kind == "image" else args.document)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise RequestError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    mime_type = mimetypes.guess_type(path.name)[0] or ""
+    problem = upload_problem(kind, mime_type, size)
+    if problem is not None:
+        raise RequestError(f"{path}: {problem}")
+    return kind, path, mime_type
+
+
+def stage_media_file(target: Target, kind: str, path: Path, mime_type: str) -> str:
+    """Put the file in the stack's bucket under its content's hash; the sender uploads it to Meta
+    once per content and sends it by id. Its ``s3_uri``."""
+    bucket = target.payload_bucket
+    if not bucket:
+        raise WactlError(f"{target.description} has no {OUTPUT_BUCKET}")
+    data = path.read_bytes()
+    key = f"outbound/{hashlib.sha256(data).hexdigest()}"
+    try:
+        target.client("s3").put_object(Bucket=bucket, Key=key, Body=data, ContentType=mime_type)
+    except (BotoCoreError, ClientError) as exc:
+        raise WactlError(f"could not put {path} in s3://{bucket}/{key} ({reason(exc)})") from exc
+    return f"s3://{bucket}/{key}"
 
 
 def _given(args: argparse.Namespace, flag: str) -> bool:
@@ -75,7 +123,7 @@ def _given(args: argparse.Namespace, flag: str) -> bool:
 
 
 def _content_options(args: argparse.Namespace) -> list[str]:
-    flags = ("--text", "--template", "--image-url", "--caption", "--language")
+    flags = ("--text", "--template", "--image-url", "--image", "--document", "--caption", "--language")
     return [flag for flag in flags if _given(args, flag)] + (["--param"] if args.param else [])
 
 
@@ -108,6 +156,7 @@ def register(
         "  wactl send --local --to 16505551234 --text 'Your order shipped'\n"
         "  wactl send --local --to 16505551234 --template daily_reminder --param Kerry\n"
         "  wactl send --local --to 16505551234 --image-url https://example.com/a.jpg --caption Menu\n"
+        "  wactl send --local --to 16505551234 --image menu.jpg --caption Menu\n"
         "  wactl send --local --file events/sender/batch.json --json",
     )
     send.add_argument(
@@ -129,7 +178,14 @@ def register(
         help="a body parameter of the template, in order; repeat for each",
     )
     send.add_argument("--image-url", metavar="URL", help="an image message with this link")
-    send.add_argument("--caption", help="the image's caption")
+    send.add_argument(
+        "--image",
+        metavar="FILE",
+        help="an image message of this local file (JPEG or PNG, 5 MB at most): put in the stack's bucket, "
+        "uploaded to Meta once per content by the sender and sent by media id",
+    )
+    send.add_argument("--document", metavar="FILE", help="a document message of this local file, as --image")
+    send.add_argument("--caption", help="the image's or document's caption")
     send.add_argument("--reply-to", metavar="WAMID", help="reply to this message (quoted in the chat)")
     send.add_argument(
         "--idempotency-key",
@@ -141,7 +197,12 @@ def register(
 
 def _send_command(args: argparse.Namespace, out: Output) -> int:
     request = build_request(args)
-    target = from_arguments(args, needs=[OUTPUT_SENDER])
+    media = media_file(args)
+    target = from_arguments(args, needs=[OUTPUT_SENDER, OUTPUT_BUCKET] if media else [OUTPUT_SENDER])
+    if media is not None:
+        kind, path, mime_type = media
+        out.progress(f"Putting {path} in the stack's bucket ...")
+        request[kind]["s3_uri"] = stage_media_file(target, kind, path, mime_type)
     count = len(request["messages"]) if isinstance(request.get("messages"), list) else 1
     out.progress(f"Sending {count} message{'s' if count != 1 else ''} through {target.sender_function} ...")
     invocation = invoke_sender(target, request)

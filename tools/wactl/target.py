@@ -158,6 +158,9 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--sender-function", metavar="NAME", help="invoke this sender function, skip the lookup"
     )
+    group.add_argument(
+        "--payload-bucket", metavar="NAME", help="use this payload bucket (media), skip the lookup"
+    )
 
 
 def from_arguments(args: argparse.Namespace, needs: Collection[str] = QUEUES) -> Target:
@@ -288,6 +291,7 @@ def _given(args: argparse.Namespace) -> dict[str, str]:
         OUTPUT_DEAD_LETTER_QUEUE: args.dead_letter_queue_url,
         OUTPUT_TABLE: args.table_name,
         OUTPUT_SENDER: args.sender_function,
+        OUTPUT_BUCKET: args.payload_bucket,
     }
     return {output: str(value) for output, value in named.items() if value}
 

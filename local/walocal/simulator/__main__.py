@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import logging
+import mimetypes
 import os
 import signal
 import sys
@@ -48,6 +50,21 @@ def _parser() -> argparse.ArgumentParser:
     body = inbound.add_mutually_exclusive_group(required=True)
     body.add_argument("--text", help="a text message with this body")
     body.add_argument("--json", type=Path, help="a file holding the message object, as in Meta's webhook")
+    body.add_argument("--image", action="store_true", help="an image (generated, or --media-file)")
+    body.add_argument("--voice", action="store_true", help="a voice note (generated, or --media-file)")
+    body.add_argument("--document", action="store_true", help="a document (generated, or --media-file)")
+    body.add_argument("--video", action="store_true", help="a video (generated, or --media-file)")
+    body.add_argument("--sticker", action="store_true", help="a sticker (generated, or --media-file)")
+    inbound.add_argument("--caption", help="the media's caption")
+    inbound.add_argument("--media-file", type=Path, help="send this file's bytes as the media")
+    inbound.add_argument("--mime-type", help="the media file's MIME type (guessed from its name)")
+    inbound.add_argument(
+        "--media-fault",
+        choices=("expired_url", "wrong_sha256", "gone", "oversize", "server_error"),
+        help="how the media misbehaves when downloaded: its first URL expired, its bytes do not match "
+        "the sha256, Meta no longer has it, Meta says it is larger than any media may be, or its first "
+        "lookup fails with HTTP 500",
+    )
     inbound.add_argument("--timeout", type=float, default=10.0)
     return parser
 
@@ -84,8 +101,10 @@ def _inbound(args: argparse.Namespace) -> int:
             print(f"{args.json}: expected a JSON object", file=sys.stderr)
             return 2
         message = loaded
-    else:
+    elif args.text is not None:
         message = {"type": "text", "text": {"body": args.text}}
+    else:
+        message = _media_message(args)
     message["from"] = args.sender
     if args.name:
         message["name"] = args.name
@@ -100,6 +119,23 @@ def _inbound(args: argparse.Namespace) -> int:
     if response.status_code != 200:
         return 2
     return 0 if response.json().get("delivered") else 1
+
+
+def _media_message(args: argparse.Namespace) -> dict[str, Any]:
+    kind = next(k for k in ("image", "voice", "document", "video", "sticker") if getattr(args, k))
+    kind = "audio" if kind == "voice" else kind
+    body: dict[str, Any] = {"caption": args.caption} if args.caption and kind != "audio" else {}
+    media: dict[str, Any] = {}
+    if args.media_file is not None:
+        media["data_base64"] = base64.b64encode(args.media_file.read_bytes()).decode("ascii")
+        media["mime_type"] = args.mime_type or mimetypes.guess_type(args.media_file.name)[0]
+        media["filename"] = args.media_file.name
+    if args.media_fault:
+        media["fault"] = args.media_fault
+    message: dict[str, Any] = {"type": kind, kind: body}
+    if media:
+        message["media"] = media
+    return message
 
 
 if __name__ == "__main__":

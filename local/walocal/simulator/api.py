@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hmac
 import json
 import random
@@ -16,6 +17,7 @@ from . import errors, statuses
 from .chaos import ChaosError, changed, chaos_of
 from .config import SimulatorConfig
 from .ids import new_wamid
+from .media import DOWNLOAD_PATH, FAULTS, MEDIA_TYPES, MediaStore, generated, multipart
 from .state import SimulatorState
 from .validation import MarkRead, parse_request
 from .webhooks import DeliveryResult, Outgoing, WebhookDispatcher, inbound_payload, statuses_payload
@@ -24,6 +26,8 @@ _MESSAGES_PATH = re.compile(r"^/v\d+(?:\.\d+)?/([^/]+)/messages/?$")
 _SUBSCRIBED_APPS_PATH = re.compile(r"^/v\d+(?:\.\d+)?/([^/]+)/subscribed_apps/?$")
 # The app the business account's webhooks go to: the local runtime's, subscribed from the start.
 LOCAL_APP = {"whatsapp_business_api_data": {"id": "1234567890123456", "name": "Local app"}}
+_MEDIA_UPLOAD_PATH = re.compile(r"^/v\d+(?:\.\d+)?/([^/]+)/media/?$")
+_MEDIA_PATH = re.compile(r"^/v\d+(?:\.\d+)?/(\d+)/?$")
 CONTROL_PREFIX = "/_simulator"
 
 
@@ -44,6 +48,9 @@ class Request:
 class Response:
     status: int
     body: Any
+    # Bytes answered as they are (a media download) instead of ``body`` as JSON.
+    raw: bytes | None = None
+    content_type: str = "application/json; charset=UTF-8"
 
 
 class GraphApi:
@@ -53,9 +60,11 @@ class GraphApi:
         state: SimulatorState,
         dispatcher: WebhookDispatcher,
         stopping: threading.Event,
+        media: MediaStore,
     ) -> None:
         self._config = config
         self._state = state
+        self._media = media
         self._dispatcher = dispatcher
         self._stopping = stopping
         self._rng = random.Random(config.seed)  # noqa: S311 - chaos, not secrets: reproducible by seed
@@ -83,7 +92,7 @@ class GraphApi:
         if subscription is not None:
             return self._subscribed_apps(request, subscription.group(1))
         if match is None:
-            raise errors.unknown_path(request.path)
+            return self._media_request(request)
         method = request.method.lower()
         if match.group(1) != self._config.phone_number_id:
             raise errors.unknown_object(match.group(1), method)
@@ -124,6 +133,30 @@ class GraphApi:
         if request.method == "POST":
             return Response(200, {"success": True})
         return Response(200, {"data": [LOCAL_APP]})
+
+    def _media_request(self, request: Request) -> Response:
+        """Upload, look up, download and delete media, as the Cloud API and its CDN do."""
+        if request.path == DOWNLOAD_PATH and request.method == "GET":
+            media = self._media.download(request.query)
+            return Response(200, None, raw=self._media.served_bytes(media), content_type=media.mime_type)
+        upload = _MEDIA_UPLOAD_PATH.match(request.path)
+        if upload is not None:
+            if upload.group(1) != self._config.phone_number_id:
+                raise errors.unknown_object(upload.group(1), request.method.lower())
+            if request.method != "POST":
+                raise errors.GraphError(100, "Unsupported request.", error_type="GraphMethodException")
+            fields, file = multipart(request.header("Content-Type"), request.body)
+            if file is None:
+                raise errors.missing_parameter("file")
+            return Response(200, {"id": self._media.upload(fields, file).id})
+        lookup = _MEDIA_PATH.match(request.path)
+        if lookup is not None and request.method == "GET":
+            base_url = f"http://{request.header('Host') or f'{self._config.host}:{self._config.port}'}"
+            return Response(200, self._media.describe(lookup.group(1), base_url))
+        if lookup is not None and request.method == "DELETE":
+            self._media.delete(lookup.group(1))
+            return Response(200, {"success": True})
+        raise errors.unknown_path(request.path)
 
     def _authenticate(self, request: Request) -> None:
         scheme, _, token = request.header("Authorization").partition(" ")
@@ -189,7 +222,11 @@ class GraphApi:
             return Response(200, self._state.snapshot(recipients[0] if recipients else None))
         if route == "/messages" and request.method == "DELETE":
             self._state.reset()
+            self._media.reset()
             return Response(200, {"reset": True})
+        if route == "/media" and request.method == "GET":
+            origins = request.query.get("origin")
+            return Response(200, {"media": self._media.listing(origins[0] if origins else None)})
         if route == "/inbound" and request.method == "POST":
             return self._inbound(request)
         if route == "/arrivals" and request.method == "GET":
@@ -198,7 +235,7 @@ class GraphApi:
             return Response(200, chaos_of(self._config))
         if route == "/chaos" and request.method == "PUT":
             return self._change_chaos(request)
-        if route in ("/health", "/messages", "/inbound", "/chaos", "/arrivals"):
+        if route in ("/health", "/messages", "/inbound", "/chaos", "/arrivals", "/media"):
             return _control_error(405, f"{request.method} is not allowed on {request.path}")
         return _control_error(404, f"no simulator endpoint {request.path}")
 
@@ -229,7 +266,7 @@ class GraphApi:
         extra = {
             key: value
             for key, value in data.items()
-            if key not in ("from", "name", "id", "timestamp", "type")
+            if key not in ("from", "name", "id", "timestamp", "type", "media")
         }
         message: dict[str, Any] = {
             "from": wa_id,
@@ -242,6 +279,10 @@ class GraphApi:
             text = message.get("text")
             if not isinstance(text, dict) or not isinstance(text.get("body"), str):
                 return _control_error(400, "a text message needs text.body")
+        if message["type"] in MEDIA_TYPES:
+            problem = self._attach_media(message, data.get("media"))
+            if problem is not None:
+                return _control_error(400, problem)
 
         message_id = str(message["id"])
         self._state.add_inbound(
@@ -260,6 +301,36 @@ class GraphApi:
         if result.error is not None:
             answer["error"] = result.error
         return Response(200, answer)
+
+    def _attach_media(self, message: dict[str, Any], options: Any) -> str | None:
+        """Give a contact's media message what Meta's webhook carries: the media id of bytes kept
+        here (generated, or ``media.data_base64``), its type and its sha256. Returns a problem."""
+        kind = str(message["type"])
+        body = message.get(kind) or {}
+        options = options if isinstance(options, dict) else {}
+        if not isinstance(body, dict):
+            return f"{kind} must be an object"
+        if body.get("id"):
+            return None  # a media id of the caller's own: sent as it is
+        fault = options.get("fault")
+        if fault is not None and fault not in FAULTS:
+            return f"media.fault must be one of {', '.join(FAULTS)}"
+        data, mime_type, filename = generated(kind)
+        if options.get("data_base64") is not None:
+            try:
+                data = base64.b64decode(str(options["data_base64"]), validate=True)
+            except ValueError:
+                return "media.data_base64 is not base64"
+            mime_type = str(options.get("mime_type") or mime_type)
+            filename = options.get("filename") or filename
+        media = self._media.add(data, mime_type, "inbound", filename=filename, fault=fault)
+        body = {**body, "id": media.id, "mime_type": mime_type, "sha256": media.sha256_base64}
+        if kind == "audio":
+            body.setdefault("voice", True)
+        if kind == "document" and filename:
+            body.setdefault("filename", filename)
+        message[kind] = body
+        return None
 
     def _record_inbound(self, message_id: str, result: DeliveryResult) -> None:
         self._state.update_inbound(message_id, webhook_status=result.http_status, attempts=result.attempts)

@@ -76,6 +76,8 @@ class SimulatorConfig:
     error_probability: float = 0.0
     timeout_probability: float = 0.0
     hang_seconds: float = 30.0
+    # How long a media download URL works, as Meta's (about five minutes).
+    media_url_ttl: float = 300.0
     expired_tokens: frozenset[str] = frozenset()
     webhook_timeout: float = 5.0
     webhook_retries: int = 3
@@ -94,7 +96,8 @@ class SimulatorConfig:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")
-        for name in ("sent_delay", "delivered_delay", "read_delay", "latency", "hang_seconds"):
+        durations = ("sent_delay", "delivered_delay", "read_delay", "latency", "hang_seconds")
+        for name in (*durations, "media_url_ttl"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
         if self.pricing_model not in PRICING_MODELS:
@@ -216,6 +219,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "error_probability": float,
     "timeout_probability": float,
     "hang_seconds": float,
+    "media_url_ttl": float,
     "expired_tokens": _parse_set,
     "webhook_timeout": float,
     "webhook_retries": int,

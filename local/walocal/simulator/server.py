@@ -15,12 +15,15 @@ from walocal.http_reply import ReplyingHandler
 from .api import GraphApi, Request, Response
 from .config import SimulatorConfig
 from .delayed import DelayedCalls
+from .media import MAX_MEDIA_BYTES, MediaStore
 from .state import SimulatorState
 from .webhooks import WebhookDispatcher
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
+# A media upload carries the file: up to Meta's largest limit (documents), with the form around it.
+MAX_UPLOAD_BYTES = MAX_MEDIA_BYTES + 64 * 1024
 
 
 class _HttpServer(ThreadingHTTPServer):
@@ -59,7 +62,9 @@ class _Handler(ReplyingHandler):
 
     def _dispatch(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
+        upload = self.path.split("?", 1)[0].rstrip("/").endswith("/media")
+        limit = MAX_UPLOAD_BYTES if upload else MAX_BODY_BYTES
+        if length > limit:
             self._send(Response(413, {"error": {"message": "request body too large"}}))
             return
         body = self.rfile.read(length) if length > 0 else b""
@@ -81,8 +86,8 @@ class _Handler(ReplyingHandler):
         self._send(response)
 
     def _send(self, response: Response) -> None:
-        payload = json.dumps(response.body).encode("utf-8")
-        self.reply(response.status, payload, {"Content-Type": "application/json; charset=UTF-8"})
+        payload = response.raw if response.raw is not None else json.dumps(response.body).encode("utf-8")
+        self.reply(response.status, payload, {"Content-Type": response.content_type})
 
 
 class GraphApiSimulator:
@@ -98,7 +103,8 @@ class GraphApiSimulator:
         self._stopping = threading.Event()
         self._scheduler = DelayedCalls()
         self._dispatcher = WebhookDispatcher(self.config, self._scheduler)
-        self._api = GraphApi(self.config, self.state, self._dispatcher, self._stopping)
+        self.media = MediaStore(self.config.clock, self.config.media_url_ttl, self.config.max_records)
+        self._api = GraphApi(self.config, self.state, self._dispatcher, self._stopping, self.media)
         self._server: _HttpServer | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()

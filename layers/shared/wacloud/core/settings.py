@@ -183,6 +183,8 @@ class SenderSettings:
     send_max_attempts: int
     send_backoff_base_seconds: float
     reminders: ReminderSettings
+    media_bucket: str
+    """The payload bucket: media sent by ``s3_uri`` are read from it."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SenderSettings:
@@ -201,6 +203,7 @@ class SenderSettings:
             send_max_attempts=int(_number(env, "SEND_MAX_ATTEMPTS", 6, 1)),
             send_backoff_base_seconds=_number(env, "SEND_BACKOFF_BASE_SECONDS", 0.5, 0.0),
             reminders=ReminderSettings.from_env(env),
+            media_bucket=_required(env, "MEDIA_BUCKET"),
         )
 
 
@@ -230,4 +233,36 @@ class ReplyBotSettings:
             send_request_source=_required(env, "SEND_REQUEST_SOURCE"),
             quiet_words=_words(env, "OPT_OUT_KEYWORDS", DEFAULT_OPT_OUT_KEYWORDS)
             + _words(env, "OPT_IN_KEYWORDS", DEFAULT_OPT_IN_KEYWORDS),
+        )
+
+
+@dataclass(frozen=True)
+class MediaSettings:
+    """The media job: where media go, and how it reaches Meta (the sender's token and Graph API)."""
+
+    table_name: str
+    media_bucket: str
+    secret_arn: str
+    secret_max_age_seconds: float
+    graph_api_url: str
+    graph_api_version: str
+    connect_timeout_seconds: float
+    read_timeout_seconds: float
+    download_attempts: int
+    backoff_base_seconds: float
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> MediaSettings:
+        return cls(
+            table_name=_required(env, "TABLE_NAME"),
+            media_bucket=_required(env, "MEDIA_BUCKET"),
+            secret_arn=_required(env, "ACCESS_TOKEN_SECRET_ARN"),
+            secret_max_age_seconds=_number(env, "SECRET_MAX_AGE_SECONDS", 300.0, 0.0),
+            graph_api_url=_required(env, "GRAPH_API_URL").rstrip("/"),
+            graph_api_version=_required(env, "GRAPH_API_VERSION"),
+            connect_timeout_seconds=_number(env, "GRAPH_CONNECT_TIMEOUT_SECONDS", 3.05, 0.1),
+            # A download of the largest media (100 MB) is one read per chunk, each within this.
+            read_timeout_seconds=_number(env, "GRAPH_READ_TIMEOUT_SECONDS", 20.0, 0.1),
+            download_attempts=int(_number(env, "MEDIA_DOWNLOAD_ATTEMPTS", 4, 1)),
+            backoff_base_seconds=_number(env, "MEDIA_BACKOFF_BASE_SECONDS", 0.5, 0.0),
         )

@@ -11,6 +11,7 @@ from wacloud.events.models import (
     AccountEvent,
     ContactUpdated,
     EventDetail,
+    MediaStored,
     MessageReceived,
     PayloadRejected,
     StatusChanged,
@@ -31,6 +32,8 @@ def detail_of(meaning: Meaning, committed_at: int) -> EventDetail:
     seconds) dates what Meta did not."""
     if isinstance(meaning, stream.InboundStored):
         return _message_received(meaning.message)
+    if isinstance(meaning, stream.MediaKept):
+        return _media_stored(meaning)
     if isinstance(meaning, stream.StatusAdvanced):
         return StatusChanged(
             event_id=event_id(f"status:{meaning.wamid}:{meaning.rank}"),
@@ -95,6 +98,27 @@ def _message_received(message: Mapping[str, Any]) -> MessageReceived:
         display_phone_number=_text(message.get("display_phone_number")),
         message=sent if isinstance(sent, dict) else {"value": sent},
         message_s3=_pointer(message.get("raw_s3")),
+    )
+
+
+def _media_stored(meaning: stream.MediaKept) -> MediaStored:
+    media = meaning.media
+    state = str(media.get("state"))
+    bucket, key = _text(media.get("bucket")), _text(media.get("key"))
+    return MediaStored(
+        event_id=event_id(f"media:{meaning.wamid}:{state}:{media.get('sha256') or ''}"),
+        phone_number_id=meaning.phone_number_id,
+        wa_id=meaning.wa_id,
+        timestamp=meaning.timestamp,
+        wamid=meaning.wamid,
+        type=meaning.type,
+        state="stored" if state == "stored" else "unavailable",
+        media_id=str(media.get("media_id") or ""),
+        s3={"bucket": bucket, "key": key, "uri": f"s3://{bucket}/{key}"} if bucket and key else None,
+        size=int(media["size"]) if media.get("size") is not None else None,
+        mime_type=_text(media.get("mime_type")),
+        sha256=_text(media.get("sha256")),
+        reason=_text(media.get("reason")),
     )
 
 

@@ -48,6 +48,25 @@ class MessageReceived(EventDetail):
     )
 
 
+class MediaStored(EventDetail):
+    detail_type: ClassVar[str] = "WhatsApp Media Stored"
+
+    wamid: str = Field(description="The received message the media came with (WhatsApp Message Received).")
+    type: str = Field(description="The message's type: image, audio, video, document or sticker.")
+    state: Literal["stored", "unavailable"] = Field(
+        description="stored: the bytes are in the bucket, verified against Meta's sha256 and size; "
+        "unavailable: Meta no longer had the media when it was asked for it."
+    )
+    media_id: str = Field(description="Meta's media id, as the message carried it.")
+    s3: dict[str, str] | None = Field(
+        None, description='Where the bytes are: `{"bucket", "key", "uri"}` (content-addressed by sha256).'
+    )
+    size: int | None = Field(None, description="Bytes stored.")
+    mime_type: str | None = None
+    sha256: str | None = Field(None, description="Hex SHA-256 of the bytes stored.")
+    reason: str | None = Field(None, description="Why the media is unavailable.")
+
+
 class StatusChanged(EventDetail):
     detail_type: ClassVar[str] = "WhatsApp Message Status Changed"
 
@@ -88,6 +107,7 @@ class PayloadRejected(EventDetail):
 
 DETAILS: tuple[type[EventDetail], ...] = (
     MessageReceived,
+    MediaStored,
     StatusChanged,
     ContactUpdated,
     AccountEvent,

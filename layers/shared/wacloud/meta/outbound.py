@@ -77,6 +77,16 @@ Recipient = Annotated[
     ),
 ]
 Url = Annotated[str, Field(pattern=_URL)]
+# An object of the stack's own bucket: s3://<bucket>/<key>.
+S3Uri = Annotated[
+    str,
+    Field(
+        pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/\S.*$",
+        max_length=1100,
+        description="An object in the stack's payload bucket (media/ or outbound/): the sender uploads it "
+        "to Meta once per content and sends the media id. Never sent to Meta.",
+    ),
+]
 
 
 def _tag(value: Any) -> str | None:
@@ -136,17 +146,21 @@ class _Model(BaseModel):
 
 
 class MediaRef(_Model):
-    """A media object: an uploaded media ``id`` or a public ``link``, exactly one of them."""
+    """A media object: an uploaded media ``id``, a public ``link``, or ``s3_uri``, an object of the
+    stack's bucket (the sender's own field: it uploads the object and sends the id), exactly one."""
 
-    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["id"]}, {"required": ["link"]}]})
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["id"]}, {"required": ["link"]}, {"required": ["s3_uri"]}]}
+    )
 
     id: str | None = Field(default=None, min_length=1)
     link: Url | None = None
+    s3_uri: S3Uri | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
-        if (self.id is None) == (self.link is None):
-            raise PydanticCustomError("media_source", "set exactly one of 'link' or 'id'")
+        if sum(source is not None for source in (self.id, self.link, self.s3_uri)) != 1:
+            raise PydanticCustomError("media_source", "set exactly one of 'link', 'id' or 's3_uri'")
         return self
 
 

@@ -8,7 +8,7 @@ For each item, in order:
 2. Rules (:mod:`wacloud.sender.policy`): the 24-hour window and opt-out, decided locally.
 3. Delivery: the phone number's turn (its rate limit, shared by every instance), then the Graph
    API. A request is sent again only after a failure that proves Meta did not take it
-   (:mod:`wacloud.sender.graph_client`), per Meta's remedy for the error and within the
+   (:mod:`wacloud.meta.graph_client`), per Meta's remedy for the error and within the
    invocation's deadline (:mod:`wacloud.sender.retry`).
    After a read timeout or an answer that cannot be read the outcome is unknown, and the item is
    never sent again automatically: Meta has no idempotency of its own.
@@ -31,6 +31,7 @@ from typing import Any
 from wacloud.core.errors import WaCloudError
 from wacloud.core.metrics import metrics
 from wacloud.core.observability import log_failure, logger
+from wacloud.meta.access_token import RECHECK_SECONDS, AccessTokens, CredentialSource
 from wacloud.meta.error_codes import (
     PAIR_RATE_LIMIT,
     RETRY_TOMORROW,
@@ -39,9 +40,9 @@ from wacloud.meta.error_codes import (
     classify,
     pair_limit_delay,
 )
+from wacloud.meta.graph_client import GraphApiError, GraphClient, GraphOutcomeUnknownError
 from wacloud.meta.outbound import STATUS_FAILED, OutboundItem, SendError, SendResponse, SendResult
-from wacloud.sender.access_token import RECHECK_SECONDS, AccessTokens, CredentialSource
-from wacloud.sender.graph_client import GraphApiError, GraphClient, GraphOutcomeUnknownError
+from wacloud.sender.media_upload import MediaUploads, s3_source
 from wacloud.sender.policy import refusal
 from wacloud.sender.rate_limit import Pacer
 from wacloud.sender.retry import Deadline, RetryPolicy
@@ -129,10 +130,12 @@ class MessageSender:
         limiter: Pacer,
         *,
         retry: RetryPolicy | None = None,
+        uploads: MediaUploads | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._graph = graph
+        self._uploads = uploads
         self._tokens = AccessTokens(credentials, clock=clock)
         self._store = store
         self._ledger = ledger
@@ -212,6 +215,18 @@ class MessageSender:
         if refused is not None:
             logger.info("send refused by rule", extra={"to": item.recipient, "code": refused.code})
             return refused
+        if s3_source(body) is not None:
+            if self._uploads is None:
+                return SendError(
+                    code=LOCAL_ERROR,
+                    title="Media from S3 not configured",
+                    message="nothing was sent.",
+                    retryable=False,
+                )
+            resolved = self._uploads.resolve(body, lambda: self._token(None))
+            if isinstance(resolved, SendError):
+                return resolved
+            body = resolved
         answer = self._deliver(body, deadline, item, progress)
         if not isinstance(answer, dict):
             return answer

@@ -33,8 +33,8 @@ from pydantic import ValidationError
 from wacloud.core.errors import WaCloudError
 from wacloud.core.observability import logger
 from wacloud.core.settings import ReminderSettings
+from wacloud.meta.access_token import AccessTokenRejected
 from wacloud.meta.outbound import Problem, SendRequestError, SendResponse, parse_send_request
-from wacloud.sender.access_token import AccessTokenRejected
 from wacloud.sender.delivery import MessageSender, RetryBy, SendReport
 from wacloud.sender.queue import OutboundQueue
 from wacloud.sender.reminders import (

@@ -21,8 +21,10 @@ from wacloud.table.keys import (
     PROFILE_SK,
     RAW_SK,
     UNTYPED_SK_PREFIX,
+    inbound_of,
     wa_id_of,
 )
+from wacloud.table.media import media_view
 
 _CONTACT = "CONTACT#"
 _MESSAGE = "MSG#"
@@ -52,6 +54,18 @@ class InboundStored:
     """A message a contact sent, stored for the first time (the item as readers see it)."""
 
     message: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class MediaKept:
+    """What became of a received message's media: stored in the bucket, or unavailable at Meta."""
+
+    wa_id: str
+    wamid: str
+    timestamp: int
+    type: str
+    phone_number_id: str | None
+    media: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -102,7 +116,7 @@ class PayloadRejected:
     kind: str | None = None
 
 
-Meaning = InboundStored | StatusAdvanced | ContactChanged | FieldEventStored | PayloadRejected
+Meaning = InboundStored | MediaKept | StatusAdvanced | ContactChanged | FieldEventStored | PayloadRejected
 
 
 def meanings(change: TableChange) -> list[Meaning]:
@@ -112,7 +126,10 @@ def meanings(change: TableChange) -> list[Meaning]:
     if new is None:
         return []  # a removal (TTL, an operator) is bookkeeping, never news
     if pk.startswith(_CONTACT) and sk.startswith(INBOUND_SK_PREFIX):
-        return [_inbound(new)] if change.name == "INSERT" else []
+        if change.name == "INSERT":
+            return [_inbound(new)]
+        kept = _media_kept(pk, sk, change.old or {}, new)
+        return [kept] if kept is not None else []
     if pk.startswith(_CONTACT) and sk == PROFILE_SK:
         return list(_profile_changes(wa_id_of(pk), change.old or {}, new))
     if pk.startswith(_MESSAGE) and sk == MESSAGE_SK:
@@ -136,6 +153,32 @@ def _inbound(new: Mapping[str, Any]) -> InboundStored:
     from wacloud.table.items import inbound_view  # noqa: PLC0415 (models load only for messages)
 
     return InboundStored(inbound_view(new))
+
+
+def _media_kept(pk: str, sk: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> MediaKept | None:
+    """The media job's record, when it is new; or the record a redelivered webhook's put of the
+    message just dropped (the put holds only what the webhook says): said again, so that the media
+    function puts it back, and consumers see the same event again (same id)."""
+    media = media_view(new.get("media"))
+    before = media_view(old.get("media"))
+    if media is None:
+        media = before  # dropped by a put of the message: the record, again
+    elif before is not None and (before.get("state"), before.get("sha256")) == (
+        media.get("state"),
+        media.get("sha256"),
+    ):
+        return None
+    if media is None:
+        return None
+    timestamp, wamid = inbound_of(sk)
+    return MediaKept(
+        wa_id=wa_id_of(pk),
+        wamid=wamid,
+        timestamp=timestamp,
+        type=str(new.get("type") or "unknown"),
+        phone_number_id=_text(new.get("phone_number_id")),
+        media=media,
+    )
 
 
 def _status_advanced(wamid: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> StatusAdvanced | None:

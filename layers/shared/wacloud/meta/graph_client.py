@@ -71,6 +71,10 @@ class GraphUnreachableError(WaCloudError):
     retryable = True
 
 
+class MediaTooLargeError(WaCloudError):
+    """A media download went past the size it may have: stopped before it filled the memory."""
+
+
 class GraphRequestError(WaCloudError):
     """The request could not be built (an access token or URL HTTP refuses): nothing was sent."""
 
@@ -88,6 +92,13 @@ class GraphEndpoint:
     @property
     def messages_url(self) -> str:
         return f"{self.base_url.rstrip('/')}/{self.version}/{self.phone_number_id}/messages"
+
+    @property
+    def media_upload_url(self) -> str:
+        return f"{self.base_url.rstrip('/')}/{self.version}/{self.phone_number_id}/media"
+
+    def object_url(self, object_id: str) -> str:
+        return f"{self.base_url.rstrip('/')}/{self.version}/{object_id}"
 
 
 class GraphClient:
@@ -115,15 +126,62 @@ class GraphClient:
 
     def post_message(self, body: dict[str, Any], access_token: str) -> dict[str, Any]:
         """POST one message body: Meta's JSON answer, or one of this module's errors (see above)."""
+        return self._json_request("POST", self._endpoint.messages_url, access_token, json=body)
+
+    def get_object(self, object_id: str, access_token: str) -> dict[str, Any]:
+        """GET a Graph object (a media id: its URL, type, size and sha256)."""
+        return self._json_request("GET", self._endpoint.object_url(object_id), access_token)
+
+    def upload_media(self, data: bytes, mime_type: str, filename: str, access_token: str) -> dict[str, Any]:
+        """POST a file to the phone number's media, multipart as Meta takes it: ``{"id": ...}``."""
+        return self._json_request(
+            "POST",
+            self._endpoint.media_upload_url,
+            access_token,
+            data={"messaging_product": "whatsapp", "type": mime_type},
+            files={"file": (filename, data, mime_type)},
+        )
+
+    def download(self, url: str, access_token: str, max_bytes: int) -> bytes:
+        """GET a media download URL with the bearer token: the bytes, at most ``max_bytes`` of them
+        (a larger answer is refused as it streams, before it fills the memory)."""
         try:
-            response = self._session.post(
-                self._endpoint.messages_url,
-                json=body,
+            with self._session.get(
+                url,
+                headers={"Authorization": f"Bearer {access_token}"},
+                timeout=self._timeout,
+                allow_redirects=False,
+                stream=True,
+            ) as response:
+                if response.status_code != HTTPStatus.OK:
+                    self._json_answer(response)  # raises Meta's error, or one of the status's
+                    raise GraphOutcomeUnknownError(f"the media download answered HTTP {response.status_code}")
+                chunks: list[bytes] = []
+                size = 0
+                for chunk in response.iter_content(chunk_size=1 << 20):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise MediaTooLargeError(f"the media download is larger than {max_bytes} bytes")
+                    chunks.append(chunk)
+                return b"".join(chunks)
+        except _UNSENDABLE as exc:
+            raise GraphRequestError(f"the media download cannot be made ({type(exc).__name__})") from exc
+        except requests.RequestException as exc:
+            if never_sent(exc):
+                raise GraphUnreachableError(f"media download unreachable ({type(exc).__name__})") from exc
+            raise GraphOutcomeUnknownError(f"no answer to the media download ({type(exc).__name__})") from exc
+
+    def _json_request(self, method: str, url: str, access_token: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            response = self._session.request(
+                method,
+                url,
                 headers={"Authorization": f"Bearer {access_token}"},
                 timeout=self._timeout,
                 # A redirect is no answer of the Graph API's (a misconfigured http:// URL, a
                 # portal): followed, the POST would become a GET somewhere else.
                 allow_redirects=False,
+                **kwargs,
             )
         except _UNSENDABLE as exc:
             raise GraphRequestError(f"the Graph API request cannot be made ({type(exc).__name__})") from exc
@@ -131,6 +189,9 @@ class GraphClient:
             if never_sent(exc):
                 raise GraphUnreachableError(f"Graph API unreachable ({type(exc).__name__})") from exc
             raise GraphOutcomeUnknownError(f"no answer from the Graph API ({type(exc).__name__})") from exc
+        return self._json_answer(response)
+
+    def _json_answer(self, response: requests.Response) -> dict[str, Any]:
         try:
             payload = response.json()
         except ValueError:  # requests' JSONDecodeError, and bodies that are not text
