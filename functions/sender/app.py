@@ -40,8 +40,8 @@ from wacloud.sender.reminders import ReminderFanout
 from wacloud.sender.retry import Deadline, RetryPolicy
 from wacloud.sender.service import SenderService
 from wacloud.table.ledger import SendLedger
-from wacloud.table.pacing import SharedPacer
 from wacloud.table.media import MediaLedger
+from wacloud.table.pacing import SharedPacer
 from wacloud.table.store import ConversationStore
 
 
