@@ -176,6 +176,7 @@ def test_the_records_of_a_batch_are_sent_side_by_side(
     # Meta holds each answer until five requests are waiting at once: a sender that sent its
     # records one after the other would never get an answer in time.
     together = threading.Barrier(5, timeout=10)
+
     def wait_for_the_others(body: dict[str, Any]) -> None:
         together.wait()
 
