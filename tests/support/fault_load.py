@@ -312,6 +312,21 @@ def drain(runtime: RunningRuntime, queues: Sequence[str], timeout: float = 240) 
         time.sleep(1.0)
 
 
+def redrive(runtime: RunningRuntime, dead_letters: str, queue: str) -> int:
+    """Move every message of a dead-letter queue back to its queue, as an operator's redrive does
+    (SQS's own redrive gives each a new message id, as this does); how many moved."""
+    sqs = runtime.client("sqs")
+    source = sqs.get_queue_url(QueueName=f"whatsapp-cloud-{dead_letters}")["QueueUrl"]
+    target = sqs.get_queue_url(QueueName=f"whatsapp-cloud-{queue}")["QueueUrl"]
+    moved = 0
+    while messages := sqs.receive_message(QueueUrl=source, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            sqs.send_message(QueueUrl=target, MessageBody=message["Body"])
+            sqs.delete_message(QueueUrl=source, ReceiptHandle=message["ReceiptHandle"])
+            moved += 1
+    return moved
+
+
 # ------------------------------------------------------------------------------ the stored state
 
 
