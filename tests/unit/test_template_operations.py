@@ -82,7 +82,7 @@ def test_every_dead_letter_queue_has_an_alarm(template: Template) -> None:
         if metric.get("MetricName") == "ApproximateNumberOfMessagesVisible"
     }
     queues = {name for name in template.of_type("AWS::SQS::Queue") if "DeadLetter" in name}
-    assert len(queues) == 3
+    assert len(queues) == 4
     assert queues <= watched
 
 
