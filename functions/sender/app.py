@@ -41,7 +41,7 @@ from wacloud.sender.retry import Deadline, RetryPolicy
 from wacloud.sender.service import SenderService
 from wacloud.table.ledger import SendLedger
 from wacloud.table.media import MediaLedger
-from wacloud.table.pacing import SharedPacer
+from wacloud.table.pacing import PairPacer, SharedPacer
 from wacloud.table.store import ConversationStore
 
 
@@ -79,6 +79,8 @@ service = SenderService(
         ledger=ledger,
         # Meta's limit is per phone number, across every instance: one send line in the table.
         limiter=SharedPacer(table, settings.phone_number_id, settings.send_rate_per_second),
+        # And Meta's limit per contact: a burst to one user waits its turns instead of drawing 131056.
+        pairs=PairPacer(table, settings.phone_number_id),
         retry=RetryPolicy(
             base_seconds=settings.send_backoff_base_seconds, max_attempts=settings.send_max_attempts
         ),

@@ -237,3 +237,21 @@ def test_a_bad_update_and_a_body_that_is_no_webhook_lose_nothing_and_say_why(run
     ).items()
     shown = json.loads(wactl(runtime, "raw", "show", digest).stdout)
     assert [untyped["path"] for untyped in shown["untyped"]] == ["entry[0].changes[0].value.messages[1]"]
+
+
+def test_a_burst_of_50_to_one_contact_never_draws_131056(runtime: Runtime) -> None:
+    contact = "16505550150"
+    before = requests.get(f"{runtime.graph_url}/_simulator/arrivals", timeout=5).json()
+    counted = len(next(iter(before["arrivals"].values()), []))
+    template = {"name": "hello_world", "language": {"code": "en_US"}}
+    request = {"messages": [{"to": contact, "type": "template", "template": template} for _ in range(50)]}
+    # Meta lets 45 through at once, then one every 6 s: the last of the 50 goes about 31 s later.
+    answer = runtime.invoke(request, timeout=90).json()
+    assert [result["status"] for result in answer["results"]] == ["accepted"] * 50
+    received = requests.get(
+        f"{runtime.graph_url}/_simulator/messages", params={"to": contact}, timeout=5
+    ).json()
+    assert len(received["messages"]) == 50
+    # Every request the simulator saw was accepted: none was refused with 131056 and sent again.
+    after = requests.get(f"{runtime.graph_url}/_simulator/arrivals", timeout=5).json()
+    assert len(next(iter(after["arrivals"].values()))) - counted == 50

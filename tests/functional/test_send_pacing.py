@@ -13,8 +13,9 @@ from botocore.config import Config
 
 from support.clock import FakeTime
 from wacloud.table.errors import TableUnavailableError
-from wacloud.table.pacing import SharedPacer
+from wacloud.table.pacing import NotBefore, PairPacer, SharedPacer
 from walocal.provision import LocalStack
+from walocal.simulator.limits import TokenBucketLimit
 from walocal.simulator.state import busiest_second
 
 if TYPE_CHECKING:
@@ -107,3 +108,49 @@ def test_an_unreachable_table_is_a_retryable_error(aws_credentials: None) -> Non
     with pytest.raises(TableUnavailableError) as raised:
         SharedPacer(unreachable, NUMBER, 80).acquire()
     assert raised.value.retryable
+
+
+# ------------------------------------------------------------------ a contact's line (pair limit)
+def test_a_contact_gets_a_burst_at_once_then_one_message_per_interval(table: Table) -> None:
+    clock = FakeTime(1_800_000_000.0)
+    pairs = PairPacer(table, NUMBER, clock=clock)
+    start = clock.now
+    turns = [pairs.reserve("16505551234", latest=start + 3600) for _ in range(50)]
+    assert turns[:45] == [start] * 45
+    # Then one per 6.25 s: Meta's 6 s and a margin for the way to Meta.
+    assert turns[45:] == pytest.approx([start + 6.25 * n for n in range(1, 6)])
+    # Meta's own bucket (the simulator's) admits every one of them at its turn.
+    meta = TokenBucketLimit(45, 6.0)
+    for turn in turns:
+        assert isinstance(turn, float)
+        assert meta.allows("16505551234", turn)
+        meta.record("16505551234", turn)
+
+
+def test_a_turn_after_the_latest_acceptable_reserves_nothing(table: Table) -> None:
+    clock = FakeTime(1_800_000_000.0)
+    pairs = PairPacer(table, NUMBER, interval_seconds=6.0, burst=2, clock=clock)
+    start = clock.now
+    assert pairs.reserve("16505551234", latest=start) == start
+    assert pairs.reserve("16505551234", latest=start) == start
+    # The third would go at +6 s: too late for a caller who must send by +5 s.
+    assert pairs.reserve("16505551234", latest=start + 5) == NotBefore(start + 6)
+    assert pairs.reserve("16505551234", latest=start + 5) == NotBefore(start + 6)  # still: nothing taken
+    assert pairs.reserve("16505551234", latest=start + 6) == pytest.approx(start + 6)
+
+
+def test_the_burst_refills_while_the_contact_is_left_alone(table: Table) -> None:
+    clock = FakeTime(1_800_000_000.0)
+    pairs = PairPacer(table, NUMBER, interval_seconds=6.0, burst=3, clock=clock)
+    for _ in range(3):
+        assert pairs.reserve("16505551234", latest=clock.now) == clock.now
+    clock.now += 60  # long enough for the whole burst to come back
+    assert [pairs.reserve("16505551234", latest=clock.now) for _ in range(3)] == [clock.now] * 3
+
+
+def test_each_contact_has_a_line_of_its_own(table: Table) -> None:
+    clock = FakeTime(1_800_000_000.0)
+    pairs = PairPacer(table, NUMBER, interval_seconds=6.0, burst=1, clock=clock)
+    assert pairs.reserve("16505551234", latest=clock.now) == clock.now
+    assert pairs.reserve("16505559999", latest=clock.now) == clock.now
+    assert isinstance(pairs.reserve("16505551234", latest=clock.now), NotBefore)

@@ -34,9 +34,10 @@ from wacloud.sender.retry import Deadline, RetryPolicy
 from wacloud.table.errors import TableUnavailableError
 from wacloud.table.keys import day_of
 from wacloud.table.ledger import SendLedger, Taken, request_fingerprint
-from wacloud.table.pacing import SharedPacer
+from wacloud.table.pacing import PairPacer, SharedPacer
 from walocal.provision import provision
 from walocal.runtime import LOCAL_ACCESS_TOKEN, LOCAL_PHONE_NUMBER_ID
+from walocal.simulator.limits import TokenBucketLimit
 from walocal.template import Template
 
 # Its module-scoped fixture is costly: its tests stay together on one worker of a parallel run.
@@ -83,6 +84,7 @@ class Rig:
             ledger=self.ledger,
             limiter=pacer
             or SharedPacer(self.table, LOCAL_PHONE_NUMBER_ID, rate, clock=self.clock, sleep=self.clock.sleep),
+            pairs=PairPacer(self.table, LOCAL_PHONE_NUMBER_ID, clock=self.clock),
             retry=retry or RetryPolicy(rng=random.Random(5)),
             clock=self.clock,
             sleep=self.clock.sleep,
@@ -390,6 +392,37 @@ def test_without_a_turn_nothing_is_sent_and_the_failure_is_retryable(rig: Rig) -
     assert report.retry_soon
     # The key is free again: the redelivery sends it.
     assert only(rig.send(text(key="k-line"))).status == "accepted"
+
+
+def test_a_burst_to_one_contact_waits_its_turns_instead_of_meeting_131056(rig: Rig) -> None:
+    rig.inbound(hours_ago=1)
+    sent_at: list[float] = []
+    rig.graph.fake.on_request = lambda body: sent_at.append(rig.clock.now)
+    report = rig.send(*[text(f"m{i}") for i in range(50)], seconds=60.0)
+    assert [result.status for result in report.response.results] == ["accepted"] * 50
+    # Meta's bucket for the pair (45 at once, then one per 6 s) admits every request as it comes.
+    meta = TokenBucketLimit(45, 6.0)
+    for moment in sent_at:
+        assert meta.allows(USER, moment)
+        meta.record(USER, moment)
+    assert sent_at[-1] - START == pytest.approx(5 * 6.25)
+
+
+def test_a_turn_past_the_deadline_is_refused_before_sending_and_retryable(rig: Rig) -> None:
+    rig.inbound(hours_ago=1)
+    # 20 s left: a request must start within 20 - 13.05 s, so the 45 of the burst and the one
+    # 6.25 s later go; the rest would come too late.
+    report = rig.send(*[text(f"m{i}") for i in range(48)], seconds=20.0, retry_by=RetryBy.QUEUE)
+    statuses = [result.status for result in report.response.results]
+    assert statuses == ["accepted"] * 46 + ["failed"] * 2
+    assert len(rig.requests) == 46
+    for result in report.response.results[46:]:
+        assert result.error is not None
+        assert (result.error.code, result.error.retryable) == (131056, True)
+        assert str(result.error.message).startswith("Refused before sending")
+        assert result.error.retry_after_seconds is not None
+        assert 1 <= result.error.retry_after_seconds <= 12
+    assert report.retry_soon
 
 
 # ---------------------------------------------------------------------- 24-hour window

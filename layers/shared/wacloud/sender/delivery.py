@@ -6,10 +6,10 @@ For each item, in order:
    used answers with its first result; a key another request is sending now gets a retryable
    "in progress" failure; nothing is sent without the claim.
 2. Rules (:mod:`wacloud.sender.policy`): the 24-hour window and opt-out, decided locally.
-3. Delivery: the phone number's turn (its rate limit, shared by every instance), then the Graph
-   API. A request is sent again only after a failure that proves Meta did not take it
-   (:mod:`wacloud.meta.graph_client`), per Meta's remedy for the error and within the
-   invocation's deadline (:mod:`wacloud.sender.retry`).
+3. Delivery: the contact's turn (Meta's pair limit) and the phone number's (its rate limit), both
+   shared by every instance, then the Graph API. A request is sent again only after a failure
+   that proves Meta did not take it (:mod:`wacloud.meta.graph_client`), per Meta's remedy for
+   the error and within the invocation's deadline (:mod:`wacloud.sender.retry`).
    After a read timeout or an answer that cannot be read the outcome is unknown, and the item is
    never sent again automatically: Meta has no idempotency of its own.
 4. Records: an accepted message is recorded by its wamid (status webhooks join it); a failure is
@@ -43,12 +43,13 @@ from wacloud.meta.error_codes import (
 from wacloud.meta.graph_client import GraphApiError, GraphClient, GraphOutcomeUnknownError
 from wacloud.meta.outbound import STATUS_FAILED, OutboundItem, SendError, SendResponse, SendResult
 from wacloud.sender.media_upload import MediaUploads, s3_source
-from wacloud.sender.policy import refusal
+from wacloud.sender.policy import REFUSED_BEFORE_SENDING, refusal
 from wacloud.sender.rate_limit import Pacer
 from wacloud.sender.retry import Deadline, RetryPolicy
 from wacloud.table.errors import TableUnavailableError
 from wacloud.table.items import FailedSend, OutboundRecord
 from wacloud.table.ledger import Claim, SendLedger, Taken, request_fingerprint
+from wacloud.table.pacing import NotBefore, PairPacer
 from wacloud.table.store import ConversationStore
 
 # Beyond the deadline, how long a claim stays reserved for its owner: past it, the owner's
@@ -129,6 +130,7 @@ class MessageSender:
         ledger: SendLedger,
         limiter: Pacer,
         *,
+        pairs: PairPacer | None = None,
         retry: RetryPolicy | None = None,
         uploads: MediaUploads | None = None,
         clock: Callable[[], float] = time.time,
@@ -140,6 +142,7 @@ class MessageSender:
         self._store = store
         self._ledger = ledger
         self._limiter = limiter
+        self._pairs = pairs
         self._retry = retry or RetryPolicy()
         self._clock = clock
         self._sleep = sleep
@@ -227,6 +230,9 @@ class MessageSender:
             if isinstance(resolved, SendError):
                 return resolved
             body = resolved
+        paced = self._contact_turn(item, deadline, self._graph.max_request_seconds)
+        if paced is not None:
+            return paced
         answer = self._deliver(body, deadline, item, progress)
         if not isinstance(answer, dict):
             return answer
@@ -347,6 +353,34 @@ class MessageSender:
                 },
             )
             self._sleep(delay)
+
+    def _contact_turn(
+        self, item: OutboundItem, deadline: Deadline, request_seconds: float
+    ) -> SendError | None:
+        """Wait for the contact's next free time (Meta's pair limit); why not, if it comes too late."""
+        if self._pairs is None or item.recipient is None or item.kind == "mark_as_read":
+            return None
+        latest = self._clock() + deadline.remaining() - request_seconds
+        try:
+            turn = self._pairs.reserve(item.recipient, latest)
+        except TableUnavailableError as exc:
+            return _local_error(exc, retryable=True)
+        if isinstance(turn, NotBefore):
+            wait = max(1, math.ceil(turn.seconds - self._clock()))
+            logger.info("send paced for its contact", extra={"to": item.recipient, "retry_after": wait})
+            return SendError(
+                code=PAIR_RATE_LIMIT,
+                title="Pair rate limit",
+                message=f"{REFUSED_BEFORE_SENDING}: this contact was sent many messages just now, and "
+                "Meta allows about one every 6 seconds after a burst (131056).",
+                hint=f"Sent again after {wait} s: the queue redelivers it; a direct caller asks again then.",
+                retryable=True,
+                retry_after_seconds=wait,
+            )
+        pause = turn - self._clock()
+        if pause > 0:
+            self._sleep(pause)
+        return None
 
     def _turn(
         self, deadline: Deadline, request_seconds: float, error: SendError | None, attempts: int

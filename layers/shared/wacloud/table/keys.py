@@ -142,6 +142,11 @@ def pace_pk(phone_number_id: str) -> str:
     return f"PACE#{phone_number_id}"
 
 
+def pair_pace_pk(phone_number_id: str, wa_id: str) -> str:
+    """The send line of one contact on a business phone number (:mod:`wacloud.table.pacing`)."""
+    return f"PACE#{phone_number_id}#{wa_id}"
+
+
 def inbound_sk(timestamp: int, wamid: str) -> str:
     """Under ``CONTACT#<wa_id>``: a message the contact sent, in time order (then by wamid)."""
     return f"{INBOUND_SK_PREFIX}{time_key(timestamp, wamid)}"
