@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -13,10 +14,13 @@ import pytest
 from support.aws import REGION, table_items
 from support.pipeline import KERRY, Pipeline, deploy_outputs, inbound, messages_value, status, wactl
 from wacloud.table.erasure import mentions
+from wacloud.table.media import MediaLedger, MediaRecord, media_key
 from walocal.functions import LocalFunction
 from walocal.provision import LocalStack
 
 JO = "16505559876"
+KERRYS_PICTURE = b"\xff\xd8 a picture only Kerry sent"
+SHARED_PICTURE = b"\xff\xd8 a picture Kerry and Jo both sent"
 
 
 def objects(stack: LocalStack) -> dict[str, bytes]:
@@ -93,6 +97,40 @@ def contacts(stack: LocalStack, load_function: Callable[[str], LocalFunction], s
         {"to": KERRY, "type": "template", "template": {"name": "no_such", "language": {"code": "en"}}}
     )
     assert refused["results"][0]["status"] in ("failed", "accepted")
+    # Pictures they sent, kept in the bucket: one only Kerry sent, one Jo sent as well (one object).
+    s3 = boto3.client("s3", region_name=REGION)
+    bucket = stack.bucket_names["PayloadBucket"]
+    media = MediaLedger(
+        boto3.resource("dynamodb", region_name=REGION).Table(stack.table_names["MessagesTable"])
+    )
+    for wa_id, at, content in (
+        (KERRY, now - 50, KERRYS_PICTURE),
+        (KERRY, now - 49, SHARED_PICTURE),
+        (JO, now - 48, SHARED_PICTURE),
+    ):
+        wamid, digest = f"wamid.IMG-{wa_id}-{at}", hashlib.sha256(content).hexdigest()
+        image = {"id": f"media-{at}", "mime_type": "image/jpeg", "sha256": digest}
+        pipeline.deliver(
+            messages_value(
+                contacts=[{"profile": {"name": "Kerry" if wa_id == KERRY else "Jo"}, "wa_id": wa_id}],
+                messages=[
+                    {"from": wa_id, "id": wamid, "timestamp": str(at), "type": "image", "image": image}
+                ],
+            )
+        )
+        s3.put_object(Bucket=bucket, Key=media_key(digest), Body=content, ContentType="image/jpeg")
+        record = MediaRecord(
+            "stored",
+            "image",
+            f"media-{at}",
+            at,
+            bucket,
+            media_key(digest),
+            len(content),
+            "image/jpeg",
+            digest,
+        )
+        assert media.record(wa_id, at, wamid, record)
 
 
 def test_forget_removes_every_item_and_object_of_the_contact_and_nothing_else(
@@ -118,11 +156,15 @@ def test_forget_removes_every_item_and_object_of_the_contact_and_nothing_else(
     assert ("CONTACT#" + JO, next(sk for pk, sk in keys(before) if pk == "CONTACT#" + JO)) in keys(after)
     assert document["unlinked_profiles"] == ["CONTACT#16505550000"]
     left = objects(stack)
-    assert not [key for key, body in left.items() if mentions(body.decode(), KERRY)]
+    assert not [key for key, body in left.items() if mentions(body.decode(errors="replace"), KERRY)]
     assert set(stored) - set(left) == set(document["objects"])
     [tombstone] = [item for item in after if item["pk"].startswith("FORGOTTEN#")]
     assert tombstone["state"] == "erased"
     assert not names(tombstone, KERRY)
+
+    # The picture only Kerry sent is gone; the one Jo sent too stays, for Jo's message.
+    assert media_key(hashlib.sha256(KERRYS_PICTURE).hexdigest()) in document["objects"]
+    assert media_key(hashlib.sha256(SHARED_PICTURE).hexdigest()) in left
 
     code, out, _ = wactl(capsys, "forget", KERRY)
     assert code == 0

@@ -147,6 +147,7 @@ def _objects(plan: ErasurePlan, s3: Any, bucket: str | None, wa_id: str) -> list
     """The bucket's objects to delete: those the plan's items point to, and any other raw body that
     mentions the contact (left by an interrupted run, or never archived in the table)."""
     keys = {pointer.key for pointer in [*plan.spilled, *plan.payloads]}
+    keys |= {key for media_bucket, key in plan.media if media_bucket == bucket}
     if bucket:
         for prefix in PAYLOAD_PREFIXES:
             for key in _list(s3, bucket, prefix):

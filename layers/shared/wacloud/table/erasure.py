@@ -54,6 +54,7 @@ from wacloud.table.keys import (
     is_idempotency_key,
     is_message_key,
     is_raw_key,
+    pair_pace_contact,
     tombstone_pk,
     wamid_of,
 )
@@ -101,6 +102,8 @@ class ErasurePlan:
     """Objects the deleted items' attributes were spilled to."""
     payloads: list[PayloadPointer] = field(default_factory=list)
     """Bodies of the deleted raw payloads kept in the bucket."""
+    media: list[tuple[str, str]] = field(default_factory=list)
+    """Media the contact sent, kept in the bucket (bucket, key), that no other item refers to."""
 
     @property
     def empty(self) -> bool:
@@ -125,6 +128,8 @@ def item_kind(item: Mapping[str, Any]) -> str:
         return "idempotency claim"
     if is_event_key(pk):
         return "event"
+    if pair_pace_contact(pk) is not None:
+        return "send line"
     return "other"
 
 
@@ -137,8 +142,12 @@ def plan_erasure(table: TableClient, wa_id: str, read_object: ReadObject) -> Era
     claims: list[dict[str, Any]] = []
     singles: list[dict[str, Any]] = []  # items of shared partitions (events) or of their own (sends)
     plan = ErasurePlan(wa_id)
+    # Media objects are content-addressed: the same picture sent by two contacts is one object,
+    # deleted only when no item kept refers to it.
+    media_holders: dict[tuple[str, str], set[tuple[str, str]]] = {}
     for item in _scan(table):
         pk = str(item["pk"])
+        _note_media(media_holders, item)
         if is_message_key(pk):
             by_partition.setdefault(pk, []).append(item)
             if wa_id in (item.get("recipient_id"), item.get("wa_id")):
@@ -151,9 +160,7 @@ def plan_erasure(table: TableClient, wa_id: str, read_object: ReadObject) -> Era
             claims.append(item)
         elif pk == own:
             by_partition.setdefault(pk, []).append(item)
-        elif (is_failed_send_key(pk) or is_event_key(pk)) and (
-            item.get("wa_id") == wa_id or _mentions(item, wa_id)
-        ):
+        elif _single_of(pk, item, wa_id):
             singles.append(item)
         elif is_contact_key(pk) and str(item["sk"]).startswith(INBOUND_SK_PREFIX):
             if _mentions(item, wa_id):  # a contact card of them, a number-change notice naming them
@@ -175,6 +182,10 @@ def plan_erasure(table: TableClient, wa_id: str, read_object: ReadObject) -> Era
         plan.deletions += sorted(by_partition[pk], key=lambda item: item["sk"] in (MESSAGE_SK, RAW_SK))
     plan.deletions += sorted(by_partition.get(own, []), key=lambda item: str(item["sk"]))
     plan.spilled = [pointer for item in plan.deletions for pointer in _spilled(item)]
+    deleted = {(str(item["pk"]), str(item["sk"])) for item in plan.deletions}
+    plan.media = sorted(
+        location for location, holders in media_holders.items() if holders & deleted and holders <= deleted
+    )
     plan.payloads = [
         PayloadPointer.from_json(str(item["body_s3"]))
         for item in plan.deletions
@@ -244,6 +255,27 @@ def _scan(table: TableClient) -> Iterator[dict[str, Any]]:
         if "LastEvaluatedKey" not in page:
             return
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _single_of(pk: str, item: Mapping[str, Any], wa_id: str) -> bool:
+    """A failed send or an event of the contact's, or their send line (their number is its key)."""
+    if pair_pace_contact(pk) == wa_id:
+        return True
+    return (is_failed_send_key(pk) or is_event_key(pk)) and (
+        item.get("wa_id") == wa_id or _mentions(item, wa_id)
+    )
+
+
+def _note_media(holders: dict[tuple[str, str], set[tuple[str, str]]], item: Mapping[str, Any]) -> None:
+    """Which items refer to each media object kept in the bucket."""
+    media = item.get("media")
+    if (
+        isinstance(media, Mapping)
+        and isinstance(media.get("bucket"), str)
+        and isinstance(media.get("key"), str)
+    ):
+        location = (str(media["bucket"]), str(media["key"]))
+        holders.setdefault(location, set()).add((str(item["pk"]), str(item["sk"])))
 
 
 def _mentions(item: Mapping[str, Any], wa_id: str) -> bool:

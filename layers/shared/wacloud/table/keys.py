@@ -147,6 +147,12 @@ def pair_pace_pk(phone_number_id: str, wa_id: str) -> str:
     return f"PACE#{phone_number_id}#{wa_id}"
 
 
+def pair_pace_contact(pk: str) -> str | None:
+    """The contact whose send line ``pk`` is, or None when it is no contact's line."""
+    number, separator, wa_id = pk.removeprefix("PACE#").partition("#")
+    return wa_id if pk.startswith("PACE#") and number and separator and wa_id else None
+
+
 def inbound_sk(timestamp: int, wamid: str) -> str:
     """Under ``CONTACT#<wa_id>``: a message the contact sent, in time order (then by wamid)."""
     return f"{INBOUND_SK_PREFIX}{time_key(timestamp, wamid)}"
