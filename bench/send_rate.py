@@ -20,6 +20,7 @@ import json
 import logging
 import multiprocessing
 import os
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -162,6 +163,7 @@ def _steady_rate(times: list[float]) -> float:
 
 def _instance(environment: dict[str, str], work: Queue[list[str] | None], ready: Queue[bool]) -> None:
     """One sender instance: INIT, then a batch of the queue at a time until there are no more."""
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (the process's own log: its metric lines)
     sender = load("SenderFunction", environment)
     ready.put(True)
     while (batch := work.get()) is not None:

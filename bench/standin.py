@@ -10,17 +10,19 @@ keys' prefixes to a real emulator instead (the sender's send line, whose answers
 
 from __future__ import annotations
 
+import http.client
 import json
 import multiprocessing
+import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 SECRET = {"app_secret": "bench-secret", "verify_token": "bench", "access_token": "bench-token"}
+_connections = threading.local()
 _ANSWERS: dict[str, dict[str, Any]] = {
     "BatchWriteItem": {"UnprocessedItems": {}},
     "Query": {"Items": [], "Count": 0, "ScannedCount": 0},
@@ -74,12 +76,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _forward(self, url: str, body: bytes) -> None:
         headers = {name: value for name, value in self.headers.items() if name.lower() != "host"}
-        request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+        # One kept-open connection per serving thread: the emulator's time, not connection set-ups.
+        connection = getattr(_connections, "emulator", None)
+        if connection is None:
+            connection = _connections.emulator = http.client.HTTPConnection(urlsplit(url).netloc, timeout=10)
         try:
-            with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 (a local emulator)
-                status, data, kind = answer.status, answer.read(), answer.headers.get("content-type", "")
-        except urllib.error.HTTPError as refused:
-            status, data, kind = refused.code, refused.read(), refused.headers.get("content-type", "")
+            connection.request("POST", "/", body=body, headers=headers)
+            answer = connection.getresponse()
+        except (OSError, http.client.HTTPException):
+            connection.close()
+            connection.request("POST", "/", body=body, headers=headers)
+            answer = connection.getresponse()
+        status, data, kind = answer.status, answer.read(), answer.getheader("content-type", "")
         self.send_response(status)
         self.send_header("content-type", kind)
         self.send_header("content-length", str(len(data)))

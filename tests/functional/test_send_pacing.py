@@ -154,3 +154,16 @@ def test_each_contact_has_a_line_of_its_own(table: Table) -> None:
     assert pairs.reserve("16505551234", latest=clock.now) == clock.now
     assert pairs.reserve("16505559999", latest=clock.now) == clock.now
     assert isinstance(pairs.reserve("16505551234", latest=clock.now), NotBefore)
+
+
+def test_a_contact_left_alone_costs_one_update_per_message(table: Table) -> None:
+    clock = FakeTime(1_800_000_000.0)
+    pairs = PairPacer(table, NUMBER, clock=clock)
+    updates: list[str] = []
+    table.meta.client.meta.events.register(
+        "before-call.dynamodb.UpdateItem", lambda **_: updates.append("UpdateItem")
+    )
+    assert pairs.reserve("16505550777", latest=clock.now) == clock.now  # a contact never written to
+    clock.now += 60
+    assert pairs.reserve("16505550777", latest=clock.now) == clock.now  # their line emptied since
+    assert len(updates) == 2

@@ -85,9 +85,17 @@ class _Lines:
     def now_us(self) -> int:
         return int(self._clock() * _MICROS)
 
-    def reserve(self, key: Mapping[str, str], now: int, latest: int) -> int | _Full | None:
+    def reserve(
+        self, key: Mapping[str, str], now: int, latest: int, *, idle_first: bool = False
+    ) -> int | _Full | None:
         """The reserved send time, or the line's end when the send would go after ``latest``
-        (nothing reserved), or None when another reservation changed the line under us."""
+        (nothing reserved), or None when another reservation changed the line under us.
+
+        ``idle_first``: try starting an empty line before extending a busy one, for lines that are
+        mostly empty (a contact's): one update instead of two in the common case.
+        """
+        if idle_first and self._start(key, now):
+            return now
         try:
             answer = self._table.update(
                 key,
@@ -107,7 +115,12 @@ class _Lines:
             stored = failed.stored.get("next_us") if failed.stored else None
         if stored is not None and int(stored) > now:
             return _Full(int(stored))
-        # The line is empty: start it at now, unless another send just did.
+        if idle_first:
+            return None  # it emptied between the two updates: ask again
+        return now if self._start(key, now) else None
+
+    def _start(self, key: Mapping[str, str], now: int) -> bool:
+        """Start an empty line at now, unless another send just did (or it is busy)."""
         try:
             self._table.update(
                 key,
@@ -120,8 +133,8 @@ class _Lines:
                 },
             )
         except ConditionFailed:
-            return None
-        return now
+            return False
+        return True
 
 
 class SharedPacer:
@@ -210,7 +223,7 @@ class PairPacer:
         key = {"pk": pair_pace_pk(self._phone_number_id, wa_id), "sk": PACE_SK}
         for _ in range(_MAX_ATTEMPTS):
             now = self._lines.now_us()
-            slot = self._lines.reserve(key, now, max(now, int(latest * _MICROS)))
+            slot = self._lines.reserve(key, now, max(now, int(latest * _MICROS)), idle_first=True)
             if slot is None:
                 continue
             if isinstance(slot, _Full):
