@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -18,6 +19,7 @@ from typing import Any
 import boto3
 
 from bench.standin import SECRET
+from wacloud.core.observability import logger
 from wacloud.meta.signature import sign
 from walocal.events import EVENTS_DIR, load_event
 from walocal.functions import LambdaContext, load_module
@@ -124,10 +126,16 @@ def function_environment(name: str, **overrides: str) -> dict[str, str]:
 
 @contextmanager
 def log_sink() -> Iterator[None]:
-    """The functions' stdout (their metrics, one line per invocation) written to /dev/null, as
-    Lambda's log pipe takes it, rather than over the benchmark's table."""
+    """The functions' log (their metrics: a line per invocation) written to /dev/null, as Lambda's
+    log pipe takes it, rather than over the benchmark's table."""
+    handler = logger.registered_handler
     with open(os.devnull, "w", encoding="utf-8") as sink, redirect_stdout(sink):
-        yield
+        previous = handler.setStream(sink) if isinstance(handler, logging.StreamHandler) else None
+        try:
+            yield
+        finally:
+            if previous is not None and isinstance(handler, logging.StreamHandler):
+                handler.setStream(previous)
 
 
 @contextmanager

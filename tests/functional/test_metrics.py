@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ from support.fake_graph import FakeGraphServer, graph_error
 from support.processor import fixture_body, sqs_event
 from support.sender_events import TO, open_window, store
 from wacloud.core import metrics as metrics_module
+from wacloud.core.observability import logger
 from wacloud.meta.signature import sign
 from wacloud.table.facets import consent_facet
 from wacloud.table.keys import PROFILE_SK, contact_pk
@@ -32,51 +35,67 @@ def signed_post(body: bytes, secret: str = LOCAL_APP_SECRET) -> dict[str, Any]:
     return event
 
 
-def invoke(function: LocalFunction, event: Any, capsys: pytest.CaptureFixture[str]) -> tuple[Any, str]:
-    capsys.readouterr()
+@pytest.fixture
+def log() -> Iterator[io.StringIO]:
+    """The functions' log as Lambda collects it: what their logger's handler writes (metrics too)."""
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    try:
+        yield buffer
+    finally:
+        handler.setStream(previous)
+
+
+def invoke(function: LocalFunction, event: Any, log: io.StringIO) -> tuple[Any, str]:
+    log.seek(0)
+    log.truncate()
     answer = function.invoke(event)
-    return answer, capsys.readouterr().out
+    return answer, log.getvalue()
 
 
 # ---------------------------------------------------------------- webhook
 
 
 def test_webhook_counts_received_and_rejected_posts(
-    load_function: Callable[[str], LocalFunction], capsys: pytest.CaptureFixture[str]
+    load_function: Callable[[str], LocalFunction], log: io.StringIO
 ) -> None:
     webhook = load_function("WebhookFunction")
-    answer, out = invoke(webhook, signed_post(fixture_body("message_text.json")), capsys)
+    answer, out = invoke(webhook, signed_post(fixture_body("message_text.json")), log)
     assert answer["statusCode"] == 200
     assert counts(out) == {("WebhooksReceived",): 1}
     [point] = data(out)
     assert point.namespace == "WhatsAppCloud"
     assert dict(point.dimensions) == {"service": "whatsapp-cloud"}
 
-    answer, out = invoke(webhook, signed_post(fixture_body("message_text.json"), "forged"), capsys)
+    answer, out = invoke(webhook, signed_post(fixture_body("message_text.json"), "forged"), log)
     assert answer["statusCode"] == 401
     assert counts(out) == {("WebhooksRejected", "reason=signature"): 1}
 
     unreadable = copy.deepcopy(load_event("apigw/webhook_post_message_text.json"))
     unreadable["isBase64Encoded"] = True
     unreadable["body"] = "%%% not base64 %%%"
-    answer, out = invoke(webhook, unreadable, capsys)
+    answer, out = invoke(webhook, unreadable, log)
     assert answer["statusCode"] == 400
     assert counts(out) == {("WebhooksRejected", "reason=request"): 1}
 
 
 def test_webhook_answers_even_when_metrics_cannot_be_written(
     load_function: Callable[[str], LocalFunction],
-    capsys: pytest.CaptureFixture[str],
+    log: io.StringIO,
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     webhook = load_function("WebhookFunction")
 
-    def broken(line: str) -> None:
-        raise OSError("log closed")
+    class Closed(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError("log closed")
 
-    monkeypatch.setattr(metrics_module.metrics, "_write", broken)
-    answer, out = invoke(webhook, signed_post(fixture_body("message_text.json")), capsys)
+    monkeypatch.setattr(metrics_module.metrics, "_stream", Closed())
+    monkeypatch.setattr(logging, "raiseExceptions", False)  # the warning's own write fails too
+    answer, out = invoke(webhook, signed_post(fixture_body("message_text.json")), log)
     assert answer["statusCode"] == 200
     assert emf_lines(out) == []
     assert "metrics not written" in [record.getMessage() for record in caplog.records]
@@ -87,24 +106,23 @@ class Unprintable:
         raise ValueError("no")
 
 
-def test_metrics_that_cannot_be_recorded_or_serialized_are_dropped_not_raised(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    recorder = metrics_module.Metrics(namespace="Test", service="svc")
+def test_metrics_that_cannot_be_recorded_or_serialized_are_dropped_not_raised() -> None:
+    out = io.StringIO()
+    recorder = metrics_module.Metrics(namespace="Test", service="svc", stream=out)
     recorder.count("Bad", reason=Unprintable())  # type: ignore[arg-type]
     recorder.timing("Bad", "slow")  # type: ignore[arg-type]
     recorder.flush()
-    assert emf_lines(capsys.readouterr().out) == []
+    assert emf_lines(out.getvalue()) == []
     recorder.count("Good", 2, reason="x")
     recorder.flush()
-    assert counts(capsys.readouterr().out) == {("Good", "reason=x"): 2}
+    assert counts(out.getvalue()) == {("Good", "reason=x"): 2}
 
 
 # ---------------------------------------------------------------- processor
 
 
 def test_processor_counts_updates_by_kind_and_what_the_models_do_not_know(
-    load_function: Callable[[str], LocalFunction], capsys: pytest.CaptureFixture[str]
+    load_function: Callable[[str], LocalFunction], log: io.StringIO
 ) -> None:
     processor = load_function("ProcessorFunction")
     event = sqs_event(
@@ -114,7 +132,7 @@ def test_processor_counts_updates_by_kind_and_what_the_models_do_not_know(
         fixture_body("field_account_update.json"),
         b"not json at all",
     )
-    answer, out = invoke(processor, event, capsys)
+    answer, out = invoke(processor, event, log)
     assert answer == {"batchItemFailures": []}
     found = counts(out)
     assert found[("WebhooksProcessed",)] == 4
@@ -139,10 +157,10 @@ def test_processor_counts_updates_by_kind_and_what_the_models_do_not_know(
 
 
 def test_processor_counts_a_record_that_fails(
-    load_function: Callable[..., LocalFunction], capsys: pytest.CaptureFixture[str]
+    load_function: Callable[..., LocalFunction], log: io.StringIO
 ) -> None:
     processor = load_function("ProcessorFunction", TABLE_NAME="no-such-table")
-    answer, out = invoke(processor, sqs_event(fixture_body("message_text.json")), capsys)
+    answer, out = invoke(processor, sqs_event(fixture_body("message_text.json")), log)
     assert len(answer["batchItemFailures"]) == 1
     assert counts(out)[("WebhooksFailed",)] == 1
 
@@ -151,11 +169,11 @@ def test_processor_counts_a_record_that_fails(
 
 
 def test_sender_counts_results_meta_errors_and_retries(
-    sender: LocalFunction, graph: FakeGraphServer, stack: LocalStack, capsys: pytest.CaptureFixture[str]
+    sender: LocalFunction, graph: FakeGraphServer, stack: LocalStack, log: io.StringIO
 ) -> None:
     open_window(stack)
     graph.fake.script.append(graph_error(130429, "Rate limit hit"))
-    answer, out = invoke(sender, TEXT, capsys)
+    answer, out = invoke(sender, TEXT, log)
     assert answer["results"][0]["status"] == "accepted"
     assert counts(out) == {
         ("MessagesSent", "result=accepted"): 1,
@@ -164,12 +182,12 @@ def test_sender_counts_results_meta_errors_and_retries(
     }
 
     # Someone who never wrote: refused by the 24-hour rule before Meta is asked.
-    answer, out = invoke(sender, {**TEXT, "to": "16505550199"}, capsys)
+    answer, out = invoke(sender, {**TEXT, "to": "16505550199"}, log)
     assert answer["results"][0]["status"] == "failed"
     assert counts(out) == {("MessagesSent", "result=failed"): 1, ("SendFailures", "code=131047"): 1}
 
     graph.fake.script.append(graph_error(131026, "Message undeliverable"))
-    answer, out = invoke(sender, TEXT, capsys)
+    answer, out = invoke(sender, TEXT, log)
     assert counts(out) == {
         ("MessagesSent", "result=failed"): 1,
         ("SendFailures", "code=131026"): 1,
@@ -181,12 +199,12 @@ def test_sender_counts_rate_limit_waits(
     load_function: Callable[..., LocalFunction],
     graph: FakeGraphServer,
     stack: LocalStack,
-    capsys: pytest.CaptureFixture[str],
+    log: io.StringIO,
 ) -> None:
     sender = load_function("SenderFunction", GRAPH_API_URL=graph.url, SEND_RATE_PER_SECOND="1")
     open_window(stack)
     request = {"to": TO, "type": "text", "text": {"body": "hi"}}
-    answer, out = invoke(sender, {"messages": [request, request]}, capsys)
+    answer, out = invoke(sender, {"messages": [request, request]}, log)
     assert [result["status"] for result in answer["results"]] == ["accepted", "accepted"]
     assert counts(out)[("RateLimitWaits",)] == 1
     [wait] = [point for point in data(out) if point.name == "RateLimitWaitTime"]
@@ -195,7 +213,7 @@ def test_sender_counts_rate_limit_waits(
 
 
 def test_sender_counts_the_reminder_fanout(
-    sender: LocalFunction, stack: LocalStack, capsys: pytest.CaptureFixture[str]
+    sender: LocalFunction, stack: LocalStack, log: io.StringIO
 ) -> None:
     profiles = []
     for index, said in enumerate(["START", "START", "START", "STOP"]):
@@ -212,7 +230,7 @@ def test_sender_counts_the_reminder_fanout(
         )
     store(stack).put_items(profiles)
     schedule = {"source": "schedule", "job": "daily_reminder", "scheduled_time": "2027-03-14T09:00:00Z"}
-    answer, out = invoke(sender, schedule, capsys)
+    answer, out = invoke(sender, schedule, log)
     assert answer["enqueued"] == 3
     found = counts(out)
     assert found[("RemindersQueued",)] == 3
@@ -223,7 +241,7 @@ def test_sender_counts_the_reminder_fanout(
 
 
 def test_publisher_counts_events_by_detail_type(
-    load_function: Callable[[str], LocalFunction], capsys: pytest.CaptureFixture[str]
+    load_function: Callable[[str], LocalFunction], log: io.StringIO
 ) -> None:
     publisher = load_function("PublisherFunction")
     record = {
@@ -242,6 +260,6 @@ def test_publisher_counts_events_by_detail_type(
             },
         },
     }
-    answer, out = invoke(publisher, {"Records": [record]}, capsys)
+    answer, out = invoke(publisher, {"Records": [record]}, log)
     assert answer == {"batchItemFailures": []}
     assert counts(out) == {("EventsPublished", "detail_type=WhatsApp Message Received"): 1}

@@ -12,6 +12,9 @@ Every metric carries ``service`` (the stack's name, ``POWERTOOLS_SERVICE_NAME``)
 stacks in one account keep theirs apart; a few carry one more dimension with a bounded set of
 values (a message type, a status, a Meta error code).
 
+The lines go where the logger writes (its handler's stream: stdout on Lambda, which CloudWatch
+Logs collects), under the handler's lock so that they never interleave with a log line.
+
 Metrics never fail a request: a count or a flush that goes wrong is logged and dropped.
 """
 
@@ -23,7 +26,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
@@ -53,11 +56,11 @@ class Metrics:
         self,
         namespace: str | None = None,
         service: str | None = None,
-        write: Callable[[str], None] | None = None,
+        stream: TextIO | None = None,
     ) -> None:
         self._namespace = namespace
         self._service = service
-        self._write = write
+        self._stream = stream
         self._lock = threading.Lock()
         # {dimensions: {name: (unit, values)}}
         self._pending: dict[Dimensions, dict[str, tuple[str, list[float]]]] = {}
@@ -66,12 +69,17 @@ class Metrics:
 
     @property
     def namespace(self) -> str:
-        # Read when written, not when imported: the environment is the function's by then.
-        return self._namespace or os.environ.get(NAMESPACE_ENV) or DEFAULT_NAMESPACE
+        # Read at the first write, not at import: the environment is the function's by then, and
+        # stays so for the life of the process.
+        if self._namespace is None:
+            self._namespace = os.environ.get(NAMESPACE_ENV) or DEFAULT_NAMESPACE
+        return self._namespace
 
     @property
     def service(self) -> str:
-        return self._service or os.environ.get(SERVICE_ENV) or DEFAULT_SERVICE
+        if self._service is None:
+            self._service = os.environ.get(SERVICE_ENV) or DEFAULT_SERVICE
+        return self._service
 
     def count(self, name: str, value: float = 1, **dimensions: str) -> None:
         """Add ``value`` to the count ``name`` with these dimensions (summed within the invocation)."""
@@ -129,13 +137,15 @@ class Metrics:
             lines = self.lines()
             if not lines:
                 return
-            if self._write is not None:
-                for line in lines:
-                    self._write(line)
-                return
+            handler = logger.registered_handler
+            stream: TextIO = self._stream or getattr(handler, "stream", None) or sys.stdout
             # One write: Lambda takes each line of stdout as a log event.
-            sys.stdout.write("\n".join(lines) + "\n")
-            sys.stdout.flush()
+            handler.acquire()
+            try:
+                stream.write("\n".join(lines) + "\n")
+                stream.flush()
+            finally:
+                handler.release()
         except Exception as exc:
             logger.warning("metrics not written", extra={"error": type(exc).__name__})
 
