@@ -5,7 +5,9 @@ For each item, in order:
 1. Idempotency: an item with an ``idempotency_key`` claims it in the ledger first. A key already
    used answers with its first result; a key another request is sending now gets a retryable
    "in progress" failure; nothing is sent without the claim.
-2. Rules (:mod:`wacloud.sender.policy`): the 24-hour window and opt-out, decided locally.
+2. Rules: the template catalog (:mod:`wacloud.sender.catalog`: a template Meta would refuse,
+   and the template's category), then (:mod:`wacloud.sender.policy`) the 24-hour window,
+   opt-out and marketing stop, decided locally.
 3. Delivery: the contact's turn (Meta's pair limit) and the phone number's (its rate limit), both
    shared by every instance, then the Graph API. A request is sent again only after a failure
    that proves Meta did not take it (:mod:`wacloud.meta.graph_client`), per Meta's remedy for
