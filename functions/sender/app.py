@@ -1,9 +1,10 @@
 """Sender function: sends Cloud API messages and runs the daily reminder.
 
 Event sources, told apart by shape: an SQS batch of the outbound queue, the reminder schedule
-(``{"source": "schedule", "job": "daily_reminder"}``), an EventBridge event whose ``detail`` is
-a send request, and a direct invocation with a send request (any other JSON value is answered
-as an invalid request).
+(``{"source": "schedule", "job": "daily_reminder"}``), the template catalog's sync
+(``{"source": "schedule", "job": "template_sync"}``: its schedule, or ``wactl templates sync``),
+an EventBridge event whose ``detail`` is a send request, and a direct invocation with a send
+request (any other JSON value is answered as an invalid request).
 """
 
 # ruff: noqa: E402 (the imports follow gc.disable(), see below)
@@ -33,16 +34,19 @@ from wacloud.core.settings import SenderSettings
 from wacloud.core.sqs_batch import PartialBatchResponse, process_sqs_batch
 from wacloud.meta.graph_client import GraphClient, GraphEndpoint
 from wacloud.meta.outbound import SendRequestError
+from wacloud.sender.catalog import TemplateCatalog
 from wacloud.sender.delivery import MessageSender
 from wacloud.sender.media_upload import MediaUploads
 from wacloud.sender.queue import OutboundQueue
 from wacloud.sender.reminders import ReminderFanout
 from wacloud.sender.retry import Deadline, RetryPolicy
 from wacloud.sender.service import SenderService
+from wacloud.sender.template_sync import TemplateSync
 from wacloud.table.ledger import SendLedger
 from wacloud.table.media import MediaLedger
 from wacloud.table.pacing import PairPacer, SharedPacer
 from wacloud.table.store import ConversationStore
+from wacloud.table.templates import TemplateCatalogStore
 
 
 def _graph_session(connections: int) -> requests.Session:
@@ -59,6 +63,8 @@ AWS_CONFIG = client_config(max_pool_connections=settings.send_concurrency + 1)
 table = boto3.resource("dynamodb", config=AWS_CONFIG).Table(settings.table_name)
 store = ConversationStore(table)
 ledger = SendLedger(table)
+catalog_store = TemplateCatalogStore(table)
+catalog = TemplateCatalog(catalog_store)
 queue = OutboundQueue(boto3.client("sqs", config=AWS_CONFIG), settings.outbound_queue_url)
 graph = GraphClient(
     _graph_session(settings.send_concurrency),
@@ -66,32 +72,36 @@ graph = GraphClient(
     connect_timeout=settings.connect_timeout_seconds,
     read_timeout=settings.read_timeout_seconds,
 )
-service = SenderService(
-    sender=MessageSender(
-        graph=graph,
-        credentials=CredentialsCache(
-            boto3.client("secretsmanager", config=AWS_CONFIG),
-            settings.secret_arn,
-            AccessToken.from_secret_string,
-            max_age_seconds=settings.secret_max_age_seconds,
-        ),
-        store=store,
-        ledger=ledger,
-        # Meta's limit is per phone number, across every instance: one send line in the table.
-        limiter=SharedPacer(table, settings.phone_number_id, settings.send_rate_per_second),
-        # And Meta's limit per contact: a burst to one user waits its turns instead of drawing 131056.
-        pairs=PairPacer(table, settings.phone_number_id),
-        retry=RetryPolicy(
-            base_seconds=settings.send_backoff_base_seconds, max_attempts=settings.send_max_attempts
-        ),
-        uploads=MediaUploads(
-            boto3.client("s3", config=AWS_CONFIG), settings.media_bucket, MediaLedger(table), graph
-        ),
+sender = MessageSender(
+    graph=graph,
+    credentials=CredentialsCache(
+        boto3.client("secretsmanager", config=AWS_CONFIG),
+        settings.secret_arn,
+        AccessToken.from_secret_string,
+        max_age_seconds=settings.secret_max_age_seconds,
     ),
+    store=store,
+    ledger=ledger,
+    # Meta's limit is per phone number, across every instance: one send line in the table.
+    limiter=SharedPacer(table, settings.phone_number_id, settings.send_rate_per_second),
+    # And Meta's limit per contact: a burst to one user waits its turns instead of drawing 131056.
+    pairs=PairPacer(table, settings.phone_number_id),
+    retry=RetryPolicy(
+        base_seconds=settings.send_backoff_base_seconds, max_attempts=settings.send_max_attempts
+    ),
+    uploads=MediaUploads(
+        boto3.client("s3", config=AWS_CONFIG), settings.media_bucket, MediaLedger(table), graph
+    ),
+    # The approved templates, read once a minute: a send Meta would refuse is refused here.
+    catalog=catalog,
+)
+service = SenderService(
+    sender=sender,
     queue=queue,
     fanout=ReminderFanout(store, queue, ledger, settings.reminders),
     reminders=settings.reminders,
 )
+template_sync = TemplateSync(graph, catalog_store, settings.waba_id, sender.access_token)
 
 # Initialised: what exists now lives as long as the process, so collections need not scan it.
 gc.freeze()
@@ -120,6 +130,10 @@ def handler(event: object, context: Any) -> Any:
     fields = event if isinstance(event, dict) else {}
     if fields.get("source") == "schedule" and fields.get("job") == "daily_reminder":
         return asdict(service.run_daily_reminder(fields, deadline))
+    if fields.get("source") == "schedule" and fields.get("job") == "template_sync":
+        summary = template_sync.run()
+        catalog.forget()  # this instance's next send reads the catalog just written
+        return summary.as_dict()
     is_event = "detail-type" in fields and "detail" in fields
     try:
         if is_event:

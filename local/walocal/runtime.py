@@ -51,6 +51,8 @@ LOCAL_APP_SECRET = "local-app-secret"  # noqa: S105
 LOCAL_VERIFY_TOKEN = "local-verify-token"  # noqa: S105
 LOCAL_ACCESS_TOKEN = "local-access-token"  # noqa: S105
 LOCAL_PHONE_NUMBER_ID = "123456789012345"
+# The simulator's business account: its message templates are the local template catalog.
+LOCAL_WABA_ID = "102290129340398"
 # How long start-up waits for the first cold start of every function before serving anyway.
 PREWARM_WAIT_S = 20.0
 # The emulator's administrator keys: what functions get when no identity of their own is known.
@@ -72,6 +74,7 @@ class RuntimeConfig:
     verify_token: str = field(default=LOCAL_VERIFY_TOKEN, repr=False)
     access_token: str = field(default=LOCAL_ACCESS_TOKEN, repr=False)
     phone_number_id: str = LOCAL_PHONE_NUMBER_ID
+    waba_id: str = LOCAL_WABA_ID
     graph_api_url: str | None = None  # None: the local simulator
     simulator: bool = True
     # Template parameter overrides, as `sam deploy --parameter-overrides` takes them.
@@ -84,6 +87,7 @@ class RuntimeConfig:
             "verify_token": env.get("WHATSAPP_VERIFY_TOKEN") or LOCAL_VERIFY_TOKEN,
             "access_token": env.get("WHATSAPP_ACCESS_TOKEN") or LOCAL_ACCESS_TOKEN,
             "phone_number_id": env.get("WHATSAPP_PHONE_NUMBER_ID") or LOCAL_PHONE_NUMBER_ID,
+            "waba_id": env.get("WHATSAPP_WABA_ID") or LOCAL_WABA_ID,
             "graph_api_url": env.get("GRAPH_API_URL") or None,
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
@@ -155,6 +159,7 @@ class LocalRuntime:
                 **LOCAL_PARAMETERS,
                 **config.parameters,
                 "PhoneNumberId": config.phone_number_id,
+                "WabaId": config.waba_id,
                 "GraphApiUrl": config.effective_graph_api_url,
             },
             secret_values={
@@ -342,6 +347,7 @@ class LocalRuntime:
             app_secret=self.config.app_secret,
             webhook_url=self.config.webhook_url,
             phone_number_id=self.config.phone_number_id,
+            waba_id=self.config.waba_id,
         )
         self._simulator = GraphApiSimulator(simulator_config)
         self._simulator.start()

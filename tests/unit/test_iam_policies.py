@@ -144,6 +144,11 @@ def test_sender_writes_only_its_own_items_and_reads_only_the_access_token(
         ("s3:GetObject", f"{BUCKET}/outbound/*"),
         ("dynamodb:GetItem", f"{TABLE}[MEDIAUPLOAD#*]"),
         ("dynamodb:PutItem", f"{TABLE}[MEDIAUPLOAD#*]"),
+        # The template catalog: read (cached), replaced by the sync.
+        *(
+            (f"dynamodb:{action}", f"{TABLE}[TEMPLATES]")
+            for action in ("Query", "PutItem", "UpdateItem", "BatchWriteItem")
+        ),
         ("sqs:SendMessage", f"{QUEUE}OutboundQueue"),
         ("secretsmanager:GetSecretValue", secret_arn(pairs, "AccessTokenSecret")),
         # EventInvokeConfig's OnFailure destination.

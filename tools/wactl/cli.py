@@ -19,6 +19,7 @@ from wactl import (
     reminders,
     send,
     stats,
+    templates,
 )
 from wactl.errors import WactlError
 from wactl.output import Output
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     forget.register(commands, common)
     doctor.register(commands, common)
     media.register(commands, common)
+    templates.register(commands, common)
     return parser
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from . import errors, statuses
+from . import errors, statuses, templates
 from .chaos import ChaosError, changed, chaos_of
 from .config import SimulatorConfig
 from .ids import new_wamid
@@ -23,6 +23,7 @@ from .validation import MarkRead, parse_request
 from .webhooks import DeliveryResult, Outgoing, WebhookDispatcher, inbound_payload, statuses_payload
 
 _MESSAGES_PATH = re.compile(r"^/v\d+(?:\.\d+)?/([^/]+)/messages/?$")
+_TEMPLATES_PATH = re.compile(r"^/v\d+(?:\.\d+)?/([^/]+)/message_templates/?$")
 _SUBSCRIBED_APPS_PATH = re.compile(r"^/v\d+(?:\.\d+)?/([^/]+)/subscribed_apps/?$")
 # The app the business account's webhooks go to: the local runtime's, subscribed from the start.
 LOCAL_APP = {"whatsapp_business_api_data": {"id": "1234567890123456", "name": "Local app"}}
@@ -91,6 +92,9 @@ class GraphApi:
         subscription = _SUBSCRIBED_APPS_PATH.match(request.path)
         if subscription is not None:
             return self._subscribed_apps(request, subscription.group(1))
+        catalog = _TEMPLATES_PATH.match(request.path)
+        if catalog is not None:
+            return self._message_templates(request, catalog.group(1))
         if match is None:
             return self._media_request(request)
         method = request.method.lower()
@@ -133,6 +137,17 @@ class GraphApi:
         if request.method == "POST":
             return Response(200, {"success": True})
         return Response(200, {"data": [LOCAL_APP]})
+
+    def _message_templates(self, request: Request, waba_id: str) -> Response:
+        """``GET /<waba-id>/message_templates``: the configured templates, paged as Meta's."""
+        if waba_id != self._config.waba_id:
+            raise errors.unknown_object(waba_id, request.method.lower())
+        if request.method != "GET":
+            raise errors.GraphError(
+                100, f"Unsupported {request.method.lower()} request.", error_type="GraphMethodException"
+            )
+        host = request.header("Host") or f"{self._config.host}:{self._config.port}"
+        return Response(200, templates.listing(self._config, request.query, f"http://{host}{request.path}"))
 
     def _media_request(self, request: Request) -> Response:
         """Upload, look up, download and delete media, as the Cloud API and its CDN do."""

@@ -12,6 +12,7 @@ from typing import Any
 ENV_PREFIX = "SIMULATOR_"
 PRICING_MODELS = frozenset({"PMP", "CBP"})
 HEADER_FORMATS = frozenset({"text", "image", "video", "document"})
+TEMPLATE_STATUSES = frozenset({"APPROVED", "PENDING", "REJECTED", "PAUSED", "DISABLED"})
 
 
 @dataclass(frozen=True)
@@ -21,10 +22,13 @@ class TemplateSpec:
     body_params: int = 0
     header: str | None = None
     category: str = "utility"
+    status: str = "APPROVED"
 
     def __post_init__(self) -> None:
         if self.body_params < 0:
             raise ValueError("body_params must be >= 0")
+        if self.status not in TEMPLATE_STATUSES:
+            raise ValueError(f"status must be one of {sorted(TEMPLATE_STATUSES)}, got {self.status!r}")
         if self.header is not None and self.header not in HEADER_FORMATS:
             raise ValueError(f"header must be one of {sorted(HEADER_FORMATS)}, got {self.header!r}")
 
@@ -34,6 +38,9 @@ def default_templates() -> dict[str, dict[str, TemplateSpec | int]]:
         "hello_world": {"en_US": TemplateSpec(body_params=0)},
         "daily_reminder": {"en_US": TemplateSpec(body_params=1)},
         "sample_movie_ticket_confirmation": {"en_US": TemplateSpec(body_params=4, header="image")},
+        # The templates of the sample requests in events/sender/ (template.json, batch.json).
+        "order_receipt": {"en_US": TemplateSpec(body_params=3, header="image")},
+        "appointment_reminder": {"en_US": TemplateSpec(body_params=1)},
     }
 
 
@@ -157,7 +164,8 @@ def _parse_set(raw: str) -> frozenset[str]:
 
 
 def _parse_templates(raw: str) -> dict[str, dict[str, TemplateSpec | int]]:
-    """JSON ``{"name": {"en_US": 2}}`` or ``{"name": {"en_US": {"body_params": 2, "header": "image"}}}``."""
+    """JSON ``{"name": {"en_US": 2}}`` or ``{"name": {"en_US": {"body_params": 2, "header": "image",
+    "category": "marketing", "status": "PAUSED"}}}``."""
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -177,6 +185,7 @@ def _parse_templates(raw: str) -> dict[str, dict[str, TemplateSpec | int]]:
                     body_params=int(spec.get("body_params", 0)),
                     header=spec.get("header"),
                     category=str(spec.get("category", "utility")),
+                    status=str(spec.get("status", "APPROVED")).upper(),
                 )
             else:
                 raise ValueError(f"template {name!r} {language!r}: expected a number or an object")

@@ -152,3 +152,19 @@ def reengagement_error() -> dict[str, Any]:
 
 def undeliverable_error() -> dict[str, Any]:
     return status_error(131026, "Message undeliverable", "Message Undeliverable.")
+
+
+def template_paused(name: str, language: str) -> GraphError:
+    return GraphError(
+        132015,
+        "(#132015) Template is paused",
+        details=f"template {name} ({language}) is paused due to low quality",
+    )
+
+
+def template_disabled(name: str, language: str) -> GraphError:
+    return GraphError(
+        132016,
+        "(#132016) Template is disabled",
+        details=f"template {name} ({language}) has been disabled",
+    )

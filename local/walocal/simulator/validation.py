@@ -236,8 +236,12 @@ def _template(body: dict[str, Any], config: SimulatorConfig) -> tuple[str, Templ
         _object(template, "language", "template['language']"), "code", "template['language']['code']"
     )
     spec = config.template(name, language)
-    if spec is None:
+    if spec is None or spec.status in ("PENDING", "REJECTED"):
         raise errors.template_missing(name, language)
+    if spec.status == "PAUSED":
+        raise errors.template_paused(name, language)
+    if spec.status == "DISABLED":
+        raise errors.template_disabled(name, language)
     components = template.get("components", [])
     if not isinstance(components, list):
         raise errors.invalid_parameter("template['components']", "must be an array.")

@@ -185,6 +185,8 @@ class SenderSettings:
     reminders: ReminderSettings
     media_bucket: str
     """The payload bucket: media sent by ``s3_uri`` are read from it."""
+    waba_id: str | None = None
+    """The WhatsApp Business Account whose message templates make the catalog (``WHATSAPP_WABA_ID``)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SenderSettings:
@@ -204,6 +206,7 @@ class SenderSettings:
             send_backoff_base_seconds=_number(env, "SEND_BACKOFF_BASE_SECONDS", 0.5, 0.0),
             reminders=ReminderSettings.from_env(env),
             media_bucket=_required(env, "MEDIA_BUCKET"),
+            waba_id=(env.get("WHATSAPP_WABA_ID") or "").strip() or None,
         )
 
 

@@ -100,6 +100,9 @@ class GraphEndpoint:
     def object_url(self, object_id: str) -> str:
         return f"{self.base_url.rstrip('/')}/{self.version}/{object_id}"
 
+    def templates_url(self, waba_id: str) -> str:
+        return f"{self.base_url.rstrip('/')}/{self.version}/{waba_id}/message_templates"
+
 
 class GraphClient:
     def __init__(
@@ -131,6 +134,12 @@ class GraphClient:
     def get_object(self, object_id: str, access_token: str) -> dict[str, Any]:
         """GET a Graph object (a media id: its URL, type, size and sha256)."""
         return self._json_request("GET", self._endpoint.object_url(object_id), access_token)
+
+    def get_page(
+        self, url: str, access_token: str, params: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """GET one page of a Graph API listing (``paging.next`` is the next page's full URL)."""
+        return self._json_request("GET", url, access_token, params=dict(params or {}))
 
     def upload_media(self, data: bytes, mime_type: str, filename: str, access_token: str) -> dict[str, Any]:
         """POST a file to the phone number's media, multipart as Meta takes it: ``{"id": ...}``."""

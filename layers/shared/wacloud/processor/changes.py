@@ -9,6 +9,7 @@ from typing import Any
 from wacloud.core.settings import ProcessorSettings
 from wacloud.meta.error_codes import OPTED_OUT_OF_MARKETING
 from wacloud.meta.inbound import Entry, InboundMessage, MessagesValue, ReadPayload, Status
+from wacloud.meta.templates import TemplateChange, template_change
 from wacloud.table.facets import (
     Facet,
     consent_facet,
@@ -41,6 +42,8 @@ class PayloadChanges:
     business_numbers: dict[str, str] = field(default_factory=dict)
     number_links: set[tuple[str, str]] = field(default_factory=set)
     untyped_paths: set[str] = field(default_factory=set)
+    # Template webhooks' news for the template catalog, with the field that told it, in order.
+    template_changes: list[tuple[TemplateChange, str]] = field(default_factory=list)
     messages: int = 0
     statuses: int = 0
     others: int = 0
@@ -87,6 +90,9 @@ class PayloadChanges:
     def add_event(self, entry: Entry, field_name: str, value: Any) -> None:
         self.items.append(event_item(entry, field_name, value))
         self.others += 1
+        change = template_change(field_name, value)
+        if change is not None:
+            self.template_changes.append((change, field_name))
 
     def add_message(self, entry: Entry, value: MessagesValue, message: InboundMessage) -> None:
         """The message, in its sender's partition. That item is all an ordinary message writes:

@@ -261,6 +261,9 @@ class WebhookProcessor:
             partial(store.link_previous_number, new, old) for new, old in sorted(changes.number_links)
         ]
         self._pool.run(links, deadline, "linking changed numbers")
+        # A template's news, in the payload's order: a later change of one template wins.
+        for change, field_name in changes.template_changes:
+            store.apply_template_change(change, field_name)
 
     def _put(self, items: list[dict[str, Any]], until: float | None) -> None:
         stored = []

@@ -5,7 +5,9 @@ For each item, in order:
 1. Idempotency: an item with an ``idempotency_key`` claims it in the ledger first. A key already
    used answers with its first result; a key another request is sending now gets a retryable
    "in progress" failure; nothing is sent without the claim.
-2. Rules (:mod:`wacloud.sender.policy`): the 24-hour window and opt-out, decided locally.
+2. Rules: the template catalog (:mod:`wacloud.sender.catalog`: a template Meta would refuse,
+   and the template's category), then (:mod:`wacloud.sender.policy`) the 24-hour window,
+   opt-out and marketing stop, decided locally.
 3. Delivery: the contact's turn (Meta's pair limit) and the phone number's (its rate limit), both
    shared by every instance, then the Graph API. A request is sent again only after a failure
    that proves Meta did not take it (:mod:`wacloud.meta.graph_client`), per Meta's remedy for
@@ -42,6 +44,7 @@ from wacloud.meta.error_codes import (
 )
 from wacloud.meta.graph_client import GraphApiError, GraphClient, GraphOutcomeUnknownError
 from wacloud.meta.outbound import STATUS_FAILED, OutboundItem, SendError, SendResponse, SendResult
+from wacloud.sender.catalog import UNCHECKED, TemplateCatalog
 from wacloud.sender.media_upload import MediaUploads, s3_source
 from wacloud.sender.policy import REFUSED_BEFORE_SENDING, refusal
 from wacloud.sender.rate_limit import Pacer
@@ -133,11 +136,13 @@ class MessageSender:
         pairs: PairPacer | None = None,
         retry: RetryPolicy | None = None,
         uploads: MediaUploads | None = None,
+        catalog: TemplateCatalog | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._graph = graph
         self._uploads = uploads
+        self._catalog = catalog
         self._tokens = AccessTokens(credentials, clock=clock)
         self._store = store
         self._ledger = ledger
@@ -155,7 +160,8 @@ class MessageSender:
         retry_by: RetryBy = RetryBy.CALLER,
         marketing: bool = False,
     ) -> SendReport:
-        """Send each item in order. ``marketing``: the items are marketing templates (see send_policy)."""
+        """Send each item in order. ``marketing``: the items are marketing templates (see send_policy),
+        for templates whose category the catalog does not know."""
         return SendReport([self._send(item, deadline, retry_by, marketing) for item in items])
 
     # ------------------------------------------------------------------ one item
@@ -206,6 +212,15 @@ class MessageSender:
         marketing: bool,
         progress: _Progress,
     ) -> Outcome:
+        verdict = self._catalog.verdict(item) if self._catalog is not None else UNCHECKED
+        if verdict.refusal is not None:
+            logger.info(
+                "send refused by the template catalog",
+                extra={"to": item.recipient, "code": verdict.refusal.code},
+            )
+            return verdict.refusal
+        if verdict.marketing is not None:
+            marketing = verdict.marketing  # the template's category, not the caller's guess
         try:
             refused = refusal(item, self._profile(item.recipient), self._clock(), marketing=marketing)
         except TableUnavailableError as exc:
@@ -417,6 +432,10 @@ class MessageSender:
         else:
             delay = self._retry.backoff(attempts - 1)
         return max(delay, exc.retry_after or 0.0)  # the answer's Retry-After, when longer
+
+    def access_token(self) -> str | SendError:
+        """The access token this sender sends with (cached), for other Graph API calls."""
+        return self._token(None)
 
     def _token(self, error: SendError | None) -> str | SendError:
         """The access token to send with, or why there is none (``error``: the item's last one)."""

@@ -7,9 +7,9 @@
 - Opt-out: a contact whose latest consent keyword was STOP (``opted_in`` false) gets no
   business-initiated message, that is no template. Replies inside the window are still allowed:
   Meta permits customer-service replies, and a user who writes after STOP expects an answer.
-- Marketing stopped (Meta's 131050): templates the caller marks as marketing are not sent to a
-  contact Meta reported as having stopped marketing messages. The sender cannot tell a
-  template's category from the request, so only callers that know it (the daily reminder) ask.
+- Marketing stopped (Meta's 131050): marketing templates are not sent to a contact Meta reported
+  as having stopped marketing messages. ``marketing`` comes from the template catalog's category
+  when it knows the template (:mod:`wacloud.sender.catalog`), else from the caller.
 """
 
 from __future__ import annotations

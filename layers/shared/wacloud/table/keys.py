@@ -153,6 +153,17 @@ def pair_pace_contact(pk: str) -> str | None:
     return wa_id if pk.startswith("PACE#") and number and separator and wa_id else None
 
 
+TEMPLATES_PK = "TEMPLATES"
+"""The template catalog's partition: one query reads it all (:mod:`wacloud.table.templates`)."""
+TEMPLATE_SYNC_SK = "SYNC"
+TEMPLATE_SK_PREFIX = "TEMPLATE#"
+
+
+def template_sk(name: str, language: str) -> str:
+    """Under ``TEMPLATES``: one approved (or paused, ...) template in one language."""
+    return f"{TEMPLATE_SK_PREFIX}{name}#{language}"
+
+
 def inbound_sk(timestamp: int, wamid: str) -> str:
     """Under ``CONTACT#<wa_id>``: a message the contact sent, in time order (then by wamid)."""
     return f"{INBOUND_SK_PREFIX}{time_key(timestamp, wamid)}"

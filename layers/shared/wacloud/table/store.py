@@ -22,6 +22,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from wacloud.meta.templates import TemplateChange
 from wacloud.table.client import TableClient
 from wacloud.table.errors import ConditionFailed
 from wacloud.table.facets import STATUS_RANK, Facet, newest
@@ -60,6 +61,7 @@ from wacloud.table.keys import (
     untyped_sk,
     wa_id_of,
 )
+from wacloud.table.templates import TemplateCatalogStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -139,6 +141,7 @@ class ConversationStore:
     def __init__(self, table: Table, clock: Callable[[], float] = time.time) -> None:
         self._table = TableClient(table)
         self._clock = clock
+        self._templates = TemplateCatalogStore(table, clock)
 
     @property
     def table_name(self) -> str:
@@ -297,6 +300,10 @@ class ConversationStore:
             UpdateExpression="ADD previous_wa_ids :old SET wa_id = :new",
             ExpressionAttributeValues={":old": {old_wa_id}, ":new": new_wa_id},
         )
+
+    def apply_template_change(self, change: TemplateChange, source: str) -> None:
+        """A template webhook's news (status, quality, category) on the template catalog."""
+        self._templates.apply(change, source)
 
     def record_outbound(self, record: OutboundRecord) -> None:
         """The sender's record of a message it sent; never touches the status fields."""
