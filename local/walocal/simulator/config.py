@@ -12,6 +12,7 @@ from typing import Any
 ENV_PREFIX = "SIMULATOR_"
 PRICING_MODELS = frozenset({"PMP", "CBP"})
 HEADER_FORMATS = frozenset({"text", "image", "video", "document"})
+CARD_HEADER_FORMATS = frozenset({"image", "video"})
 
 
 @dataclass(frozen=True)
@@ -21,12 +22,22 @@ class TemplateSpec:
     body_params: int = 0
     header: str | None = None
     category: str = "utility"
+    # A media card carousel: how many cards, each card's header format and body parameters.
+    cards: int = 0
+    card_header: str = "image"
+    card_body_params: int = 0
 
     def __post_init__(self) -> None:
-        if self.body_params < 0:
-            raise ValueError("body_params must be >= 0")
+        if self.body_params < 0 or self.card_body_params < 0:
+            raise ValueError("body_params and card_body_params must be >= 0")
         if self.header is not None and self.header not in HEADER_FORMATS:
             raise ValueError(f"header must be one of {sorted(HEADER_FORMATS)}, got {self.header!r}")
+        if self.cards and not 2 <= self.cards <= 10:
+            raise ValueError(f"a carousel has 2 to 10 cards, got {self.cards}")
+        if self.card_header not in CARD_HEADER_FORMATS:
+            raise ValueError(
+                f"card_header must be one of {sorted(CARD_HEADER_FORMATS)}, got {self.card_header!r}"
+            )
 
 
 def default_templates() -> dict[str, dict[str, TemplateSpec | int]]:
@@ -34,6 +45,9 @@ def default_templates() -> dict[str, dict[str, TemplateSpec | int]]:
         "hello_world": {"en_US": TemplateSpec(body_params=0)},
         "daily_reminder": {"en_US": TemplateSpec(body_params=1)},
         "sample_movie_ticket_confirmation": {"en_US": TemplateSpec(body_params=4, header="image")},
+        "seasonal_offers": {
+            "en_US": TemplateSpec(body_params=1, category="marketing", cards=2, card_body_params=1)
+        },
     }
 
 
@@ -157,7 +171,8 @@ def _parse_set(raw: str) -> frozenset[str]:
 
 
 def _parse_templates(raw: str) -> dict[str, dict[str, TemplateSpec | int]]:
-    """JSON ``{"name": {"en_US": 2}}`` or ``{"name": {"en_US": {"body_params": 2, "header": "image"}}}``."""
+    """JSON ``{"name": {"en_US": 2}}`` or ``{"name": {"en_US": {"body_params": 2, "header": "image"}}}``;
+    a carousel template also names ``cards``, ``card_header`` and ``card_body_params``."""
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -177,6 +192,9 @@ def _parse_templates(raw: str) -> dict[str, dict[str, TemplateSpec | int]]:
                     body_params=int(spec.get("body_params", 0)),
                     header=spec.get("header"),
                     category=str(spec.get("category", "utility")),
+                    cards=int(spec.get("cards", 0)),
+                    card_header=str(spec.get("card_header", "image")),
+                    card_body_params=int(spec.get("card_body_params", 0)),
                 )
             else:
                 raise ValueError(f"template {name!r} {language!r}: expected a number or an object")
