@@ -13,6 +13,7 @@ import pytest
 
 from support.sender_events import TO, open_window, sqs_event, store
 from support.sender_examples import EXPECTED
+from wacloud.meta.summary import outbound_text
 from walocal.events import load_event
 from walocal.functions import LocalFunction
 from walocal.provision import LocalStack
@@ -69,7 +70,8 @@ def test_each_new_type_is_accepted_by_the_simulator_and_recorded(
     assert record is not None
     assert (record["direction"], record["wa_id"], record["type"]) == ("outbound", TO, request["type"])
     assert json.loads(record["request"]) == EXPECTED[name][0]
-    assert result["message_id"] in [m["wamid"] for m in store(stack).conversation(TO)]
+    listed = {m["wamid"]: m for m in store(stack).conversation(TO)}
+    assert listed[result["message_id"]]["text"] == outbound_text(EXPECTED[name][0])
 
 
 def test_the_new_types_go_together_from_the_outbound_queue(

@@ -22,6 +22,7 @@ from wacloud.meta.outbound import (
     parse_send_request,
 )
 from wacloud.meta.schema import render, send_request_schema
+from wacloud.meta.summary import outbound_text
 
 ROOT = REPO
 EXAMPLES = ROOT / "events" / "sender"
@@ -182,6 +183,38 @@ def test_items_know_whether_they_need_the_24_hour_window() -> None:
     assert isinstance(items["mark_as_read"], MarkAsRead)
     assert items["mark_as_read"].recipient is None
     assert items["text"].recipient == TO
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("interactive_buttons", "When should we deliver order #1042?"),
+        (
+            "interactive_location_request",
+            "Where should we deliver order #1042? Tap the button to share your location.",
+        ),
+        ("interactive_flow", "Pick a day and a time, and we keep a table for you."),
+        ("interactive_product_list", "Our new arrivals, picked for you."),
+        ("template_carousel", "[template seasonal_offers]"),
+    ],
+)
+def test_a_sent_message_is_listed_with_its_text(name: str, shown: str) -> None:
+    [body] = EXPECTED[name]
+    assert outbound_text(body) == shown
+
+
+def test_a_product_without_body_is_listed_by_its_sku() -> None:
+    [item] = parse_send_request(
+        {
+            "to": TO,
+            "type": "interactive",
+            "interactive": {
+                "type": "product",
+                "action": {"catalog_id": "1", "product_retailer_id": "lamp-oak-01"},
+            },
+        }
+    )
+    assert outbound_text(item.to_graph_body()) == "[product lamp-oak-01]"
 
 
 def test_idempotency_key_is_kept_but_never_sent() -> None:
