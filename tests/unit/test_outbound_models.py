@@ -514,6 +514,26 @@ E164 = "must be 8 to 15 digits (E.164 without '+')"
         ),
         pytest.param(
             {
+                **carousel([card(0), card(1)]),
+                "template": {
+                    "name": "offers",
+                    "language": {"code": "en"},
+                    "components": [
+                        {"type": "header", "parameters": [{"type": "text", "text": "Hi"}]},
+                        {"type": "carousel", "cards": [card(0), card(1)]},
+                    ],
+                },
+            },
+            [
+                (
+                    "template.components",
+                    "beside a carousel a template takes only a body: headers and buttons go in its cards",
+                )
+            ],
+            id="carousel-with-top-level-header",
+        ),
+        pytest.param(
+            {
                 "to": TO,
                 "type": "template",
                 "template": {

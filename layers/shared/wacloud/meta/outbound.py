@@ -360,8 +360,16 @@ class Template(_Model):
     @field_validator("components")
     @classmethod
     def _one_carousel(cls, components: list[TemplateComponent] | None) -> list[TemplateComponent] | None:
-        if components is not None and sum(c.type == "carousel" for c in components) > 1:
+        if components is None or not any(c.type == "carousel" for c in components):
+            return components
+        if sum(c.type == "carousel" for c in components) > 1:
             raise PydanticCustomError("carousel", "a template has at most one carousel")
+        # A carousel template is its message body and its cards: headers and buttons are the cards'.
+        if any(c.type not in ("body", "carousel") for c in components):
+            raise PydanticCustomError(
+                "carousel",
+                "beside a carousel a template takes only a body: headers and buttons go in its cards",
+            )
         return components
 
 
