@@ -526,7 +526,10 @@ class FlowParameters(_Model):
     flow_name: str | None = Field(
         default=None, min_length=1, description="The Flow's name, instead of its id."
     )
-    flow_cta: str = Field(min_length=1, max_length=30, description="Label of the button that opens the Flow.")
+    # Meta's current reference advises 30 characters at most (older pages said 20) and no emoji.
+    flow_cta: str = Field(
+        min_length=1, max_length=30, description="Label of the button that opens the Flow, without emoji."
+    )
     mode: Literal["draft", "published"] | None = Field(
         default=None, description="published (Meta's default) or draft, to test a Flow not yet published."
     )
