@@ -116,6 +116,17 @@ def test_a_text_is_sent_and_recorded(
             {"type": "image", "image": {"link": "https://example.com/menu.jpg", "caption": "Today's menu"}},
         ),
         (
+            ["--location-request", "Where should we deliver?"],
+            {
+                "type": "interactive",
+                "interactive": {
+                    "type": "location_request_message",
+                    "body": {"text": "Where should we deliver?"},
+                    "action": {"name": "send_location"},
+                },
+            },
+        ),
+        (
             ["--text", "Yes", "--reply-to", "wamid.IN1"],
             {"type": "text", "text": {"body": "Yes"}, "context": {"message_id": "wamid.IN1"}},
         ),
@@ -216,10 +227,15 @@ def test_a_request_the_sender_rejects_is_reported_and_nothing_sent(
         (["--text", "hi"], "--to is needed"),
         (
             ["--to", KERRY],
-            "give one of --text, --template NAME, --image-url URL, --image FILE, --document FILE "
-            "or --file FILE",
+            "give one of --text, --template NAME, --image-url URL, --image FILE, --document FILE, "
+            "--location-request TEXT or --file FILE",
         ),
         (["--to", KERRY, "--text", "hi", "--template", "t"], "give one of"),
+        (["--to", KERRY, "--text", "hi", "--location-request", "Where?"], "give one of"),
+        (
+            ["--file", "events/sender/interactive_flow.json", "--location-request", "Where?"],
+            "--file FILE holds the whole request; leave out --location-request",
+        ),
         (["--to", KERRY, "--text", "hi", "--caption", "c"], "--caption goes with --image-url"),
         (["--to", KERRY, "--text", "hi", "--param", "p"], "--language and --param go with --template"),
         (

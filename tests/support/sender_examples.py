@@ -24,6 +24,35 @@ def media(link: str, **fields: Any) -> dict[str, Any]:
     return {"link": link, **fields}
 
 
+CATALOG = "194836987003835"
+
+
+def carousel_card(index: int, sku: str, price: str) -> dict[str, Any]:
+    """A card of the seasonal_offers carousel: image header, price, quick reply and URL buttons."""
+    return {
+        "card_index": index,
+        "components": [
+            {
+                "type": "header",
+                "parameters": [{"type": "image", "image": media(f"https://example.com/img/{sku}.jpg")}],
+            },
+            {"type": "body", "parameters": [{"type": "text", "text": price}]},
+            {
+                "type": "button",
+                "sub_type": "quick_reply",
+                "index": "0",
+                "parameters": [{"type": "payload", "payload": f"MORE_{sku}"}],
+            },
+            {
+                "type": "button",
+                "sub_type": "url",
+                "index": "1",
+                "parameters": [{"type": "text", "text": sku}],
+            },
+        ],
+    }
+
+
 EXPECTED: dict[str, list[dict[str, Any]]] = {
     "text": [
         message(
@@ -237,6 +266,98 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "message_id": WAMID,
             "typing_indicator": {"type": "text"},
         }
+    ],
+    "interactive_location_request": [
+        message(
+            "interactive",
+            {
+                "type": "location_request_message",
+                "body": {
+                    "text": "Where should we deliver order #1042? Tap the button to share your location."
+                },
+                "action": {"name": "send_location"},
+            },
+        )
+    ],
+    "interactive_flow": [
+        message(
+            "interactive",
+            {
+                "type": "flow",
+                "header": {"type": "text", "text": "Book a table"},
+                "body": {"text": "Pick a day and a time, and we keep a table for you."},
+                "footer": {"text": "Example Bistro"},
+                "action": {
+                    "name": "flow",
+                    "parameters": {
+                        "flow_message_version": "3",
+                        "flow_id": "1197715005513101",
+                        "flow_token": "booking-16505551234-1042",
+                        "flow_cta": "Book now",
+                        "mode": "published",
+                        "flow_action": "navigate",
+                        "flow_action_payload": {
+                            "screen": "BOOKING",
+                            "data": {"party_size": 2, "dates": ["2027-03-14", "2027-03-15"]},
+                        },
+                    },
+                },
+            },
+        )
+    ],
+    "interactive_product": [
+        message(
+            "interactive",
+            {
+                "type": "product",
+                "body": {"text": "The lamp you asked about is back in stock."},
+                "footer": {"text": "Example Shop"},
+                "action": {"catalog_id": CATALOG, "product_retailer_id": "lamp-oak-01"},
+            },
+        )
+    ],
+    "interactive_product_list": [
+        message(
+            "interactive",
+            {
+                "type": "product_list",
+                "header": {"type": "text", "text": "Spring collection"},
+                "body": {"text": "Our new arrivals, picked for you."},
+                "footer": {"text": "Free delivery over $50"},
+                "action": {
+                    "catalog_id": CATALOG,
+                    "sections": [
+                        {
+                            "title": "Lamps",
+                            "product_items": [
+                                {"product_retailer_id": "lamp-oak-01"},
+                                {"product_retailer_id": "lamp-brass-02"},
+                            ],
+                        },
+                        {"title": "Rugs", "product_items": [{"product_retailer_id": "rug-wool-07"}]},
+                    ],
+                },
+            },
+        )
+    ],
+    "template_carousel": [
+        message(
+            "template",
+            {
+                "name": "seasonal_offers",
+                "language": {"code": "en_US"},
+                "components": [
+                    {"type": "body", "parameters": [{"type": "text", "text": "Maria"}]},
+                    {
+                        "type": "carousel",
+                        "cards": [
+                            carousel_card(0, "lamp-oak-01", "$49"),
+                            carousel_card(1, "rug-wool-07", "$120"),
+                        ],
+                    },
+                ],
+            },
+        )
     ],
     "batch": [
         message(

@@ -12,6 +12,7 @@ from support.sender_examples import EXPECTED, TO, WAMID, message
 from wacloud.meta.error_codes import Remedy, classify, is_retryable, pair_limit_delay
 from wacloud.meta.outbound import (
     MAX_BATCH_SIZE,
+    InteractiveMessage,
     MarkAsRead,
     Problem,
     SendError,
@@ -21,6 +22,7 @@ from wacloud.meta.outbound import (
     parse_send_request,
 )
 from wacloud.meta.schema import render, send_request_schema
+from wacloud.meta.summary import outbound_text
 
 ROOT = REPO
 EXAMPLES = ROOT / "events" / "sender"
@@ -54,6 +56,66 @@ def list_of(*sections: dict[str, Any]) -> dict[str, Any]:
             "body": {"text": "Pick one"},
             "action": {"button": "Open", "sections": list(sections)},
         },
+    }
+
+
+def interactive(kind: str, **content: Any) -> dict[str, Any]:
+    return {"to": TO, "type": "interactive", "interactive": {"type": kind, **content}}
+
+
+def flow(**parameters: Any) -> dict[str, Any]:
+    """A flow message; ``parameters`` change Meta's action parameters (None removes one)."""
+    merged = {"flow_id": "1197715005513101", "flow_cta": "Book now", **parameters}
+    return interactive(
+        "flow",
+        body={"text": "Book a table"},
+        action={"name": "flow", "parameters": {k: v for k, v in merged.items() if v is not None}},
+    )
+
+
+def products(count: int, prefix: str = "p") -> list[dict[str, str]]:
+    return [{"product_retailer_id": f"{prefix}{i}"} for i in range(count)]
+
+
+def product_list(*sections: Any, **content: Any) -> dict[str, Any]:
+    """A multi-product message; a section given as a list of items is untitled."""
+    merged = {"header": {"type": "text", "text": "New in"}, "body": {"text": "Have a look"}, **content}
+    action = {
+        "catalog_id": "194836987003835",
+        "sections": [{"product_items": s} if isinstance(s, list) else s for s in sections],
+    }
+    return interactive("product_list", **{k: v for k, v in merged.items() if v is not None}, action=action)
+
+
+def card(
+    index: int, *, header: str = "image", buttons: bool = True, extra_buttons: int = 0
+) -> dict[str, Any]:
+    components: list[dict[str, Any]] = [
+        {"type": "header", "parameters": [{"type": header, header: {"id": f"10{index}"}}]},
+        {"type": "body", "parameters": [{"type": "text", "text": f"${index}9"}]},
+    ]
+    if buttons:
+        components += [
+            {
+                "type": "button",
+                "sub_type": "quick_reply",
+                "index": i,
+                "parameters": [{"type": "payload", "payload": "x"}],
+            }
+            for i in range(1 + extra_buttons)
+        ]
+        components.append(
+            {"type": "button", "sub_type": "url", "index": 1, "parameters": [{"type": "text", "text": "y"}]}
+        )
+    return {"card_index": index, "components": components}
+
+
+def carousel(*decks: list[dict[str, Any]]) -> dict[str, Any]:
+    components = [{"type": "carousel", "cards": cards} for cards in decks]
+    return {
+        "to": TO,
+        "type": "template",
+        "template": {"name": "offers", "language": {"code": "en"}, "components": components},
     }
 
 
@@ -100,10 +162,59 @@ def test_items_know_whether_they_need_the_24_hour_window() -> None:
         "reaction",
     }
     assert {kind for kind, item in items.items() if item.is_template} == {"template"}
+    interactive_kinds = {
+        item.interactive.type
+        for name in EXPECTED
+        for item in parse_send_request(load(name))
+        if isinstance(item, InteractiveMessage)
+    }
+    assert interactive_kinds == {
+        "button",
+        "list",
+        "cta_url",
+        "location_request_message",
+        "flow",
+        "product",
+        "product_list",
+    }
+    [carousel] = parse_send_request(load("template_carousel"))
+    assert (carousel.requires_open_window, carousel.is_template) == (False, True)
     assert isinstance(items["template"], TemplateMessage)
     assert isinstance(items["mark_as_read"], MarkAsRead)
     assert items["mark_as_read"].recipient is None
     assert items["text"].recipient == TO
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("interactive_buttons", "When should we deliver order #1042?"),
+        (
+            "interactive_location_request",
+            "Where should we deliver order #1042? Tap the button to share your location.",
+        ),
+        ("interactive_flow", "Pick a day and a time, and we keep a table for you."),
+        ("interactive_product_list", "Our new arrivals, picked for you."),
+        ("template_carousel", "[template seasonal_offers]"),
+    ],
+)
+def test_a_sent_message_is_listed_with_its_text(name: str, shown: str) -> None:
+    [body] = EXPECTED[name]
+    assert outbound_text(body) == shown
+
+
+def test_a_product_without_body_is_listed_by_its_sku() -> None:
+    [item] = parse_send_request(
+        {
+            "to": TO,
+            "type": "interactive",
+            "interactive": {
+                "type": "product",
+                "action": {"catalog_id": "1", "product_retailer_id": "lamp-oak-01"},
+            },
+        }
+    )
+    assert outbound_text(item.to_graph_body()) == "[product lamp-oak-01]"
 
 
 def test_idempotency_key_is_kept_but_never_sent() -> None:
@@ -247,9 +358,179 @@ E164 = "must be 8 to 15 digits (E.164 without '+')"
             id="unknown-type",
         ),
         pytest.param(
-            {"to": TO, "type": "interactive", "interactive": {"type": "flow"}},
-            [("interactive.type", "must be one of 'button', 'list', 'cta_url'")],
+            {"to": TO, "type": "interactive", "interactive": {"type": "voice_call"}},
+            [
+                (
+                    "interactive.type",
+                    "must be one of 'button', 'list', 'cta_url', 'location_request_message', 'flow', "
+                    "'product', 'product_list'",
+                )
+            ],
             id="unknown-interactive-type",
+        ),
+        pytest.param(
+            interactive("location_request_message", body={"text": "x" * 1025}, action={"name": "send_place"}),
+            [
+                ("interactive.body.text", "must be at most 1024 characters"),
+                ("interactive.action.name", "must be 'send_location'"),
+            ],
+            id="location-request-limits",
+        ),
+        pytest.param(
+            interactive(
+                "location_request_message",
+                header={"type": "text", "text": "Where?"},
+                body={"text": "Share your location"},
+                action={"name": "send_location"},
+            ),
+            [("interactive.header", "unknown field")],
+            id="location-request-header",
+        ),
+        pytest.param(
+            interactive("location_request_message", action={"name": "send_location"}),
+            [("interactive.body", "required")],
+            id="location-request-no-body",
+        ),
+        pytest.param(
+            flow(flow_name="booking"),
+            [("interactive.action.parameters", "set exactly one of 'flow_id' or 'flow_name'")],
+            id="flow-id-and-name",
+        ),
+        pytest.param(
+            flow(flow_id=None),
+            [("interactive.action.parameters", "set exactly one of 'flow_id' or 'flow_name'")],
+            id="flow-no-id",
+        ),
+        pytest.param(
+            flow(flow_cta="x" * 31, mode="live", flow_message_version="2", flow_token=""),
+            [
+                ("interactive.action.parameters.flow_message_version", "must be '3'"),
+                ("interactive.action.parameters.flow_cta", "must be at most 30 characters"),
+                ("interactive.action.parameters.mode", "must be 'draft' or 'published'"),
+                ("interactive.action.parameters.flow_token", "must not be empty"),
+            ],
+            id="flow-parameters",
+        ),
+        pytest.param(
+            flow(flow_action="data_exchange", flow_action_payload={"screen": "START"}),
+            [("interactive.action.parameters", "flow_action_payload goes only with flow_action 'navigate'")],
+            id="flow-data-exchange-with-payload",
+        ),
+        pytest.param(
+            flow(flow_action="open", flow_action_payload={"data": {}}),
+            [
+                ("interactive.action.parameters.flow_action", "must be 'navigate' or 'data_exchange'"),
+                ("interactive.action.parameters.flow_action_payload.screen", "required"),
+                ("interactive.action.parameters.flow_action_payload.data", "must hold at least 1 item(s)"),
+            ],
+            id="flow-payload",
+        ),
+        pytest.param(
+            interactive("product", header={"type": "text", "text": "Lamp"}, action={"catalog_id": "1"}),
+            [
+                ("interactive.action.product_retailer_id", "required"),
+                ("interactive.header", "unknown field"),
+            ],
+            id="product-header-and-no-sku",
+        ),
+        pytest.param(
+            product_list(products(6, "a"), products(5, "b"), header=None, body=None),
+            [
+                ("interactive.header", "required"),
+                ("interactive.body", "required"),
+                ("interactive.action.sections", "each section needs a title when there are several"),
+            ],
+            id="product-list-header-body-titles",
+        ),
+        pytest.param(
+            product_list(
+                {"title": "A", "product_items": products(20, "a")},
+                {"title": "B", "product_items": products(11, "b")},
+            ),
+            [("interactive.action.sections", "must hold at most 30 products in all (got 31)")],
+            id="product-list-31-products",
+        ),
+        pytest.param(
+            product_list(*({"title": f"S{i}", "product_items": products(1, f"s{i}")} for i in range(11))),
+            [("interactive.action.sections", "must hold at most 10 items (got 11)")],
+            id="product-list-11-sections",
+        ),
+        pytest.param(
+            product_list(
+                {"title": "x" * 25, "product_items": []}, header={"type": "image", "image": {"id": "1"}}
+            ),
+            [
+                ("interactive.header.type", "must be 'text'"),
+                ("interactive.header.text", "required"),
+                ("interactive.header.image", "unknown field"),
+                ("interactive.action.sections[0].title", "must be at most 24 characters"),
+                ("interactive.action.sections[0].product_items", "must hold at least 1 item(s)"),
+            ],
+            id="product-list-limits",
+        ),
+        pytest.param(
+            carousel([card(0)]),
+            [("template.components[0].cards", "must hold at least 2 item(s)")],
+            id="carousel-one-card",
+        ),
+        pytest.param(
+            carousel([card(0), card(2)]),
+            [("template.components[0].cards", "card_index must number the cards 0 to 1, each once")],
+            id="carousel-card-index-gap",
+        ),
+        pytest.param(
+            carousel([card(0), card(1, buttons=False)]),
+            [("template.components[0].cards", "every card must hold the same components")],
+            id="carousel-cards-differ",
+        ),
+        pytest.param(
+            carousel(
+                [card(0, header="document"), {"card_index": 1, "components": card(1)["components"][1:]}]
+            ),
+            [
+                (
+                    "template.components[0].cards[0].components[0].parameters[0].type",
+                    "must be one of 'image', 'video'",
+                ),
+                (
+                    "template.components[0].cards[1].components",
+                    "a card needs exactly one header (its image or video)",
+                ),
+            ],
+            id="carousel-card-headers",
+        ),
+        pytest.param(
+            carousel([card(0, extra_buttons=1), card(1, extra_buttons=1)]),
+            [
+                ("template.components[0].cards[0].components", "a card has at most 2 buttons"),
+                ("template.components[0].cards[1].components", "a card has at most 2 buttons"),
+            ],
+            id="carousel-three-buttons",
+        ),
+        pytest.param(
+            carousel([card(0), card(1)], [card(0), card(1)]),
+            [("template.components", "a template has at most one carousel")],
+            id="two-carousels",
+        ),
+        pytest.param(
+            {
+                **carousel([card(0), card(1)]),
+                "template": {
+                    "name": "offers",
+                    "language": {"code": "en"},
+                    "components": [
+                        {"type": "header", "parameters": [{"type": "text", "text": "Hi"}]},
+                        {"type": "carousel", "cards": [card(0), card(1)]},
+                    ],
+                },
+            },
+            [
+                (
+                    "template.components",
+                    "beside a carousel a template takes only a body: headers and buttons go in its cards",
+                )
+            ],
+            id="carousel-with-top-level-header",
         ),
         pytest.param(
             {

@@ -45,13 +45,13 @@ def build_request(args: argparse.Namespace) -> dict[str, Any]:
         return _read_request(args.request_file)
     kinds = [
         flag
-        for flag in ("--text", "--template", "--image-url", "--image", "--document")
+        for flag in ("--text", "--template", "--image-url", "--image", "--document", "--location-request")
         if _given(args, flag)
     ]
     if len(kinds) != 1:
         raise RequestError(
-            "give one of --text, --template NAME, --image-url URL, --image FILE, --document FILE "
-            "or --file FILE"
+            "give one of --text, --template NAME, --image-url URL, --image FILE, --document FILE, "
+            "--location-request TEXT or --file FILE"
         )
     if not args.to:
         raise RequestError("--to is needed: the contact's phone number, e.g. 16505551234")
@@ -70,6 +70,13 @@ def build_request(args: argparse.Namespace) -> dict[str, Any]:
 def _content(args: argparse.Namespace) -> dict[str, Any]:
     if args.text is not None:
         return {"type": "text", "text": {"body": args.text}}
+    if args.location_request is not None:
+        interactive = {
+            "type": "location_request_message",
+            "body": {"text": args.location_request},
+            "action": {"name": "send_location"},
+        }
+        return {"type": "interactive", "interactive": interactive}
     if args.template:
         template: dict[str, Any] = {"name": args.template, "language": {"code": args.language or "en_US"}}
         if args.param:
@@ -123,7 +130,16 @@ def _given(args: argparse.Namespace, flag: str) -> bool:
 
 
 def _content_options(args: argparse.Namespace) -> list[str]:
-    flags = ("--text", "--template", "--image-url", "--image", "--document", "--caption", "--language")
+    flags = (
+        "--text",
+        "--template",
+        "--image-url",
+        "--image",
+        "--document",
+        "--location-request",
+        "--caption",
+        "--language",
+    )
     return [flag for flag in flags if _given(args, flag)] + (["--param"] if args.param else [])
 
 
@@ -157,6 +173,7 @@ def register(
         "  wactl send --local --to 16505551234 --template daily_reminder --param Kerry\n"
         "  wactl send --local --to 16505551234 --image-url https://example.com/a.jpg --caption Menu\n"
         "  wactl send --local --to 16505551234 --image menu.jpg --caption Menu\n"
+        "  wactl send --local --to 16505551234 --location-request 'Where should we deliver?'\n"
         "  wactl send --local --file events/sender/batch.json --json",
     )
     send.add_argument(
@@ -186,6 +203,12 @@ def register(
     )
     send.add_argument("--document", metavar="FILE", help="a document message of this local file, as --image")
     send.add_argument("--caption", help="the image's or document's caption")
+    send.add_argument(
+        "--location-request",
+        metavar="TEXT",
+        help="ask the contact to share their location: TEXT above WhatsApp's Send location button "
+        "(within the 24-hour window)",
+    )
     send.add_argument("--reply-to", metavar="WAMID", help="reply to this message (quoted in the chat)")
     send.add_argument(
         "--idempotency-key",

@@ -13,6 +13,7 @@ ENV_PREFIX = "SIMULATOR_"
 PRICING_MODELS = frozenset({"PMP", "CBP"})
 HEADER_FORMATS = frozenset({"text", "image", "video", "document"})
 TEMPLATE_STATUSES = frozenset({"APPROVED", "PENDING", "REJECTED", "PAUSED", "DISABLED"})
+CARD_HEADER_FORMATS = frozenset({"image", "video"})
 
 
 @dataclass(frozen=True)
@@ -23,14 +24,24 @@ class TemplateSpec:
     header: str | None = None
     category: str = "utility"
     status: str = "APPROVED"
+    # A media card carousel: how many cards, each card's header format and body parameters.
+    cards: int = 0
+    card_header: str = "image"
+    card_body_params: int = 0
 
     def __post_init__(self) -> None:
-        if self.body_params < 0:
-            raise ValueError("body_params must be >= 0")
+        if self.body_params < 0 or self.card_body_params < 0:
+            raise ValueError("body_params and card_body_params must be >= 0")
         if self.status not in TEMPLATE_STATUSES:
             raise ValueError(f"status must be one of {sorted(TEMPLATE_STATUSES)}, got {self.status!r}")
         if self.header is not None and self.header not in HEADER_FORMATS:
             raise ValueError(f"header must be one of {sorted(HEADER_FORMATS)}, got {self.header!r}")
+        if self.cards and not 2 <= self.cards <= 10:
+            raise ValueError(f"a carousel has 2 to 10 cards, got {self.cards}")
+        if self.card_header not in CARD_HEADER_FORMATS:
+            raise ValueError(
+                f"card_header must be one of {sorted(CARD_HEADER_FORMATS)}, got {self.card_header!r}"
+            )
 
 
 def default_templates() -> dict[str, dict[str, TemplateSpec | int]]:
@@ -41,6 +52,9 @@ def default_templates() -> dict[str, dict[str, TemplateSpec | int]]:
         # The templates of the sample requests in events/sender/ (template.json, batch.json).
         "order_receipt": {"en_US": TemplateSpec(body_params=3, header="image")},
         "appointment_reminder": {"en_US": TemplateSpec(body_params=1)},
+        "seasonal_offers": {
+            "en_US": TemplateSpec(body_params=1, category="marketing", cards=2, card_body_params=1)
+        },
     }
 
 
@@ -165,7 +179,8 @@ def _parse_set(raw: str) -> frozenset[str]:
 
 def _parse_templates(raw: str) -> dict[str, dict[str, TemplateSpec | int]]:
     """JSON ``{"name": {"en_US": 2}}`` or ``{"name": {"en_US": {"body_params": 2, "header": "image",
-    "category": "marketing", "status": "PAUSED"}}}``."""
+    "category": "marketing", "status": "PAUSED"}}}``; a carousel template also names ``cards``,
+    ``card_header`` and ``card_body_params``."""
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -186,6 +201,9 @@ def _parse_templates(raw: str) -> dict[str, dict[str, TemplateSpec | int]]:
                     header=spec.get("header"),
                     category=str(spec.get("category", "utility")),
                     status=str(spec.get("status", "APPROVED")).upper(),
+                    cards=int(spec.get("cards", 0)),
+                    card_header=str(spec.get("card_header", "image")),
+                    card_body_params=int(spec.get("card_body_params", 0)),
                 )
             else:
                 raise ValueError(f"template {name!r} {language!r}: expected a number or an object")

@@ -114,6 +114,15 @@ def parameter_count(component: str, received: int, expected: int) -> GraphError:
     )
 
 
+def card_count(received: int, expected: int) -> GraphError:
+    return GraphError(
+        132000,
+        "(#132000) Number of parameters does not match the expected number of params",
+        details=f"carousel: number of cards ({received}) does not match the expected number of cards "
+        f"({expected})",
+    )
+
+
 def parameter_format(component: str, expected: str, received: str) -> GraphError:
     return GraphError(
         132012,

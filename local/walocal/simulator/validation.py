@@ -26,8 +26,15 @@ INTERACTIVE_TYPES = (
     "voice_call",
 )
 # Interactive types whose message has no text of its own besides the action.
-_BODY_OPTIONAL = frozenset({"product", "product_list", "catalog_message", "voice_call"})
+_BODY_OPTIONAL = frozenset({"product", "catalog_message", "voice_call"})
+# Interactive types that take no header (product shows the product's own picture).
+_NO_HEADER = frozenset({"location_request_message", "product"})
+_NO_FOOTER = frozenset({"location_request_message"})
 TEXT_MAX = 4096
+INTERACTIVE_BODY_MAX = 1024
+SHORT_TEXT_MAX = 60
+FLOW_CTA_MAX = 30
+PRODUCTS_MAX = 30
 _PHONE_SEPARATORS = re.compile(r"[\s\-().+]")
 
 
@@ -204,29 +211,144 @@ def _interactive(body: dict[str, Any]) -> None:
         allowed = ", ".join(INTERACTIVE_TYPES)
         raise errors.invalid_parameter("interactive['type']", f'must be one of {{{allowed}}} - got "{kind}".')
     action = _object(interactive, "action", "interactive['action']")
-    if kind not in _BODY_OPTIONAL:
-        _string(_object(interactive, "body", "interactive['body']"), "text", "interactive['body']['text']")
-    if kind == "button":
-        buttons = _list(action, "buttons", "interactive['action']['buttons']", most=3)
-        for index, button in enumerate(buttons):
-            path = f"interactive['action']['buttons'][{index}]"
-            if not isinstance(button, dict):
-                raise errors.invalid_parameter(path, "must be a JSON object.")
-            reply = _object(button, "reply", f"{path}['reply']")
-            _string(reply, "id", f"{path}['reply']['id']", most=256)
-            _string(reply, "title", f"{path}['reply']['title']", most=20)
-    elif kind == "list":
-        _string(action, "button", "interactive['action']['button']", most=20)
-        sections = _list(action, "sections", "interactive['action']['sections']", most=10)
-        for index, section in enumerate(sections):
-            path = f"interactive['action']['sections'][{index}]"
-            if not isinstance(section, dict):
-                raise errors.invalid_parameter(path, "must be a JSON object.")
-            _list(section, "rows", f"{path}['rows']", most=10)
-    elif kind == "cta_url":
-        parameters = _object(action, "parameters", "interactive['action']['parameters']")
-        _string(parameters, "display_text", "interactive['action']['parameters']['display_text']", most=20)
-        _string(parameters, "url", "interactive['action']['parameters']['url']")
+    if kind not in _BODY_OPTIONAL or interactive.get("body") is not None:
+        most = TEXT_MAX if kind == "list" else INTERACTIVE_BODY_MAX
+        _string(
+            _object(interactive, "body", "interactive['body']"),
+            "text",
+            "interactive['body']['text']",
+            most=most,
+        )
+    for part, kinds in (("header", _NO_HEADER), ("footer", _NO_FOOTER)):
+        if kind in kinds and part in interactive:
+            raise errors.invalid_parameter(f"interactive['{part}']", f"is not allowed for type {kind}.")
+    if interactive.get("footer") is not None:
+        footer = _object(interactive, "footer", "interactive['footer']")
+        _string(footer, "text", "interactive['footer']['text']", most=SHORT_TEXT_MAX)
+    if kind in _ACTIONS:
+        _ACTIONS[kind](interactive, action)
+
+
+def _buttons(interactive: dict[str, Any], action: dict[str, Any]) -> None:
+    buttons = _list(action, "buttons", "interactive['action']['buttons']", most=3)
+    for index, button in enumerate(buttons):
+        path = f"interactive['action']['buttons'][{index}]"
+        if not isinstance(button, dict):
+            raise errors.invalid_parameter(path, "must be a JSON object.")
+        reply = _object(button, "reply", f"{path}['reply']")
+        _string(reply, "id", f"{path}['reply']['id']", most=256)
+        _string(reply, "title", f"{path}['reply']['title']", most=20)
+
+
+def _list_menu(interactive: dict[str, Any], action: dict[str, Any]) -> None:
+    _string(action, "button", "interactive['action']['button']", most=20)
+    sections = _list(action, "sections", "interactive['action']['sections']", most=10)
+    for index, section in enumerate(sections):
+        path = f"interactive['action']['sections'][{index}]"
+        if not isinstance(section, dict):
+            raise errors.invalid_parameter(path, "must be a JSON object.")
+        _list(section, "rows", f"{path}['rows']", most=10)
+
+
+def _cta_url(interactive: dict[str, Any], action: dict[str, Any]) -> None:
+    parameters = _object(action, "parameters", "interactive['action']['parameters']")
+    _string(parameters, "display_text", "interactive['action']['parameters']['display_text']", most=20)
+    _string(parameters, "url", "interactive['action']['parameters']['url']")
+
+
+def _choice(parent: dict[str, Any], key: str, path: str, allowed: tuple[str, ...]) -> None:
+    value = parent.get(key)
+    if value is not None and value not in allowed:
+        choices = ", ".join(a.upper() for a in allowed)
+        raise errors.invalid_parameter(path, f'must be one of {{{choices}}} - got "{value}".')
+
+
+def _action_name(action: dict[str, Any], expected: str) -> None:
+    name = _string(action, "name", "interactive['action']['name']")
+    if name != expected:
+        raise errors.invalid_parameter(
+            "interactive['action']['name']", f'must be "{expected}" - got "{name}".'
+        )
+
+
+def _location_request(interactive: dict[str, Any], action: dict[str, Any]) -> None:
+    _action_name(action, "send_location")
+
+
+def _flow(interactive: dict[str, Any], action: dict[str, Any]) -> None:
+    _action_name(action, "flow")
+    path = "interactive['action']['parameters']"
+    parameters = _object(action, "parameters", path)
+    version = _string(parameters, "flow_message_version", f"{path}['flow_message_version']")
+    if version != "3":
+        raise errors.invalid_parameter(f"{path}['flow_message_version']", f'must be "3" - got "{version}".')
+    if ("flow_id" in parameters) == ("flow_name" in parameters):
+        raise errors.invalid_parameter(
+            f"{path}['flow_id']", "or flow_name is required, and only one of them."
+        )
+    reference = "flow_id" if "flow_id" in parameters else "flow_name"
+    _string(parameters, reference, f"{path}['{reference}']")
+    _string(parameters, "flow_cta", f"{path}['flow_cta']", most=FLOW_CTA_MAX)
+    if "flow_token" in parameters:
+        _string(parameters, "flow_token", f"{path}['flow_token']")
+    _choice(parameters, "mode", f"{path}['mode']", ("draft", "published"))
+    _choice(parameters, "flow_action", f"{path}['flow_action']", ("navigate", "data_exchange"))
+    if parameters.get("flow_action_payload") is None:
+        return
+    payload_path = f"{path}['flow_action_payload']"
+    if parameters.get("flow_action") == "data_exchange":
+        raise errors.invalid_parameter(payload_path, "is only allowed with flow_action navigate.")
+    payload = _object(parameters, "flow_action_payload", payload_path)
+    _string(payload, "screen", f"{payload_path}['screen']")
+    data = payload.get("data")
+    if data is not None and not (isinstance(data, dict) and data):
+        raise errors.invalid_parameter(f"{payload_path}['data']", "must be a non-empty JSON object.")
+
+
+def _product(interactive: dict[str, Any], action: dict[str, Any]) -> None:
+    _string(action, "catalog_id", "interactive['action']['catalog_id']")
+    _string(action, "product_retailer_id", "interactive['action']['product_retailer_id']")
+
+
+def _product_list(interactive: dict[str, Any], action: dict[str, Any]) -> None:
+    header = _object(interactive, "header", "interactive['header']")
+    if header.get("type") != "text":
+        raise errors.invalid_parameter(
+            "interactive['header']['type']", f'must be "text" - got "{header.get("type")}".'
+        )
+    _string(header, "text", "interactive['header']['text']", most=SHORT_TEXT_MAX)
+    _string(action, "catalog_id", "interactive['action']['catalog_id']")
+    sections = _list(action, "sections", "interactive['action']['sections']", most=10)
+    count = 0
+    for index, section in enumerate(sections):
+        path = f"interactive['action']['sections'][{index}]"
+        if not isinstance(section, dict):
+            raise errors.invalid_parameter(path, "must be a JSON object.")
+        if len(sections) > 1 or "title" in section:
+            _string(section, "title", f"{path}['title']", most=24)
+        items = _list(section, "product_items", f"{path}['product_items']", most=PRODUCTS_MAX)
+        for number, item in enumerate(items):
+            item_path = f"{path}['product_items'][{number}]"
+            if not isinstance(item, dict):
+                raise errors.invalid_parameter(item_path, "must be a JSON object.")
+            _string(item, "product_retailer_id", f"{item_path}['product_retailer_id']")
+        count += len(items)
+    if count > PRODUCTS_MAX:
+        raise errors.invalid_parameter(
+            "interactive['action']['sections']",
+            f"must hold at most {PRODUCTS_MAX} products in all - got {count}.",
+        )
+
+
+_ACTIONS: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
+    "button": _buttons,
+    "cta_url": _cta_url,
+    "flow": _flow,
+    "list": _list_menu,
+    "location_request_message": _location_request,
+    "product": _product,
+    "product_list": _product_list,
+}
 
 
 def _template(body: dict[str, Any], config: SimulatorConfig) -> tuple[str, TemplateSpec]:
@@ -245,28 +367,73 @@ def _template(body: dict[str, Any], config: SimulatorConfig) -> tuple[str, Templ
     components = template.get("components", [])
     if not isinstance(components, list):
         raise errors.invalid_parameter("template['components']", "must be an array.")
+    params = _component_parameters(components, "template['components']")
+    _check_counts(params, spec.body_params, spec.header, "")
+    cards = [component for component in components if str(component.get("type", "")).lower() == "carousel"]
+    if len(cards) > 1:
+        raise errors.invalid_parameter("template['components']", "must hold at most one carousel.")
+    received = _carousel(cards[0], spec, components.index(cards[0])) if cards else 0
+    if received != spec.cards:
+        raise errors.card_count(received, spec.cards)
+    return name, spec
+
+
+def _component_parameters(components: list[Any], path: str) -> dict[str, list[dict[str, Any]]]:
+    """The header and body parameters of ``components``, each parameter checked."""
     params: dict[str, list[dict[str, Any]]] = {"header": [], "body": []}
     for index, component in enumerate(components):
-        path = f"template['components'][{index}]"
+        component_path = f"{path}[{index}]"
         if not isinstance(component, dict):
-            raise errors.invalid_parameter(path, "must be a JSON object.")
-        kind = str(_string(component, "type", f"{path}['type']")).lower()
+            raise errors.invalid_parameter(component_path, "must be a JSON object.")
+        kind = str(_string(component, "type", f"{component_path}['type']")).lower()
         parameters = component.get("parameters", [])
         if not isinstance(parameters, list):
-            raise errors.invalid_parameter(f"{path}['parameters']", "must be an array.")
+            raise errors.invalid_parameter(f"{component_path}['parameters']", "must be an array.")
         for number, parameter in enumerate(parameters):
-            _template_parameter(parameter, f"{path}['parameters'][{number}]")
+            _template_parameter(parameter, f"{component_path}['parameters'][{number}]")
         if kind in params:
             params[kind].extend(parameters)
+    return params
 
-    if len(params["body"]) != spec.body_params:
-        raise errors.parameter_count("body", len(params["body"]), spec.body_params)
-    expected_header = 0 if spec.header is None else 1
+
+def _check_counts(params: dict[str, list[dict[str, Any]]], body: int, header: str | None, where: str) -> None:
+    if len(params["body"]) != body:
+        raise errors.parameter_count(f"{where}body", len(params["body"]), body)
+    expected_header = 0 if header is None else 1
     if len(params["header"]) != expected_header:
-        raise errors.parameter_count("header", len(params["header"]), expected_header)
-    if spec.header is not None and params["header"][0]["type"] != spec.header:
-        raise errors.parameter_format("header", spec.header, str(params["header"][0]["type"]))
-    return name, spec
+        raise errors.parameter_count(f"{where}header", len(params["header"]), expected_header)
+    if header is not None and params["header"][0]["type"] != header:
+        raise errors.parameter_format(f"{where}header", header, str(params["header"][0]["type"]))
+
+
+def _carousel(carousel: dict[str, Any], spec: TemplateSpec, index: int) -> int:
+    """Checks each card against the template's cards; the number of cards sent."""
+    path = f"template['components'][{index}]['cards']"
+    cards = _list(carousel, "cards", path, most=10)
+    seen: set[int] = set()
+    for number, card in enumerate(cards):
+        card_path = f"{path}[{number}]"
+        if not isinstance(card, dict):
+            raise errors.invalid_parameter(card_path, "must be a JSON object.")
+        card_index = card.get("card_index")
+        if card_index is None:
+            raise errors.missing_parameter(f"{card_path}['card_index']")
+        if (
+            not isinstance(card_index, int)
+            or isinstance(card_index, bool)
+            or not 0 <= card_index < len(cards)
+        ):
+            raise errors.invalid_parameter(
+                f"{card_path}['card_index']",
+                f"must be an integer from 0 to {len(cards) - 1} - got {card_index}.",
+            )
+        if card_index in seen:
+            raise errors.invalid_parameter(f"{card_path}['card_index']", f"repeats card {card_index}.")
+        seen.add(card_index)
+        components = _list(card, "components", f"{card_path}['components']")
+        params = _component_parameters(components, f"{card_path}['components']")
+        _check_counts(params, spec.card_body_params, spec.card_header, f"card {card_index} ")
+    return len(cards)
 
 
 def _template_parameter(parameter: object, path: str) -> None:

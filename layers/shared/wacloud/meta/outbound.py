@@ -285,7 +285,66 @@ class ButtonComponent(_Model):
         return str(index)
 
 
-TemplateComponent = Annotated[HeaderComponent | BodyComponent | ButtonComponent, _ONE_OF]
+CardHeaderParameter = Annotated[ImageParameter | VideoParameter, _ONE_OF]
+
+
+class CardHeaderComponent(_Model):
+    """A carousel card's header: its image or video (every card of a carousel has one)."""
+
+    type: Literal["header"]
+    parameters: list[CardHeaderParameter] = Field(min_length=1, max_length=1)
+
+
+CardComponent = Annotated[CardHeaderComponent | BodyComponent | ButtonComponent, _ONE_OF]
+MAX_CARD_BUTTONS = 2
+
+
+def _shape(components: Sequence[Any]) -> list[str]:
+    """What a card holds, as Meta compares cards: each component's type (and a button's sub_type)."""
+    return sorted(f"{c.type}:{c.sub_type}" if isinstance(c, ButtonComponent) else c.type for c in components)
+
+
+class CarouselCard(_Model):
+    card_index: int = Field(ge=0, le=9, description="The card's place in the carousel, 0 for the first.")
+    components: list[CardComponent] = Field(min_length=1)
+
+    @field_validator("components")
+    @classmethod
+    def _one_header(cls, components: list[CardComponent]) -> list[CardComponent]:
+        kinds = [component.type for component in components]
+        if kinds.count("header") != 1:
+            raise PydanticCustomError("card_header", "a card needs exactly one header (its image or video)")
+        if kinds.count("body") > 1:
+            raise PydanticCustomError("card_body", "a card has at most one body")
+        if kinds.count("button") > MAX_CARD_BUTTONS:
+            raise PydanticCustomError(
+                "card_buttons", "a card has at most {most} buttons", {"most": MAX_CARD_BUTTONS}
+            )
+        return components
+
+
+class CarouselComponent(_Model):
+    """The cards of a media card carousel template, each with its own header, body and buttons."""
+
+    type: Literal["carousel"]
+    cards: list[CarouselCard] = Field(min_length=2, max_length=10)
+
+    @field_validator("cards")
+    @classmethod
+    def _numbered_alike(cls, cards: list[CarouselCard]) -> list[CarouselCard]:
+        # Meta: a send includes every card of the template, and all cards have the same components.
+        if sorted(card.card_index for card in cards) != list(range(len(cards))):
+            raise PydanticCustomError(
+                "card_index",
+                "card_index must number the cards 0 to {last}, each once",
+                {"last": len(cards) - 1},
+            )
+        if any(_shape(card.components) != _shape(cards[0].components) for card in cards):
+            raise PydanticCustomError("card_components", "every card must hold the same components")
+        return cards
+
+
+TemplateComponent = Annotated[HeaderComponent | BodyComponent | ButtonComponent | CarouselComponent, _ONE_OF]
 
 
 class Language(_Model):
@@ -297,6 +356,21 @@ class Template(_Model):
     name: str = Field(min_length=1, max_length=512)
     language: Language
     components: list[TemplateComponent] | None = Field(default=None, min_length=1)
+
+    @field_validator("components")
+    @classmethod
+    def _one_carousel(cls, components: list[TemplateComponent] | None) -> list[TemplateComponent] | None:
+        if components is None or not any(c.type == "carousel" for c in components):
+            return components
+        if sum(c.type == "carousel" for c in components) > 1:
+            raise PydanticCustomError("carousel", "a template has at most one carousel")
+        # A carousel template is its message body and its cards: headers and buttons are the cards'.
+        if any(c.type not in ("body", "carousel") for c in components):
+            raise PydanticCustomError(
+                "carousel",
+                "beside a carousel a template takes only a body: headers and buttons go in its cards",
+            )
+        return components
 
 
 # --- interactive ----------------------------------------------------------------------------
@@ -419,7 +493,148 @@ class CtaUrlInteractive(_Interactive):
     action: CtaUrlAction
 
 
-Interactive = Annotated[ButtonInteractive | ListInteractive | CtaUrlInteractive, _ONE_OF]
+class LocationRequestAction(_Model):
+    name: Literal["send_location"] = "send_location"
+
+
+class LocationRequestInteractive(_Model):
+    """Asks the user to share their location: body text and WhatsApp's Send location button.
+
+    Meta allows no header or footer on it."""
+
+    type: Literal["location_request_message"]
+    body: InteractiveBody
+    action: LocationRequestAction
+
+
+class FlowActionPayload(_Model):
+    screen: str = Field(min_length=1, description="The id of the Flow's first screen.")
+    data: dict[str, Any] | None = Field(
+        default=None, min_length=1, description="Input data for the first screen: a non-empty object."
+    )
+
+
+class FlowParameters(_Model):
+    """Which Flow to open and how: by ``flow_id`` or ``flow_name`` (exactly one)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["flow_id"]}, {"required": ["flow_name"]}]}
+    )
+
+    flow_message_version: Literal["3"] = "3"
+    flow_id: str | None = Field(default=None, min_length=1, description="The Flow's id, as WhatsApp gave it.")
+    flow_name: str | None = Field(
+        default=None, min_length=1, description="The Flow's name, instead of its id."
+    )
+    # Meta's current reference advises 30 characters at most (older pages said 20) and no emoji.
+    flow_cta: str = Field(
+        min_length=1, max_length=30, description="Label of the button that opens the Flow, without emoji."
+    )
+    mode: Literal["draft", "published"] | None = Field(
+        default=None, description="published (Meta's default) or draft, to test a Flow not yet published."
+    )
+    flow_token: str | None = Field(
+        default=None,
+        min_length=1,
+        description="The business's identifier of this send, returned with the answers.",
+    )
+    flow_action: Literal["navigate", "data_exchange"] | None = Field(
+        default=None,
+        description="navigate (Meta's default) opens flow_action_payload.screen; data_exchange asks "
+        "the Flow's endpoint for the first screen.",
+    )
+    flow_action_payload: FlowActionPayload | None = None
+
+    @model_validator(mode="after")
+    def _meta_rules(self) -> Self:
+        if (self.flow_id is None) == (self.flow_name is None):
+            raise PydanticCustomError("flow_ref", "set exactly one of 'flow_id' or 'flow_name'")
+        if self.flow_action == "data_exchange" and self.flow_action_payload is not None:
+            raise PydanticCustomError(
+                "flow_action_payload", "flow_action_payload goes only with flow_action 'navigate'"
+            )
+        return self
+
+
+class FlowAction(_Model):
+    name: Literal["flow"] = "flow"
+    parameters: FlowParameters
+
+
+class FlowInteractive(_Interactive):
+    """A button that opens a WhatsApp Flow."""
+
+    type: Literal["flow"]
+    action: FlowAction
+
+
+class ProductAction(_Model):
+    catalog_id: str = Field(min_length=1, description="The catalog connected to the business account.")
+    product_retailer_id: str = Field(
+        min_length=1, description="The product's SKU (Content ID) in the catalog."
+    )
+
+
+class ProductInteractive(_Model):
+    """One product of the catalog; Meta shows its picture and price (no header)."""
+
+    type: Literal["product"]
+    body: InteractiveBody | None = None
+    footer: Footer | None = None
+    action: ProductAction
+
+
+class ProductItem(_Model):
+    product_retailer_id: str = Field(min_length=1)
+
+
+MAX_PRODUCTS = 30
+
+
+class ProductSection(_Model):
+    title: str | None = Field(default=None, min_length=1, max_length=24)
+    product_items: list[ProductItem] = Field(min_length=1, max_length=MAX_PRODUCTS)
+
+
+class ProductListAction(_Model):
+    catalog_id: str = Field(min_length=1, description="The catalog connected to the business account.")
+    sections: list[ProductSection] = Field(min_length=1, max_length=10)
+
+    @field_validator("sections")
+    @classmethod
+    def _meta_limits(cls, sections: list[ProductSection]) -> list[ProductSection]:
+        count = sum(len(section.product_items) for section in sections)
+        if count > MAX_PRODUCTS:
+            raise PydanticCustomError(
+                "too_many_products",
+                "must hold at most {most} products in all (got {count})",
+                {"most": MAX_PRODUCTS, "count": count},
+            )
+        if len(sections) > 1 and any(section.title is None for section in sections):
+            raise PydanticCustomError("section_title", "each section needs a title when there are several")
+        return sections
+
+
+class ProductListInteractive(_Model):
+    """Up to 30 products of the catalog in up to ten sections, under a text header."""
+
+    type: Literal["product_list"]
+    header: InteractiveTextHeader
+    body: InteractiveBody
+    footer: Footer | None = None
+    action: ProductListAction
+
+
+Interactive = Annotated[
+    ButtonInteractive
+    | ListInteractive
+    | CtaUrlInteractive
+    | LocationRequestInteractive
+    | FlowInteractive
+    | ProductInteractive
+    | ProductListInteractive,
+    _ONE_OF,
+]
 
 
 # --- location, contacts, reaction -------------------------------------------------------------

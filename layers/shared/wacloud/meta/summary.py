@@ -42,7 +42,20 @@ def outbound_text(body: Mapping[str, Any]) -> str | None:
         return str(body["text"]["body"])
     if kind == "template":
         return f"[template {body['template']['name']}]"
+    if kind == "interactive":
+        return _interactive_text(body["interactive"])
     content = body.get(str(kind))
     if isinstance(content, Mapping) and content.get("caption"):
         return str(content["caption"])
+    return None
+
+
+def _interactive_text(interactive: Mapping[str, Any]) -> str | None:
+    """An interactive message's body text; a product without one is named by its SKU."""
+    body = interactive.get("body")
+    if isinstance(body, Mapping) and body.get("text"):
+        return str(body["text"])
+    action = interactive.get("action")
+    if interactive.get("type") == "product" and isinstance(action, Mapping):
+        return f"[product {action.get('product_retailer_id')}]"
     return None
