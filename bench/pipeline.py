@@ -1,5 +1,6 @@
 """The local pipeline over HTTP (``wa-local``, moto as AWS): a signed webhook POST against the
-handshake GET on the same server, and how long a text takes from its POST until it is stored.
+handshake GET on the same server, how long a text takes from its POST until it is stored, and an
+image from the contact sending it (the simulator posts Meta's webhook) until it is kept in S3.
 
 The handshake is the floor: same HTTP server, event building and handler, minus the signature
 check and the SQS send. Absolute times are the local runtime's, not AWS's: the figures are
@@ -17,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import boto3
 import requests
@@ -37,8 +39,9 @@ def _median_ms(call: object, rounds: int) -> float:
     return statistics.median(samples)
 
 
-def measure(rounds: int) -> tuple[float, float, float]:
-    """Median ms of the handshake GET, the signed POST, and a POST until its message is stored."""
+def measure(rounds: int) -> tuple[float, float, float, float]:
+    """Median ms of the handshake GET, the signed POST, a POST until its message is stored, and an
+    image sent until it is kept in the bucket."""
     ports = free_ports(4)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WHATSAPP_", "GRAPH_API"))}
     args = ["--webhook-port", "--invoke-port", "--graph-port", "--aws-port"]
@@ -92,6 +95,7 @@ def measure(rounds: int) -> tuple[float, float, float]:
             while "Item" not in table.get_item(Key=key):
                 time.sleep(0.01)
             stored.append(time.perf_counter() - started)
+        kept = [_image_kept_seconds(f"http://127.0.0.1:{ports[2]}", table, index) for index in range(3)]
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -104,14 +108,36 @@ def measure(rounds: int) -> tuple[float, float, float]:
             ) from None
         finally:
             log.close()
-    return get_ms, post_ms, statistics.median(stored) * 1000
+    return get_ms, post_ms, statistics.median(stored) * 1000, statistics.median(kept) * 1000
+
+
+def _image_kept_seconds(graph_url: str, table: Any, index: int) -> float:
+    """Seconds from a contact sending an image (the simulator generates it and posts the webhook)
+    until the media function has kept it in the bucket and recorded it on the message."""
+    contact = f"1650555{index:04d}"
+    started = time.perf_counter()
+    answer = requests.post(
+        f"{graph_url}/_simulator/inbound", json={"from": contact, "type": "image", "image": {}}, timeout=30
+    ).json()
+    wamid = answer["wamid"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        items = table.query(
+            KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": f"CONTACT#{contact}"}
+        )["Items"]
+        item = next((i for i in items if str(i["sk"]).endswith(f"#{wamid}")), None)
+        if item is not None and (item.get("media") or {}).get("state") == "stored":
+            return time.perf_counter() - started
+        time.sleep(0.02)
+    raise RuntimeError(f"image {wamid} was not kept within 60 s")
 
 
 def figures(*, quick: bool = False) -> list[Figure]:
-    get_ms, post_ms, stored_ms = measure(rounds=5 if quick else 200)
+    get_ms, post_ms, stored_ms, kept_ms = measure(rounds=5 if quick else 200)
     return [
         figure("local pipeline: signed POST answered (wa-local, moto)", "ms", post_ms, get_ms),
         figure("local pipeline: POST until stored (wa-local, moto)", "ms", stored_ms, None),
+        figure("local pipeline: image sent until kept in S3 (wa-local, moto)", "ms", kept_ms, None),
     ]
 
 
