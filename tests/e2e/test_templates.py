@@ -93,6 +93,12 @@ def test_every_sample_request_is_accepted(runtime: RunningRuntime, synced: dict[
         results = send(runtime, json.loads(sample.read_text()))
         failed = [result for result in results if result["status"] == "failed"]
         assert not failed, f"{sample.name}: {failed}"
+    # The event-source samples: an EventBridge event and an SQS batch, as those services deliver them.
+    event = json.loads(event_path("sender/sources/eventbridge_send_request.json").read_text())
+    results = send(runtime, event)
+    assert [result["status"] for result in results] == ["accepted"], results
+    batch = runtime.invoke(json.loads(event_path("sender/sources/sqs_send_request.json").read_text()))
+    assert batch.json() == {"batchItemFailures": []}
     done = wactl(runtime, "send", "--file", str(event_path("sender/template.json")))
     assert done.returncode == 0, done.stderr + done.stdout
 

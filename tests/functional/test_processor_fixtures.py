@@ -17,6 +17,7 @@ import boto3
 import pytest
 
 from support.aws import REGION, table_items
+from wacloud.meta.templates import template_change
 from wacloud.table.keys import time_key
 from wacloud.table.store import ConversationStore
 from walocal.events import EVENTS_DIR, sqs_record
@@ -336,6 +337,19 @@ def test_every_fixture_has_expectations() -> None:
     assert set(EXPECTED) <= {path.stem for path in FIXTURE_PATHS}
 
 
+def catalog_updates(events: list[dict[str, Any]], items: Mapping[Any, dict[str, Any]]) -> set[Any]:
+    """A template webhook also updates its template in the catalog: the keys of those items."""
+    keys = set()
+    for item in events:
+        change = template_change(item["field"], json.loads(item["raw"]))
+        if change is not None:
+            key = ("TEMPLATES", f"TEMPLATE#{change.name}#{change.language}")
+            assert items[key]["status"] == change.status
+            assert items[key]["source"] == item["field"]
+            keys.add(key)
+    return keys
+
+
 @pytest.mark.parametrize("path", FIXTURE_PATHS, ids=lambda path: path.stem)
 def test_fixture_is_stored(path: Path, processor: LocalFunction, stack: LocalStack) -> None:
     expected = EXPECTED.get(path.stem)
@@ -446,6 +460,8 @@ def test_fixture_is_stored(path: Path, processor: LocalFunction, stack: LocalSta
     )
     assert all(item["entry_id"] == "102290129340398" for item in events)
     stored_keys.update((item["pk"], item["sk"]) for item in events)
+
+    stored_keys.update(catalog_updates(events, items))
 
     # Nothing else.
     assert set(items) == stored_keys

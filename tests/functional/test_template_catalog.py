@@ -227,7 +227,7 @@ def test_a_paused_or_disabled_template_is_refused_with_meta_s_code(rig: Rig) -> 
         {"event": "DISABLED", "message_template_name": "hello_world", "message_template_language": "en_US"},
     )
     assert change is not None
-    rig.store.apply_template_change(change, TEMPLATE_STATUS_FIELD)
+    rig.store.apply_template_change(change, TEMPLATE_STATUS_FIELD, int(rig.clock.now))
     rig.later()
     disabled = rig.send(template("hello_world"))
     assert disabled.error is not None
@@ -245,7 +245,7 @@ def test_a_status_webhook_pausing_a_template_refuses_the_next_send_once_the_cach
     )
     change = template_change(TEMPLATE_STATUS_FIELD, value)
     assert change is not None
-    rig.store.apply_template_change(change, TEMPLATE_STATUS_FIELD)
+    rig.store.apply_template_change(change, TEMPLATE_STATUS_FIELD, int(rig.clock.now))
     # Within the minute the instance's cached catalog holds: no extra read per send.
     assert rig.send(template("hello_world")).status == "accepted"
     rig.later()
@@ -253,6 +253,14 @@ def test_a_status_webhook_pausing_a_template_refuses_the_next_send_once_the_cach
     assert refused.error is not None
     assert refused.error.code == 132015
     assert len(rig.sent_to_meta()) == 2
+    # A webhook older than the catalog's last change (a sync since) changes nothing.
+    approved = template_change(
+        TEMPLATE_STATUS_FIELD,
+        {"event": "APPROVED", "message_template_name": "hello_world", "message_template_language": "en_US"},
+    )
+    assert approved is not None
+    assert not rig.store.apply_template_change(approved, TEMPLATE_STATUS_FIELD, int(START) - 10)
+    assert rig.catalog_store.snapshot().templates[("hello_world", "en_US")].status == "PAUSED"
 
 
 def test_the_category_decides_the_marketing_rule(rig: Rig) -> None:

@@ -49,12 +49,14 @@ def default_templates() -> dict[str, dict[str, TemplateSpec | int]]:
         "hello_world": {"en_US": TemplateSpec(body_params=0)},
         "daily_reminder": {"en_US": TemplateSpec(body_params=1)},
         "sample_movie_ticket_confirmation": {"en_US": TemplateSpec(body_params=4, header="image")},
-        # The templates of the sample requests in events/sender/ (template.json, batch.json).
+        # The templates of the sample requests in events/sender/ (template.json, batch.json,
+        # sources/), so that each is accepted as it is.
         "order_receipt": {"en_US": TemplateSpec(body_params=3, header="image")},
         "appointment_reminder": {"en_US": TemplateSpec(body_params=1)},
         "seasonal_offers": {
             "en_US": TemplateSpec(body_params=1, category="marketing", cards=2, card_body_params=1)
         },
+        "order_shipped": {"en_US": TemplateSpec(body_params=1)},
     }
 
 

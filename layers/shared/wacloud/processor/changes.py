@@ -18,7 +18,7 @@ from wacloud.table.facets import (
     number_change_facet,
     status_facet,
 )
-from wacloud.table.items import event_item, message_item, sender_id, status_item, untyped_item
+from wacloud.table.items import entry_time, event_item, message_item, sender_id, status_item, untyped_item
 
 # Status values counted by name in the metrics; others (warning, deleted, new ones) as "other",
 # so that a value Meta invents does not become a new metric.
@@ -43,7 +43,7 @@ class PayloadChanges:
     number_links: set[tuple[str, str]] = field(default_factory=set)
     untyped_paths: set[str] = field(default_factory=set)
     # Template webhooks' news for the template catalog, with the field that told it, in order.
-    template_changes: list[tuple[TemplateChange, str]] = field(default_factory=list)
+    template_changes: list[tuple[TemplateChange, str, int]] = field(default_factory=list)
     messages: int = 0
     statuses: int = 0
     others: int = 0
@@ -92,7 +92,7 @@ class PayloadChanges:
         self.others += 1
         change = template_change(field_name, value)
         if change is not None:
-            self.template_changes.append((change, field_name))
+            self.template_changes.append((change, field_name, entry_time(entry)))
 
     def add_message(self, entry: Entry, value: MessagesValue, message: InboundMessage) -> None:
         """The message, in its sender's partition. That item is all an ordinary message writes:

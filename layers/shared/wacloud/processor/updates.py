@@ -262,8 +262,8 @@ class WebhookProcessor:
         ]
         self._pool.run(links, deadline, "linking changed numbers")
         # A template's news, in the payload's order: a later change of one template wins.
-        for change, field_name in changes.template_changes:
-            store.apply_template_change(change, field_name)
+        for change, field_name, at in changes.template_changes:
+            store.apply_template_change(change, field_name, at)
 
     def _put(self, items: list[dict[str, Any]], until: float | None) -> None:
         stored = []

@@ -387,6 +387,11 @@ def failed_send_item(failed: FailedSend) -> dict[str, Any]:
     return item
 
 
+def entry_time(entry: Entry) -> int:
+    """The entry's ``time`` (epoch seconds), 0 when Meta sent none."""
+    return _entry_time(entry)
+
+
 def _entry_time(entry: Entry) -> int:
     value: Any = (entry.model_extra or {}).get("time")
     try:

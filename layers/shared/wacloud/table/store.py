@@ -301,9 +301,9 @@ class ConversationStore:
             ExpressionAttributeValues={":old": {old_wa_id}, ":new": new_wa_id},
         )
 
-    def apply_template_change(self, change: TemplateChange, source: str) -> None:
+    def apply_template_change(self, change: TemplateChange, source: str, at: int) -> bool:
         """A template webhook's news (status, quality, category) on the template catalog."""
-        self._templates.apply(change, source)
+        return self._templates.apply(change, source, at)
 
     def record_outbound(self, record: OutboundRecord) -> None:
         """The sender's record of a message it sent; never touches the status fields."""

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from wacloud.meta.templates import TemplateChange, TemplateDefinition
 from wacloud.table.client import TableClient
+from wacloud.table.errors import ConditionFailed
 from wacloud.table.keys import PK, SK, TEMPLATE_SK_PREFIX, TEMPLATE_SYNC_SK, TEMPLATES_PK, template_sk
 
 if TYPE_CHECKING:
@@ -97,26 +98,42 @@ class TemplateCatalogStore:
             ExpressionAttributeValues={":at": int(self._clock()), ":error": error[:MAX_ERROR_CHARS]},
         )
 
-    def apply(self, change: TemplateChange, source: str) -> None:
-        """A template webhook's change, on its template's item (created when missing)."""
-        sets = {
-            "name": change.name,
-            "language": change.language,
-            "updated_at": int(self._clock()),
-            "source": source,
-        }
+    def apply(self, change: TemplateChange, source: str, at: int) -> bool:
+        """A template webhook's change, on its template's item (created when missing).
+
+        ``at`` is the webhook's time (its entry's): a change older than the item's last one (a
+        sync after it, a later webhook) is dropped, and a redelivered one writes the same values.
+        Whether it was applied.
+        """
+        sets: dict[str, Any] = {"name": change.name, "language": change.language, "source": source}
         for attribute in ("status", "quality", "category", "template_id", "reason"):
             value = getattr(change, attribute)
             if value is not None:
                 sets[attribute] = value
         names = {f"#a{n}": attribute for n, attribute in enumerate(sets)}
-        values = {f":v{n}": value for n, value in enumerate(sets.values())}
-        self._table.update(
-            {PK: TEMPLATES_PK, SK: template_sk(change.name, change.language)},
-            UpdateExpression="SET " + ", ".join(f"#a{n} = :v{n}" for n in range(len(sets))),
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
+        values: dict[str, Any] = {f":v{n}": value for n, value in enumerate(sets.values())}
+        assignments = [f"#a{n} = :v{n}" for n in range(len(sets))]
+        names["#at"] = "updated_at"
+        request: dict[str, Any] = {}
+        if at:
+            assignments.append("#at = :at")
+            request["ConditionExpression"] = "attribute_not_exists(#at) OR #at <= :at"
+            values[":at"] = at
+        else:
+            # A webhook without a time: as of now, once (a redelivery changes nothing).
+            assignments.append("#at = if_not_exists(#at, :now)")
+            values[":now"] = int(self._clock())
+        try:
+            self._table.update(
+                {PK: TEMPLATES_PK, SK: template_sk(change.name, change.language)},
+                UpdateExpression="SET " + ", ".join(assignments),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                **request,
+            )
+        except ConditionFailed:
+            return False
+        return True
 
     def _template_keys(self) -> list[str]:
         return [
