@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -120,27 +118,7 @@ def test_unknown_function_is_a_404_like_lambda(runtime: Runtime) -> None:
 
 # ------------------------------------------------------------------------- the operator's loop
 def wactl(runtime: Runtime, *argv: str) -> subprocess.CompletedProcess[str]:
-    """The operator CLI as a separate process, pointed at this runtime's ports."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "wactl",
-            *argv,
-            "--local",
-            "--endpoint-url",
-            runtime.aws_url,
-            "--invoke-url",
-            runtime.invoke_url,
-            "--json",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return runtime.wactl(*argv, "--json", timeout=60)
 
 
 def test_a_contact_writes_gets_a_reply_that_is_read_and_a_stranger_gets_nothing(runtime: Runtime) -> None:

@@ -204,23 +204,7 @@ def test_download_faults_end_where_they_should(runtime: RunningRuntime) -> None:
 
 
 def wactl(runtime: RunningRuntime, *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            *WACTL,
-            *argv,
-            "--local",
-            "--endpoint-url",
-            runtime.aws_url,
-            "--invoke-url",
-            runtime.invoke_url,
-            "--json",
-        ],
-        env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return runtime.wactl(*argv, "--json", timeout=120)
 
 
 def test_wactl_sends_a_local_image_uploaded_once_for_two_sends_by_its_media_id(

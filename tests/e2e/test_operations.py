@@ -5,9 +5,7 @@ interrupted run finished by the next)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +19,6 @@ from walocal.provision import STACK_NAME
 from walocal.runtime import LOCAL_VERIFY_TOKEN
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("operations")]
-WACTL = [sys.executable, "-m", "wactl"]
 KERRY = "16505551234"
 JO = "16505559876"
 ALEX = "16505552222"
@@ -36,14 +33,7 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRuntime
 
 
 def wactl(runtime: RunningRuntime, *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*WACTL, *argv, "--local", "--endpoint-url", runtime.aws_url, "--invoke-url", runtime.invoke_url],
-        env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    return runtime.wactl(*argv)
 
 
 def doctor(runtime: RunningRuntime) -> subprocess.CompletedProcess[str]:

@@ -6,9 +6,7 @@ the pipeline); someone who never wrote gets the carousel template but no Flow.""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,26 +36,7 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRuntime
 
 
 def wactl(runtime: RunningRuntime, *argv: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "wactl",
-            *argv,
-            "--local",
-            "--endpoint-url",
-            runtime.aws_url,
-            "--invoke-url",
-            runtime.invoke_url,
-            "--json",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return runtime.wactl(*argv, "--json", timeout=60)
 
 
 def send_file(runtime: RunningRuntime, tmp_path: Path, request: dict[str, Any]) -> dict[str, Any]:

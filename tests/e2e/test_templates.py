@@ -6,9 +6,7 @@ sends once the sender's cached catalog is read again (within a minute)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,7 +18,6 @@ from support.local_runtime import RunningRuntime, eventually, local_runtime
 from walocal.events import event_path
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("templates")]
-WACTL = [sys.executable, "-m", "wactl"]
 CONTACT = "16505551234"
 SAMPLES = sorted(event_path("sender").glob("*.json"))
 
@@ -32,14 +29,7 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRuntime
 
 
 def wactl(runtime: RunningRuntime, *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*WACTL, *argv, "--local", "--endpoint-url", runtime.aws_url, "--invoke-url", runtime.invoke_url],
-        env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    return runtime.wactl(*argv)
 
 
 def send(runtime: RunningRuntime, request: Any) -> list[dict[str, Any]]:

@@ -24,6 +24,8 @@ from walocal.runtime import LOCAL_APP_SECRET
 T = TypeVar("T")
 TABLE = "whatsapp-cloud-MessagesTable"
 
+WACTL = [sys.executable, "-m", "wactl"]
+
 
 def admin_session() -> boto3.Session:
     """The local runtime's administrator: the keys its own clients and the tests use."""
@@ -78,6 +80,18 @@ class RunningRuntime:
         """POST ``body`` to the webhook signed as Meta signs it (with ``secret``)."""
         headers = {"content-type": "application/json", "x-hub-signature-256": sign(body, secret)}
         return requests.post(self.webhook_url, data=body, headers=headers, timeout=30)
+
+    def wactl(self, *argv: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        """The operator CLI as a separate process, pointed at this runtime's ports (with no AWS
+        settings of the caller's: the local ones are the runtime's administrator's)."""
+        return subprocess.run(
+            [*WACTL, *argv, "--local", "--endpoint-url", self.aws_url, "--invoke-url", self.invoke_url],
+            env={name: value for name, value in os.environ.items() if not name.startswith("AWS_")},
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def client(self, service: str, endpoint_url: str | None = None, **options: Any) -> Any:
         """A client of the emulated AWS (or of ``endpoint_url``) as the runtime's administrator."""
