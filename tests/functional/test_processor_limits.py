@@ -218,13 +218,19 @@ def test_records_that_would_not_finish_are_not_started_and_reported(
     items = items_by_key(stack)
     for index in range(10):
         done = sum(1 for pk, sk in items if pk.startswith(f"MSG#wamid.R{index}") and sk == "MESSAGE")
-        assert done == (16 if ids[index] in stored else 0)
         digest = hashlib.sha256(bodies[index].encode()).hexdigest()
         failure = items.get((f"RAW#{digest}", "FAILURE"))
         assert (failure is not None) == (ids[index] in failed)
-        if failure is not None:
-            assert failure["reason"].startswith("OutOfTimeError: not started")
-            assert failure["sqs_message_id"] == ids[index]
+        if failure is None:
+            assert done == 16
+            continue
+        assert failure["sqs_message_id"] == ids[index]
+        if ids[index] == failed[0] and failure["reason"].startswith("OutOfTimeError: out of time during"):
+            # The record running when time ran out, on a machine slower than the estimate: stopped
+            # and reported (its writes in flight land on their own, and are repeated by the retry).
+            continue
+        assert failure["reason"].startswith("OutOfTimeError: not started")
+        assert done == 0
 
 
 def test_a_record_that_overruns_is_stopped_and_reported_before_the_timeout(
