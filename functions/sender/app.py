@@ -26,7 +26,7 @@ import boto3
 import requests
 from requests.adapters import HTTPAdapter
 
-from wacloud.core.aws import client_config
+from wacloud.core.aws import Lazy, client_config
 from wacloud.core.credentials import AccessToken, CredentialsCache
 from wacloud.core.metrics import metrics
 from wacloud.core.observability import logger
@@ -90,7 +90,7 @@ sender = MessageSender(
         base_seconds=settings.send_backoff_base_seconds, max_attempts=settings.send_max_attempts
     ),
     uploads=MediaUploads(
-        boto3.client("s3", config=AWS_CONFIG), settings.media_bucket, MediaLedger(table), graph
+        Lazy(lambda: boto3.client("s3", config=AWS_CONFIG)), settings.media_bucket, MediaLedger(table), graph
     ),
     # The approved templates, read once a minute: a send Meta would refuse is refused here.
     catalog=catalog,

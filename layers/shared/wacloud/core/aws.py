@@ -7,7 +7,13 @@ standard mode retries throttling and transient errors with jittered backoff and 
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
 from botocore.config import Config
+
+T = TypeVar("T")
 
 CONNECT_TIMEOUT_SECONDS = 2.0
 READ_TIMEOUT_SECONDS = 5.0
@@ -27,3 +33,23 @@ def client_config(
         retries={"mode": "standard", "max_attempts": max_attempts},
         tcp_keepalive=True,
     )
+
+
+class Lazy(Generic[T]):
+    """A client made on first use, once, however many threads ask at the same moment.
+
+    For a client few invocations need: creating a boto3 client loads its service model, tens of
+    milliseconds of a cold start that most instances would never use. Creating clients from one
+    session in several threads at once is not safe, hence the lock.
+    """
+
+    def __init__(self, make: Callable[[], T]) -> None:
+        self._make = make
+        self._made: T | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> T:
+        with self._lock:
+            if self._made is None:
+                self._made = self._make()
+            return self._made

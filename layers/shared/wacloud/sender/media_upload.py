@@ -43,7 +43,10 @@ def s3_source(body: Mapping[str, Any]) -> tuple[str, str] | None:
 
 
 class MediaUploads:
-    def __init__(self, s3: S3Client, bucket: str, ledger: MediaLedger, graph: GraphClient) -> None:
+    def __init__(
+        self, s3: Callable[[], S3Client], bucket: str, ledger: MediaLedger, graph: GraphClient
+    ) -> None:
+        # A factory: only sends from the bucket need the client.
         self._s3 = s3
         self._bucket = bucket
         self._ledger = ledger
@@ -79,7 +82,7 @@ class MediaUploads:
 
     def _media_id(self, kind: str, key: str, token: Callable[[], str | SendError]) -> str:
         try:
-            head = self._s3.head_object(Bucket=self._bucket, Key=key)
+            head = self._s3().head_object(Bucket=self._bucket, Key=key)
         except ClientError as exc:
             if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
                 raise _Refused(
@@ -91,7 +94,7 @@ class MediaUploads:
         if problem is not None:
             # Before reading or uploading anything: Meta would refuse it (131053) after the upload.
             raise _Refused("Media refused by Meta's limits", f"{problem}; nothing was uploaded or sent.")
-        data = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        data = self._s3().get_object(Bucket=self._bucket, Key=key)["Body"].read()
         digest = hashlib.sha256(data).hexdigest()
         cached = self._ledger.uploaded(digest)
         if cached is not None:
