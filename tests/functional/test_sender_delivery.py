@@ -7,6 +7,7 @@ shares one emulated account and gives each test a fresh table from template.yaml
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import threading
@@ -38,6 +39,7 @@ from wacloud.table.pacing import PairPacer, SharedPacer
 from walocal.provision import provision
 from walocal.runtime import LOCAL_ACCESS_TOKEN, LOCAL_PHONE_NUMBER_ID
 from walocal.simulator.limits import TokenBucketLimit
+from walocal.simulator.state import busiest_second
 from walocal.template import Template
 
 # Its module-scoped fixture is costly: its tests stay together on one worker of a parallel run.
@@ -69,8 +71,11 @@ class Rig:
         rate: int = 10_000,  # no wait for a turn, unless a test is about them
         graph_url: str | None = None,
         pacer: Pacer | None = None,
+        *,
+        secrets: Any = None,
+        secret_max_age: float = 300.0,
     ) -> MessageSender:
-        secrets = boto3.client("secretsmanager", region_name=REGION)
+        secrets = secrets or boto3.client("secretsmanager", region_name=REGION)
         return MessageSender(
             graph=GraphClient(
                 requests.Session(),
@@ -78,7 +83,11 @@ class Rig:
                 clock=self.clock,
             ),
             credentials=CredentialsCache(
-                secrets, self.secret_arn, AccessToken.from_secret_string, clock=self.clock
+                secrets,
+                self.secret_arn,
+                AccessToken.from_secret_string,
+                clock=self.clock,
+                max_age_seconds=secret_max_age,
             ),
             store=self.store,
             ledger=self.ledger,
@@ -374,6 +383,37 @@ def test_the_rate_limit_paces_a_batch(rig: Rig) -> None:
     assert [result.status for result in report.response.results] == ["accepted"] * 5
     # One every half second: the fifth goes two seconds after the first.
     assert rig.clock.now - START == pytest.approx(2.0)
+
+
+class SlowSecrets:
+    """Secrets Manager taking ``seconds`` of the clock to answer."""
+
+    def __init__(self, clock: FakeTime, seconds: float) -> None:
+        self._client = boto3.client("secretsmanager", region_name=REGION)
+        self._clock = clock
+        self._seconds = seconds
+        self.reads = 0
+
+    def get_secret_value(self, **request: Any) -> Any:
+        self.reads += 1
+        self._clock.now += self._seconds
+        return self._client.get_secret_value(**request)
+
+
+def test_reading_the_secret_never_pushes_a_request_past_its_turn(rig: Rig) -> None:
+    # Turns half a second apart; the secret takes 0.3 s to read, and is read again every 1.2 s. A
+    # request that read it after its turn would go out late, closer to the next one than the pace.
+    rig.inbound(hours_ago=1)
+    secrets = SlowSecrets(rig.clock, 0.3)
+    sent_at: list[float] = []
+    rig.graph.fake.on_request = lambda body: sent_at.append(rig.clock.now)
+    sender = rig.sender(rate=2, secrets=secrets, secret_max_age=1.2)
+    report = rig.send(*[text(f"m{i}") for i in range(8)], sender=sender)
+    assert [result.status for result in report.response.results] == ["accepted"] * 8
+    assert secrets.reads > 1
+    gaps = [later - earlier for earlier, later in itertools.pairwise(sent_at)]
+    assert min(gaps) == pytest.approx(0.5)
+    assert busiest_second(sent_at) == 2
 
 
 class UnavailableLine:

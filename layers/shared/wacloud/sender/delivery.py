@@ -316,12 +316,14 @@ class MessageSender:
         new_token_tried = False
         error: SendError | None = None
         while True:
-            refused = self._turn(deadline, request_seconds, error, attempts)
-            if refused is not None:
-                return refused
+            # The token first: reading the secret (when the cache expires) takes a round trip, and
+            # the request must follow its turn at once, or late turns go out together.
             token = self._token(error)
             if isinstance(token, SendError):
                 return token
+            refused = self._turn(deadline, request_seconds, error, attempts)
+            if refused is not None:
+                return refused
             attempts += 1
             progress.may_have_sent = True
             try:
