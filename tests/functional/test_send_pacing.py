@@ -1,9 +1,14 @@
-"""The phone number's send line in the table: every instance's sends spaced by the number's pace."""
+"""The phone number's send line in the table: every instance's sends spaced by the number's pace.
+
+Each test runs against the emulated DynamoDB (moto) and against the benchmarks' stand-in, which
+keeps the send lines itself: the sender's rate benchmark holds only if both answer alike.
+"""
 
 from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -11,6 +16,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from bench.standin import stand_in
 from support.clock import FakeTime
 from wacloud.table.errors import TableUnavailableError
 from wacloud.table.pacing import NotBefore, PairPacer, SharedPacer
@@ -24,9 +30,20 @@ if TYPE_CHECKING:
 NUMBER = "106540352242922"
 
 
-@pytest.fixture
-def table(stack: LocalStack) -> Table:
-    return boto3.resource("dynamodb").Table(stack.table_names["MessagesTable"])
+@pytest.fixture(params=["moto", "bench stand-in"])
+def table(request: pytest.FixtureRequest) -> Iterator[Table]:
+    if request.param == "moto":
+        stack: LocalStack = request.getfixturevalue("stack")
+        yield boto3.resource("dynamodb").Table(stack.table_names["MessagesTable"])
+        return
+    with stand_in() as endpoint:
+        yield boto3.resource(
+            "dynamodb",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+        ).Table("whatsapp-cloud-MessagesTable")
 
 
 def pacers(table: Table, count: int, rate: float, clock: FakeTime) -> list[SharedPacer]:
