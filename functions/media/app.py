@@ -16,7 +16,6 @@ import os
 from typing import Any
 
 import boto3
-import requests
 
 from wacloud.core.aws import client_config
 from wacloud.core.credentials import AccessToken, CredentialsCache
@@ -25,14 +24,14 @@ from wacloud.core.settings import MediaSettings
 from wacloud.media.job import RecordedMedia, job_of
 from wacloud.media.keeper import Backoff, MediaKeeper
 from wacloud.meta.access_token import AccessTokens
-from wacloud.meta.graph_client import GraphClient, GraphEndpoint
+from wacloud.meta.graph_client import GraphClient, GraphEndpoint, graph_pool
 from wacloud.table.media import MediaLedger
 
 AWS_CONFIG = client_config()
 settings = MediaSettings.from_env(os.environ)
 keeper = MediaKeeper(
     graph=GraphClient(
-        requests.Session(),
+        graph_pool(),
         # Media are read by their ids: no phone number in these paths.
         GraphEndpoint(settings.graph_api_url, settings.graph_api_version, phone_number_id=""),
         connect_timeout=settings.connect_timeout_seconds,

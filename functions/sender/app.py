@@ -23,8 +23,6 @@ from dataclasses import asdict
 from typing import Any, TypeGuard
 
 import boto3
-import requests
-from requests.adapters import HTTPAdapter
 
 from wacloud.core.aws import Lazy, client_config
 from wacloud.core.credentials import AccessToken, CredentialsCache
@@ -32,7 +30,7 @@ from wacloud.core.metrics import metrics
 from wacloud.core.observability import logger
 from wacloud.core.settings import SenderSettings
 from wacloud.core.sqs_batch import PartialBatchResponse, process_sqs_batch
-from wacloud.meta.graph_client import GraphClient, GraphEndpoint
+from wacloud.meta.graph_client import GraphClient, GraphEndpoint, graph_pool
 from wacloud.meta.outbound import SendRequestError
 from wacloud.sender.catalog import TemplateCatalog
 from wacloud.sender.delivery import MessageSender
@@ -48,15 +46,6 @@ from wacloud.table.pacing import PairPacer, SharedPacer
 from wacloud.table.store import ConversationStore
 from wacloud.table.templates import TemplateCatalogStore
 
-
-def _graph_session(connections: int) -> requests.Session:
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=connections)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
-
-
 settings = SenderSettings.from_env(os.environ)
 # One connection per record in flight, and one for the queue's and the secret's calls.
 AWS_CONFIG = client_config(max_pool_connections=settings.send_concurrency + 1)
@@ -67,7 +56,7 @@ catalog_store = TemplateCatalogStore(table)
 catalog = TemplateCatalog(catalog_store)
 queue = OutboundQueue(boto3.client("sqs", config=AWS_CONFIG), settings.outbound_queue_url)
 graph = GraphClient(
-    _graph_session(settings.send_concurrency),
+    graph_pool(settings.send_concurrency),
     GraphEndpoint(settings.graph_api_url, settings.graph_api_version, settings.phone_number_id),
     connect_timeout=settings.connect_timeout_seconds,
     read_timeout=settings.read_timeout_seconds,

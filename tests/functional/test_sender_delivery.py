@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
-import requests
 from moto import mock_aws
 
 from support.aws import REGION
@@ -27,7 +26,7 @@ from support.contacts import SeedingStore
 from support.fake_graph import FakeGraphServer, Reply, graph_error
 from support.sender_events import refusing_port
 from wacloud.core.credentials import AccessToken, CredentialsCache
-from wacloud.meta.graph_client import GraphClient, GraphEndpoint
+from wacloud.meta.graph_client import GraphClient, GraphEndpoint, graph_pool
 from wacloud.meta.outbound import OutboundItem, SendResult, parse_send_request
 from wacloud.sender.delivery import MessageSender, RetryBy, SendReport
 from wacloud.sender.rate_limit import Pacer
@@ -78,7 +77,7 @@ class Rig:
         secrets = secrets or boto3.client("secretsmanager", region_name=REGION)
         return MessageSender(
             graph=GraphClient(
-                requests.Session(),
+                graph_pool(),
                 GraphEndpoint(graph_url or self.graph.url, "v24.0", LOCAL_PHONE_NUMBER_ID),
                 clock=self.clock,
             ),

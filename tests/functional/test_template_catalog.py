@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
-import requests
 from moto import mock_aws
 
 from support.aws import REGION
@@ -23,7 +22,7 @@ from support.clock import FakeTime
 from support.contacts import SeedingStore
 from support.sender_events import refusing_port
 from wacloud.core.credentials import AccessToken, CredentialsCache
-from wacloud.meta.graph_client import GraphClient, GraphEndpoint
+from wacloud.meta.graph_client import GraphClient, GraphEndpoint, graph_pool
 from wacloud.meta.outbound import SendResult, parse_send_request
 from wacloud.meta.templates import TEMPLATE_STATUS_FIELD, template_change
 from wacloud.sender.catalog import TemplateCatalog
@@ -127,9 +126,7 @@ class Rig:
         )
 
     def graph(self, url: str) -> GraphClient:
-        return GraphClient(
-            requests.Session(), GraphEndpoint(url, "v24.0", LOCAL_PHONE_NUMBER_ID), clock=self.clock
-        )
+        return GraphClient(graph_pool(), GraphEndpoint(url, "v24.0", LOCAL_PHONE_NUMBER_ID), clock=self.clock)
 
     def sync(self, url: str | None = None, waba_id: str | None = LOCAL_WABA_ID) -> Any:
         sender = self.make_sender(url) if url else self.sender

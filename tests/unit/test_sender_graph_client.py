@@ -1,8 +1,8 @@
 """What a failed Graph API request proves: nothing sent (retry), or the outcome is unknown (never).
 
-The failures requests reports are built here as requests and urllib3 build them, since a connect
-timeout or a refused certificate cannot be produced cheaply on loopback; the functional tests
-drive refused connections, read timeouts and dropped connections for real.
+The failures urllib3 reports are built here as urllib3 builds them, since a connect timeout or a
+refused certificate cannot be produced cheaply on loopback; the functional tests drive refused
+connections, read timeouts and dropped connections for real.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import ssl
 from http.client import RemoteDisconnected
 
 import pytest
-import requests
 from urllib3.exceptions import (
     ConnectTimeoutError,
     MaxRetryError,
@@ -27,6 +26,7 @@ from wacloud.meta.graph_client import (
     GraphClient,
     GraphEndpoint,
     GraphRequestError,
+    graph_pool,
     never_sent,
     retry_after_seconds,
 )
@@ -42,20 +42,17 @@ def failed(reason: Exception) -> MaxRetryError:
 @pytest.mark.parametrize(
     ("exc", "proven"),
     [
-        (requests.ConnectTimeout(failed(ConnectTimeoutError(None, "connect timed out"))), True),
-        (requests.ConnectionError(failed(NewConnectionError(None, "Connection refused"))), True),  # type: ignore[arg-type]
-        (requests.ConnectionError(failed(NameResolutionError("graph.test", None, OSError()))), True),  # type: ignore[arg-type]
-        (
-            requests.exceptions.SSLError(failed(SSLError(ssl.SSLCertVerificationError(1, "verify failed")))),
-            True,
-        ),
+        (ConnectTimeoutError(None, "connect timed out"), True),
+        (NewConnectionError(None, "Connection refused"), True),  # type: ignore[arg-type]
+        (NameResolutionError("graph.test", None, OSError()), True),  # type: ignore[arg-type]
+        (SSLError(ssl.SSLCertVerificationError(1, "verify failed")), True),
         # The request may have been written before these:
-        (requests.ReadTimeout(ReadTimeoutError(None, URL, "read timed out")), False),  # type: ignore[arg-type]
-        (requests.ConnectionError(ProtocolError("Connection aborted.", RemoteDisconnected("closed"))), False),
-        (requests.ConnectionError(ProtocolError("Connection aborted.", ConnectionResetError())), False),
-        (requests.exceptions.SSLError(failed(SSLError(ssl.SSLError(1, "bad record mac")))), False),
-        (requests.exceptions.ChunkedEncodingError(ProtocolError("Response ended prematurely")), False),
-        (requests.ConnectionError("no cause at all"), False),
+        (ReadTimeoutError(None, URL, "read timed out"), False),  # type: ignore[arg-type]
+        (ProtocolError("Connection aborted.", RemoteDisconnected("closed")), False),
+        (ProtocolError("Connection aborted.", ConnectionResetError()), False),
+        (SSLError(ssl.SSLError(1, "bad record mac")), False),
+        (ProtocolError("Response ended prematurely"), False),
+        (ProtocolError("no cause at all"), False),
     ],
     ids=[
         "connect timeout",
@@ -70,16 +67,31 @@ def failed(reason: Exception) -> MaxRetryError:
         "unexplained",
     ],
 )
-def test_only_a_failure_to_connect_proves_nothing_was_sent(
-    exc: requests.RequestException, proven: bool
-) -> None:
+def test_only_a_failure_to_connect_proves_nothing_was_sent(exc: Exception, proven: bool) -> None:
     assert never_sent(exc) is proven
+    # The same, reported after retries.
+    assert never_sent(failed(exc)) is proven
 
 
 def test_a_token_http_refuses_in_a_header_is_never_sent() -> None:
-    client = GraphClient(requests.Session(), GraphEndpoint("http://127.0.0.1:9", "v24.0", "1"))
+    client = GraphClient(graph_pool(), GraphEndpoint("http://127.0.0.1:9", "v24.0", "1"))
     with pytest.raises(GraphRequestError, match="InvalidHeader"):
         client.post_message({"to": "1"}, "token\nX-Injected: 1")
+
+
+@pytest.mark.parametrize("base_url", ["127.0.0.1:9", "ftp://127.0.0.1:9"])
+def test_a_url_that_is_not_http_is_never_sent(base_url: str) -> None:
+    client = GraphClient(graph_pool(), GraphEndpoint(base_url, "v24.0", "1"))
+    with pytest.raises(GraphRequestError, match="cannot be made"):
+        client.post_message({"to": "1"}, "token")
+    with pytest.raises(GraphRequestError, match="cannot be made"):
+        client.download(f"{base_url}/media", "token", 10)
+
+
+def test_a_body_json_cannot_carry_is_never_sent() -> None:
+    client = GraphClient(graph_pool(), GraphEndpoint("http://127.0.0.1:9", "v24.0", "1"))
+    with pytest.raises(GraphRequestError, match="InvalidJSON"):
+        client.post_message({"to": float("nan")}, "token")
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,9 @@ that Meta did not take the message:
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import ssl
 import time
 from collections.abc import Callable, Mapping
@@ -25,9 +27,13 @@ from datetime import UTC
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlencode
 
-import requests
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
+# urllib3 rather than requests: botocore has loaded it already, so the Graph API costs the cold
+# start nothing more (requests took about 40 ms of the sender's).
+import urllib3
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, LocationValueError, MaxRetryError
+from urllib3.filepost import encode_multipart_formdata
 
 from wacloud.core.errors import WaCloudError
 from wacloud.meta.error_codes import error_code, is_retryable
@@ -36,15 +42,9 @@ from wacloud.meta.outbound import error_text
 TOO_MANY_REQUESTS = HTTPStatus.TOO_MANY_REQUESTS.value
 # A Retry-After beyond a day is not a wait anyone will do within an invocation or a queue's retries.
 MAX_RETRY_AFTER_SECONDS = 86_400.0
-
-# Raised by requests before anything is written to the connection.
-_UNSENDABLE = (
-    requests.exceptions.InvalidHeader,
-    requests.exceptions.InvalidURL,
-    requests.exceptions.InvalidSchema,
-    requests.exceptions.MissingSchema,
-    requests.exceptions.InvalidJSONError,
-)
+# A header value HTTP accepts: no line breaks, no leading whitespace (a token with a line break
+# could inject a header of its own).
+_HEADER_VALUE = re.compile(r"\S[^\r\n]*")
 
 
 class GraphApiError(WaCloudError):
@@ -104,18 +104,35 @@ class GraphEndpoint:
         return f"{self.base_url.rstrip('/')}/{self.version}/{waba_id}/message_templates"
 
 
+def graph_pool(connections: int = 10) -> urllib3.PoolManager:
+    """Connections to the Graph API and Meta's media hosts, kept open across invocations:
+    ``connections`` per host (one per request in flight), certificates checked against the CA
+    bundle botocore uses for AWS."""
+    from botocore.httpsession import where  # noqa: PLC0415 (loaded already, with boto3)
+
+    return urllib3.PoolManager(maxsize=connections, ca_certs=where())
+
+
 class GraphClient:
     def __init__(
         self,
-        session: requests.Session,
+        pool: urllib3.PoolManager,
         endpoint: GraphEndpoint,
         connect_timeout: float = 3.05,
         read_timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._session = session
+        self._pool = pool
         self._endpoint = endpoint
-        self._timeout = (connect_timeout, read_timeout)
+        self._timeouts = (connect_timeout, read_timeout)
+        # No retries: a request whose outcome is unknown must not go out again unseen (see above).
+        # No redirects: a redirect is no answer of the Graph API's (a misconfigured http:// URL, a
+        # portal), and followed, the POST would become a GET somewhere else.
+        self._options: dict[str, Any] = {
+            "timeout": urllib3.Timeout(connect=connect_timeout, read=read_timeout),
+            "retries": False,
+            "redirect": False,
+        }
         self._clock = clock
 
     @property
@@ -125,11 +142,15 @@ class GraphClient:
     @property
     def max_request_seconds(self) -> float:
         """The longest one request can take before its timeouts end it."""
-        return self._timeout[0] + self._timeout[1]
+        return self._timeouts[0] + self._timeouts[1]
 
     def post_message(self, body: dict[str, Any], access_token: str) -> dict[str, Any]:
         """POST one message body: Meta's JSON answer, or one of this module's errors (see above)."""
-        return self._json_request("POST", self._endpoint.messages_url, access_token, json=body)
+        try:
+            data = json.dumps(body, allow_nan=False).encode()
+        except ValueError as exc:
+            raise GraphRequestError("the Graph API request cannot be made (InvalidJSONError)") from exc
+        return self._json_request("POST", self._endpoint.messages_url, access_token, data, "application/json")
 
     def get_object(self, object_id: str, access_token: str) -> dict[str, Any]:
         """GET a Graph object (a media id: its URL, type, size and sha256)."""
@@ -139,73 +160,81 @@ class GraphClient:
         self, url: str, access_token: str, params: Mapping[str, str] | None = None
     ) -> dict[str, Any]:
         """GET one page of a Graph API listing (``paging.next`` is the next page's full URL)."""
-        return self._json_request("GET", url, access_token, params=dict(params or {}))
+        if params:
+            url += ("&" if "?" in url else "?") + urlencode(params)
+        return self._json_request("GET", url, access_token)
 
     def upload_media(self, data: bytes, mime_type: str, filename: str, access_token: str) -> dict[str, Any]:
         """POST a file to the phone number's media, multipart as Meta takes it: ``{"id": ...}``."""
-        return self._json_request(
-            "POST",
-            self._endpoint.media_upload_url,
-            access_token,
-            data={"messaging_product": "whatsapp", "type": mime_type},
-            files={"file": (filename, data, mime_type)},
+        form, content_type = encode_multipart_formdata(
+            [("messaging_product", "whatsapp"), ("type", mime_type), ("file", (filename, data, mime_type))]
         )
+        return self._json_request("POST", self._endpoint.media_upload_url, access_token, form, content_type)
 
     def download(self, url: str, access_token: str, max_bytes: int) -> bytes:
         """GET a media download URL with the bearer token: the bytes, at most ``max_bytes`` of them
         (a larger answer is refused as it streams, before it fills the memory)."""
+        headers = _authorization(access_token, "the media download")
         try:
-            with self._session.get(
-                url,
-                headers={"Authorization": f"Bearer {access_token}"},
-                timeout=self._timeout,
-                allow_redirects=False,
-                stream=True,
-            ) as response:
-                if response.status_code != HTTPStatus.OK:
-                    self._json_answer(response)  # raises Meta's error, or one of the status's
-                    raise GraphOutcomeUnknownError(f"the media download answered HTTP {response.status_code}")
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in response.iter_content(chunk_size=1 << 20):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise MediaTooLargeError(f"the media download is larger than {max_bytes} bytes")
-                    chunks.append(chunk)
-                return b"".join(chunks)
-        except _UNSENDABLE as exc:
+            response = self._pool.request(
+                "GET",
+                _sendable(url, "the media download"),
+                headers=headers,
+                preload_content=False,
+                **self._options,
+            )
+        except LocationValueError as exc:
             raise GraphRequestError(f"the media download cannot be made ({type(exc).__name__})") from exc
-        except requests.RequestException as exc:
+        except HTTPError as exc:
             if never_sent(exc):
                 raise GraphUnreachableError(f"media download unreachable ({type(exc).__name__})") from exc
             raise GraphOutcomeUnknownError(f"no answer to the media download ({type(exc).__name__})") from exc
-
-    def _json_request(self, method: str, url: str, access_token: str, **kwargs: Any) -> dict[str, Any]:
+        read = False
         try:
-            response = self._session.request(
-                method,
-                url,
-                headers={"Authorization": f"Bearer {access_token}"},
-                timeout=self._timeout,
-                # A redirect is no answer of the Graph API's (a misconfigured http:// URL, a
-                # portal): followed, the POST would become a GET somewhere else.
-                allow_redirects=False,
-                **kwargs,
+            if response.status != HTTPStatus.OK:
+                self._json_answer(response)  # reads it all; raises Meta's error, or the status's
+                raise GraphOutcomeUnknownError(f"the media download answered HTTP {response.status}")
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.stream(1 << 20):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise MediaTooLargeError(f"the media download is larger than {max_bytes} bytes")
+                chunks.append(chunk)
+            read = True
+            return b"".join(chunks)
+        except HTTPError as exc:
+            raise GraphOutcomeUnknownError(f"no answer to the media download ({type(exc).__name__})") from exc
+        finally:
+            # Read to its end, the connection is kept for the next request; left mid-way, closed.
+            if not read and response.status == HTTPStatus.OK:
+                response.close()
+            response.release_conn()
+
+    def _json_request(
+        self, method: str, url: str, access_token: str, body: bytes | None = None, content_type: str = ""
+    ) -> dict[str, Any]:
+        headers = _authorization(access_token, "the Graph API request")
+        if content_type:
+            headers["Content-Type"] = content_type
+        try:
+            response = self._pool.request(
+                method, _sendable(url, "the Graph API request"), body=body, headers=headers, **self._options
             )
-        except _UNSENDABLE as exc:
+        except LocationValueError as exc:
             raise GraphRequestError(f"the Graph API request cannot be made ({type(exc).__name__})") from exc
-        except requests.RequestException as exc:
+        except HTTPError as exc:
             if never_sent(exc):
                 raise GraphUnreachableError(f"Graph API unreachable ({type(exc).__name__})") from exc
             raise GraphOutcomeUnknownError(f"no answer from the Graph API ({type(exc).__name__})") from exc
         return self._json_answer(response)
 
-    def _json_answer(self, response: requests.Response) -> dict[str, Any]:
+    def _json_answer(self, response: urllib3.BaseHTTPResponse) -> dict[str, Any]:
         try:
-            payload = response.json()
-        except ValueError:  # requests' JSONDecodeError, and bodies that are not text
+            payload = json.loads(response.data)
+        except ValueError:  # not JSON, or bytes that are not text
             payload = None
-        status = response.status_code
+        status = response.status
         error = payload.get("error") if isinstance(payload, dict) else None
         # A 3xx or 4xx refuses the request as it stands, whoever answers: it was not processed.
         if 300 <= status < 500 or isinstance(error, dict):
@@ -216,7 +245,7 @@ class GraphClient:
             raise GraphOutcomeUnknownError(f"the Graph API answered HTTP {status} without a usable body")
         return payload
 
-    def _retry_after(self, response: requests.Response) -> float | None:
+    def _retry_after(self, response: urllib3.BaseHTTPResponse) -> float | None:
         return retry_after_seconds(response.headers.get("Retry-After"), self._clock())
 
 
@@ -227,19 +256,29 @@ def _phrase(status: int) -> str:
         return ""
 
 
-def never_sent(exc: requests.RequestException) -> bool:
+def _authorization(access_token: str, what: str) -> dict[str, str]:
+    value = f"Bearer {access_token}"
+    if not _HEADER_VALUE.fullmatch(value):
+        raise GraphRequestError(f"{what} cannot be made (InvalidHeader)")
+    return {"Authorization": value}
+
+
+def _sendable(url: str, what: str) -> str:
+    # urllib3 would take a URL without a scheme for http://: an http(s) URL or nothing.
+    if not url[:8].lower().startswith(("https://", "http://")):
+        raise GraphRequestError(f"{what} cannot be made (InvalidSchema)")
+    return url
+
+
+def never_sent(exc: BaseException) -> bool:
     """Whether ``exc`` happened before the request could reach the server.
 
-    With requests' default of no retries, urllib3 reports a failure to connect as a MaxRetryError
-    whose reason is a connect timeout or a new-connection error (refused, unresolvable); a
-    certificate is verified in the TLS handshake, before the request is written. Anything later,
-    a dropped connection included, may have reached Meta.
+    Without retries, urllib3 reports a failure to connect as a connect timeout or a new-connection
+    error (refused, unresolvable; both are ConnectTimeoutErrors), or, after retries, a
+    MaxRetryError whose reason is one; a certificate is verified in the TLS handshake, before the
+    request is written. Anything later, a dropped connection included, may have reached Meta.
     """
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    reason: BaseException | None = None
-    if exc.args and isinstance(exc.args[0], MaxRetryError):
-        reason = exc.args[0].reason
+    reason: BaseException | None = exc.reason if isinstance(exc, MaxRetryError) else exc
     if isinstance(reason, ConnectTimeoutError):
         return True
     while reason is not None:
