@@ -97,7 +97,7 @@ def _answer(request: HttpRequest) -> dict[str, Any]:
             logger.warning("webhook signature missing or invalid", extra={"bytes": len(body)})
             metrics.count("WebhooksRejected", reason="signature")
             return _response(401, "Invalid signature")
-        message_id = intake.enqueue(body, request.request_id, request.received_at_ms)
+        message_id = intake.enqueue(body, request.request_id, request.received_at_ms, request.text)
         metrics.count("WebhooksReceived")
         # DEBUG: one line per request costs formatting CPU and CloudWatch ingestion ($0.50 per GB)
         # for what the API's access log and the queue's metrics already tell; failures stay loud.

@@ -134,24 +134,27 @@ class QueuedWebhook:
         )
 
 
-def sqs_can_carry(body: bytes) -> str | None:
+def sqs_can_carry(body: bytes, text: str | None = None) -> str | None:
     """The body as text when SQS can carry it unchanged, else None.
 
     SQS message bodies are Unicode limited to the XML character range; Meta's JSON is ASCII with
-    ``\\uXXXX`` escapes, but a signed body is forwarded whatever it holds, so check.
+    ``\\uXXXX`` escapes, but a signed body is forwarded whatever it holds, so check. ``text``,
+    when given, is the body decoded already (``body`` is its UTF-8): not decoded again, and
+    when it is ASCII (known without a scan) it holds no noncharacter.
     """
     if len(body) > INLINE_BODY_LIMIT:
         return None
-    try:
-        text = body.decode("utf-8")  # strict: lone surrogates cannot come through
-    except UnicodeDecodeError:
-        return None
+    if text is None:
+        try:
+            text = body.decode("utf-8")  # strict: lone surrogates cannot come through
+        except UnicodeDecodeError:
+            return None
     if len(body) <= _ONE_PASS_UP_TO:
         if len(body.translate(None, _SQS_REFUSED_CONTROL_BYTES)) != len(body):
             return None
     elif any(control in body for control in _SQS_REFUSED_CONTROLS):
         return None
     # Meta's bodies are ASCII: one search for their lead byte spares the other two.
-    if b"\xef" in body and any(character in body for character in _SQS_REFUSED_NONCHARACTERS):
+    if not text.isascii() and b"\xef" in body and any(c in body for c in _SQS_REFUSED_NONCHARACTERS):
         return None
     return text

@@ -61,10 +61,13 @@ class WebhookIntake:
             return False  # no secret could match it: no reason to read the secret again
         return self._credentials.accepted(lambda c: _signed_with_any(body, signature_header, c))
 
-    def enqueue(self, body: bytes, request_id: str, received_at_ms: int) -> str:
-        """Hand the raw body to the queue; returns the SQS message id. Raises EnqueueError."""
+    def enqueue(self, body: bytes, request_id: str, received_at_ms: int, text: str | None = None) -> str:
+        """Hand the raw body to the queue; returns the SQS message id. Raises EnqueueError.
+
+        ``text``: the body as it came, when it came as text (``body`` is then its UTF-8).
+        """
         request_id = request_id or "unknown"
-        text = sqs_can_carry(body)
+        text = sqs_can_carry(body, text)
         location = LOCATION_INLINE
         if text is None:
             text = self._store_in_bucket(body, request_id, received_at_ms)

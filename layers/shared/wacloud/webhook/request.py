@@ -32,6 +32,8 @@ class HttpRequest:
     """Lower-cased names: HTTP header names are case-insensitive."""
     query: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
+    text: str | None = None
+    """The body as the event held it, when it came as text (so ``body`` is its UTF-8)."""
 
     @classmethod
     def from_event(cls, event: Any) -> HttpRequest:
@@ -60,6 +62,7 @@ class HttpRequest:
                 if isinstance(value, str)
             },
             body=_body(event),
+            text=None if event.get("isBase64Encoded") is True else event.get("body"),
         )
 
 
