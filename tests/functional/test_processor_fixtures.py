@@ -56,6 +56,9 @@ class Profile:
     consent_reason: str | None = None
     consent_at: int | None = None
     marketing_stopped_at: int | None = None
+    # With marketing_stopped_at: stopped (a 131050 failure, the user's stop) or resumed (False).
+    marketing_stopped: bool = True
+    marketing_reason: str = "error:131050"
     changed_to: str | None = None
     changed_at: int | None = None
     previous_wa_ids: frozenset[str] = frozenset()
@@ -112,11 +115,28 @@ EXPECTED: dict[str, Expected] = {
         messages=(Msg("poll_response"),),
         statuses=("sent",),
         events=("user_preferences",),
-        profiles=kerry(),
+        # The user's stop (1763702415) is applied to the profile, and kept as an event.
+        profiles={
+            KERRY: Profile(
+                name="Kerry Fisher", last=0, marketing_stopped_at=1763702415, marketing_reason="preference:stop"
+            )
+        },
     ),
     "field_account_update": Expected(events=("account_update",)),
     "field_message_template_status_update": Expected(events=("message_template_status_update",)),
     "field_phone_number_quality_update": Expected(events=("phone_number_quality_update",)),
+    "field_user_preferences_resume": Expected(
+        events=("user_preferences",),
+        profiles={
+            KERRY: Profile(
+                marketing_stopped_at=1763703600, marketing_stopped=False, marketing_reason="preference:resume"
+            )
+        },
+    ),
+    "field_user_preferences_stop": Expected(
+        events=("user_preferences",),
+        profiles={KERRY: Profile(marketing_stopped_at=1763703000, marketing_reason="preference:stop")},
+    ),
     "message_audio_voice": Expected(messages=(Msg("audio"),), profiles=kerry()),
     "message_button_quick_reply": Expected(messages=(Msg("button", "Track my order"),), profiles=kerry()),
     "message_contacts": Expected(messages=(Msg("contacts", "Dr. Jordan A. Lee Jr."),), profiles=kerry()),
@@ -294,6 +314,7 @@ PROFILE_VIEW = (
     "consent_at",
     "marketing_stopped",
     "marketing_stopped_at",
+    "marketing_reason",
     "changed_to",
     "changed_at",
     "previous_wa_ids",
@@ -322,7 +343,11 @@ def expected_profile(wa_id: str, profile: Profile, messages: list[dict[str, Any]
             opted_in=profile.opted_in, consent_reason=profile.consent_reason, consent_at=profile.consent_at
         )
     if profile.marketing_stopped_at is not None:
-        view.update(marketing_stopped=True, marketing_stopped_at=profile.marketing_stopped_at)
+        view.update(
+            marketing_stopped=profile.marketing_stopped,
+            marketing_stopped_at=profile.marketing_stopped_at,
+            marketing_reason=profile.marketing_reason,
+        )
     if profile.changed_to is not None:
         view.update(changed_to=profile.changed_to, changed_at=profile.changed_at)
     if profile.previous_wa_ids:
@@ -514,6 +539,7 @@ def test_marketing_stop_and_consent_share_the_profile(processor: LocalFunction, 
         "consent_at": 1763700800,
         "marketing_stopped": True,
         "marketing_stopped_at": 1763701360,
+        "marketing_reason": "error:131050",
     }
 
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from wacloud.core.settings import ProcessorSettings
 from wacloud.meta.error_codes import OPTED_OUT_OF_MARKETING
-from wacloud.meta.inbound import Entry, InboundMessage, MessagesValue, ReadPayload, Status
+from wacloud.meta.inbound import Entry, InboundMessage, MessagesValue, ReadPayload, Status, UntypedPart
+from wacloud.meta.preferences import FIELD as USER_PREFERENCES
+from wacloud.meta.preferences import preference_contact, read_preferences
 from wacloud.meta.templates import TemplateChange, template_change
 from wacloud.table.facets import (
     Facet,
     consent_facet,
+    marketing_preference_facet,
     marketing_stopped_facet,
     name_facet,
     number_change_facet,
@@ -58,11 +63,16 @@ class PayloadChanges:
     @classmethod
     def of(cls, read: ReadPayload, sha256: str, settings: ProcessorSettings) -> PayloadChanges:
         changes = cls(settings)
-        for entry in read.payload.entry:
-            for change in entry.changes:
+        untyped = list(read.untyped)
+        paths = _ChangePaths(read.untyped)
+        for entry_index, entry in enumerate(read.payload.entry):
+            for change_index, change in enumerate(entry.changes):
                 value = change.messages_value()
                 if value is None:
                     changes.add_event(entry, change.field, change.value)
+                    if change.field == USER_PREFERENCES and isinstance(change.value, Mapping):
+                        path = f"{paths.of(entry_index, change_index)}.value"
+                        untyped += changes.add_preferences(change.value, path)
                     continue
                 if value.errors:
                     errors = [
@@ -74,7 +84,7 @@ class PayloadChanges:
                     changes.add_message(entry, value, message)
                 for status in value.statuses:
                     changes.add_status(status, entry, value)
-        for part in read.untyped:
+        for part in untyped:
             changes.items.append(untyped_item(sha256, part))
             changes.untyped_paths.add(part.path)
         return changes
@@ -93,6 +103,19 @@ class PayloadChanges:
         change = template_change(field_name, value)
         if change is not None:
             self.template_changes.append((change, field_name, entry_time(entry)))
+
+    def add_preferences(self, value: Mapping[str, Any], path: str) -> list[UntypedPart]:
+        """Apply a ``user_preferences`` change (kept verbatim by :meth:`add_event` too): a stop or
+        resume of marketing messages sets the contact's marketing facet, the one a 131050 failure
+        sets, so the newest of the two wins. Other categories and values stay in the event only.
+        Returns the preferences that could not be typed, to be kept as untyped parts."""
+        read = read_preferences(value, path)
+        for preference in read.preferences:
+            stopped = preference.marketing_stopped
+            if stopped is not None:
+                contact = preference_contact(preference)
+                self.profiles[contact].append(marketing_preference_facet(preference.timestamp, stopped))
+        return read.untyped
 
     def add_message(self, entry: Entry, value: MessagesValue, message: InboundMessage) -> None:
         """The message, in its sender's partition. That item is all an ordinary message writes:
@@ -150,6 +173,38 @@ class PayloadChanges:
         recipient = status.recipient_id
         if recipient and any(error.code == OPTED_OUT_OF_MARKETING for error in status.errors):
             self.profiles[recipient].append(marketing_stopped_facet(status.timestamp, status.id))
+
+
+class _ChangePaths:
+    """Where a typed change was in the POST as sent (``entry[2].changes[0]``): an entry or a change
+    the models set aside is missing from the typed payload, so the positions after it shift."""
+
+    _ENTRY = re.compile(r"entry\[(\d+)\]")
+    _CHANGE = re.compile(r"entry\[(\d+)\]\.changes\[(\d+)\](\.value)?")
+
+    def __init__(self, untyped: list[UntypedPart]) -> None:
+        self._entries: set[int] = set()
+        self._changes: dict[int, set[int]] = defaultdict(set)
+        for part in untyped:
+            if (entry := self._ENTRY.fullmatch(part.path)) is not None:
+                self._entries.add(int(entry[1]))
+            elif (change := self._CHANGE.fullmatch(part.path)) is not None and (
+                change[3] is None or part.kind == "value"
+            ):
+                self._changes[int(change[1])].add(int(change[2]))
+
+    def of(self, entry_index: int, change_index: int) -> str:
+        entry = _nth_kept(entry_index, self._entries)
+        return f"entry[{entry}].changes[{_nth_kept(change_index, self._changes.get(entry, set()))}]"
+
+
+def _nth_kept(typed_index: int, dropped: set[int]) -> int:
+    """The position as sent of the ``typed_index``-th part kept when those at ``dropped`` were not."""
+    position = typed_index
+    for index in sorted(dropped):
+        if index <= position:
+            position += 1
+    return position
 
 
 def _consent_keyword(message: InboundMessage) -> str | None:
