@@ -8,8 +8,10 @@
   business-initiated message, that is no template. Replies inside the window are still allowed:
   Meta permits customer-service replies, and a user who writes after STOP expects an answer.
 - Marketing stopped (Meta's 131050): marketing templates are not sent to a contact Meta reported
-  as having stopped marketing messages. ``marketing`` comes from the template catalog's category
-  when it knows the template (:mod:`wacloud.sender.catalog`), else from the caller.
+  as having stopped marketing messages, by a 131050 failure or by the user's own stop
+  (``user_preferences`` webhook), until the user resumes them (the newest of these wins).
+  ``marketing`` comes from the template catalog's category when it knows the template
+  (:mod:`wacloud.sender.catalog`), else from the caller.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from wacloud.meta.error_codes import OPTED_OUT_OF_MARKETING
 from wacloud.meta.outbound import OutboundItem, SendError
+from wacloud.table.facets import MARKETING_PREFERENCE_PREFIX
 
 WINDOW_SECONDS = 24 * 3600
 REENGAGEMENT_REQUIRED = 131047
@@ -57,11 +60,17 @@ def refusal(
                 retryable=False,
             )
         if marketing and (profile or {}).get("marketing_stopped") is True:
+            how = (
+                "the user stopped them in WhatsApp (user_preferences); they are sent again once the "
+                "user resumes them"
+                if str((profile or {}).get("marketing_reason", "")).startswith(MARKETING_PREFERENCE_PREFIX)
+                else "131050"
+            )
             return SendError(
                 code=OPTED_OUT_OF_MARKETING,
                 title="Contact stopped marketing messages",
                 message=f"{REFUSED_BEFORE_SENDING}: Meta reported that this contact stopped marketing "
-                "messages from the business (131050).",
+                f"messages from the business ({how}).",
                 retryable=False,
             )
         return None
