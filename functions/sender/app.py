@@ -98,7 +98,7 @@ sender = MessageSender(
 service = SenderService(
     sender=sender,
     queue=queue,
-    fanout=ReminderFanout(store, queue, ledger, settings.reminders),
+    fanout=ReminderFanout(store, queue, ledger, settings.reminders, catalog=catalog),
     reminders=settings.reminders,
 )
 template_sync = TemplateSync(graph, catalog_store, settings.waba_id, sender.access_token)
