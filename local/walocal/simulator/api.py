@@ -20,7 +20,14 @@ from .ids import new_wamid
 from .media import DOWNLOAD_PATH, FAULTS, MEDIA_TYPES, MediaStore, generated, multipart
 from .state import SimulatorState
 from .validation import MarkRead, parse_request
-from .webhooks import DeliveryResult, Outgoing, WebhookDispatcher, inbound_payload, statuses_payload
+from .webhooks import (
+    DeliveryResult,
+    Outgoing,
+    WebhookDispatcher,
+    inbound_payload,
+    statuses_payload,
+    user_preferences_payload,
+)
 
 _MESSAGES_PATH = re.compile(r"^/v\d+(?:\.\d+)?/([^/]+)/messages/?$")
 _TEMPLATES_PATH = re.compile(r"^/v\d+(?:\.\d+)?/([^/]+)/message_templates/?$")
@@ -30,6 +37,11 @@ LOCAL_APP = {"whatsapp_business_api_data": {"id": "1234567890123456", "name": "L
 _MEDIA_UPLOAD_PATH = re.compile(r"^/v\d+(?:\.\d+)?/([^/]+)/media/?$")
 _MEDIA_PATH = re.compile(r"^/v\d+(?:\.\d+)?/(\d+)/?$")
 CONTROL_PREFIX = "/_simulator"
+# Meta's wording of each marketing preference a user may set (user_preferences webhook).
+PREFERENCE_DETAILS = {
+    "stop": "User requested to stop marketing messages",
+    "resume": "User requested to resume marketing messages",
+}
 
 
 @dataclass(frozen=True)
@@ -244,13 +256,23 @@ class GraphApi:
             return Response(200, {"media": self._media.listing(origins[0] if origins else None)})
         if route == "/inbound" and request.method == "POST":
             return self._inbound(request)
+        if route == "/user_preferences" and request.method == "POST":
+            return self._user_preferences(request)
         if route == "/arrivals" and request.method == "GET":
             return Response(200, self._state.arrivals())
         if route == "/chaos" and request.method == "GET":
             return Response(200, chaos_of(self._config))
         if route == "/chaos" and request.method == "PUT":
             return self._change_chaos(request)
-        if route in ("/health", "/messages", "/inbound", "/chaos", "/arrivals", "/media"):
+        if route in (
+            "/health",
+            "/messages",
+            "/inbound",
+            "/chaos",
+            "/arrivals",
+            "/media",
+            "/user_preferences",
+        ):
             return _control_error(405, f"{request.method} is not allowed on {request.path}")
         return _control_error(404, f"no simulator endpoint {request.path}")
 
@@ -310,6 +332,54 @@ class GraphApi:
         )
         answer: dict[str, Any] = {
             "wamid": message_id,
+            "webhook_status": result.http_status,
+            "delivered": result.delivered,
+        }
+        if result.error is not None:
+            answer["error"] = result.error
+        return Response(200, answer)
+
+    def _user_preferences(self, request: Request) -> Response:
+        """Play the user stopping or resuming the business's marketing messages in WhatsApp: Meta's
+        ``user_preferences`` webhook, signed and posted to the webhook like any other."""
+        try:
+            data = json.loads(request.body or b"{}")
+        except ValueError:
+            return _control_error(400, "the body must be JSON")
+        if not isinstance(data, dict):
+            return _control_error(400, "the body must be a JSON object")
+        number = data.get("wa_id")
+        wa_id = re.sub(r"[\s\-().+]", "", number) if isinstance(number, str) else ""
+        user_id = data.get("user_id")
+        if user_id is not None and (not isinstance(user_id, str) or not user_id):
+            return _control_error(400, "'user_id' must be a business-scoped user id (a string)")
+        if not wa_id.isdigit() and (number is not None or user_id is None):
+            return _control_error(400, "'wa_id' must be the contact's phone number (or give 'user_id' alone)")
+        value = data.get("value")
+        if value not in PREFERENCE_DETAILS:
+            return _control_error(400, f"'value' must be one of {', '.join(PREFERENCE_DETAILS)}")
+        name = data.get("name")
+        if name is not None and not isinstance(name, str):
+            return _control_error(400, "'name' must be a string")
+        timestamp = data.get("timestamp", int(self._config.clock()))
+        if isinstance(timestamp, bool) or not isinstance(timestamp, int) or timestamp < 0:
+            return _control_error(400, "'timestamp' must be epoch seconds (an integer)")
+        preference: dict[str, Any] = {}
+        if wa_id:
+            preference["wa_id"] = wa_id
+        if user_id:
+            preference["user_id"] = user_id
+        preference.update(
+            {
+                "detail": PREFERENCE_DETAILS[value],
+                "category": "marketing_messages",
+                "value": value,
+                "timestamp": timestamp,
+            }
+        )
+        result = self._dispatcher.deliver_now(user_preferences_payload(self._config, preference, name))
+        answer: dict[str, Any] = {
+            "user_preference": preference,
             "webhook_status": result.http_status,
             "delivered": result.delivered,
         }

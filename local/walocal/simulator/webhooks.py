@@ -57,6 +57,30 @@ def inbound_payload(
     )
 
 
+def user_preferences_payload(
+    config: SimulatorConfig, preference: Mapping[str, Any], name: str | None = None
+) -> dict[str, Any]:
+    """Meta's ``user_preferences`` webhook: a user stopped or resumed marketing messages."""
+    contact: dict[str, Any] = {"profile": {"name": name}} if name else {}
+    contact.update({key: preference[key] for key in ("wa_id", "user_id") if preference.get(key)})
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": metadata(config),
+        "contacts": [contact],
+        "user_preferences": [dict(preference)],
+    }
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": config.waba_id,
+                "time": int(preference["timestamp"]),
+                "changes": [{"value": value, "field": "user_preferences"}],
+            }
+        ],
+    }
+
+
 def encode(payload: Mapping[str, Any]) -> bytes:
     """Serialise as Meta does: compact, non-ASCII as ``\\uXXXX`` and ``/`` as ``\\/``.
 
