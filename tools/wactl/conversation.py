@@ -50,9 +50,20 @@ def profile_summary(profile: dict[str, Any] | None, now: float) -> dict[str, Any
         "consent_reason": profile.get("consent_reason"),
         "consent_at": plain(profile.get("consent_at")),
         "marketing_stopped_at": plain(profile.get("marketing_stopped_at")),
+        "marketing": _marketing_state(profile),
+        "marketing_reason": profile.get("marketing_reason"),
         "changed_to": profile.get("changed_to"),
         "previous_wa_ids": plain(profile.get("previous_wa_ids") or []),
     }
+
+
+def _marketing_state(profile: dict[str, Any]) -> str:
+    """``stopped`` (a 131050 failure or the contact's stop), ``resumed`` (the contact's resume
+    since), or ``not_stopped`` (never stopped): what the sender decides marketing templates by."""
+    stopped = profile.get("marketing_stopped")
+    if stopped is None:
+        return "not_stopped"
+    return "stopped" if stopped else "resumed"
 
 
 def profile_lines(summary: dict[str, Any], now: float) -> list[str]:
@@ -78,7 +89,14 @@ def profile_lines(summary: dict[str, Any], now: float) -> list[str]:
         f"  consent       {consent}",
     ]
     if summary["marketing_stopped_at"] is not None:
-        lines.append(f"  marketing     stopped (131050) at {utc(summary['marketing_stopped_at'])} UTC")
+        why = {
+            "preference:stop": "the contact stopped them",
+            "preference:resume": "the contact resumed them",
+        }.get(str(summary["marketing_reason"]), "131050")
+        state = "stopped" if summary["marketing"] == "stopped" else "resumed"
+        lines.append(f"  marketing     {state} ({why}) at {utc(summary['marketing_stopped_at'])} UTC")
+    else:
+        lines.append("  marketing     not stopped")
     if summary["changed_to"]:
         lines.append(f"  number        changed to {summary['changed_to']}")
     if summary["previous_wa_ids"]:
