@@ -133,3 +133,19 @@ def test_with_raw_archive_all_a_text_costs_the_archive_and_its_day_entry_too(
     (archive_bytes,) = [size for pk, _, size in first.sizes if pk.startswith("RAW#")]
     assert 1024 < archive_bytes <= 2048
     assert (first.items_written, first.write_units, dict(first.index_write_units)) == (2, 3, {"gsi1": 1})
+
+
+def test_a_marketing_preference_writes_its_event_and_the_profile(metered: Metered) -> None:
+    first = metered.deliver("field_user_preferences_stop")
+    assert (first.items_written, first.write_units, dict(first.index_write_units)) == (2, 2, {})
+    # Delivered again: the event again, and the profile update's condition fails (still a unit).
+    again = metered.deliver("field_user_preferences_stop")
+    assert (again.total_write_units, again.failed_conditions) == (2, 1)
+
+
+def test_a_marketing_preference_of_an_opted_in_contact_also_updates_its_consent_entry(
+    metered: Metered,
+) -> None:
+    metered.deliver("message_text_start")
+    first = metered.deliver("field_user_preferences_resume")
+    assert (first.items_written, first.write_units, dict(first.index_write_units)) == (2, 2, {"consent": 1})
