@@ -118,7 +118,10 @@ EXPECTED: dict[str, Expected] = {
         # The user's stop (1763702415) is applied to the profile, and kept as an event.
         profiles={
             KERRY: Profile(
-                name="Kerry Fisher", last=0, marketing_stopped_at=1763702415, marketing_reason="preference:stop"
+                name="Kerry Fisher",
+                last=0,
+                marketing_stopped_at=1763702415,
+                marketing_reason="preference:stop",
             )
         },
     ),

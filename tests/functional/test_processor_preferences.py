@@ -95,7 +95,7 @@ def test_a_stop_then_a_resume_set_the_contacts_marketing_state(
 
 
 @pytest.mark.parametrize(
-    ("preference_at", "value", "expected"),
+    "case",
     [
         # A resume after the failure: marketing templates may go again.
         (FAILED_AT + 100, "resume", (False, FAILED_AT + 100, "preference:resume")),
@@ -111,11 +111,10 @@ def test_a_stop_then_a_resume_set_the_contacts_marketing_state(
 def test_the_newest_of_a_131050_failure_and_a_preference_wins_whatever_the_order(
     processor: LocalFunction,
     stack: LocalStack,
-    preference_at: int,
-    value: str,
-    expected: tuple[Any, ...],
+    case: tuple[int, str, tuple[Any, ...]],
     preference_first: bool,
 ) -> None:
+    preference_at, value, expected = case
     bodies = [
         post(preferences_change(preference(value, preference_at))),
         fixture_body("status_failed_marketing_opt_out.json").decode(),
@@ -141,9 +140,8 @@ def test_stops_and_resumes_in_any_order_and_batching_end_as_the_newest(
     contacts.append("16505559999")
     batch = [preference(value, at, wa_id=contacts[-1]) for value, at in reversed(updates)]
     deliver(processor, post(preferences_change(*batch)))
-    assert {contact: marketing(stack, contact) for contact in contacts} == {
-        contact: (False, 1763703100, "preference:resume") for contact in contacts
-    }
+    resumed = (False, 1763703100, "preference:resume")
+    assert {contact: marketing(stack, contact) for contact in contacts} == dict.fromkeys(contacts, resumed)
 
 
 def test_a_redelivery_changes_nothing(processor: LocalFunction, stack: LocalStack) -> None:
