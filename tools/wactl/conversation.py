@@ -52,6 +52,12 @@ def profile_summary(profile: dict[str, Any] | None, now: float) -> dict[str, Any
         "marketing_stopped_at": plain(profile.get("marketing_stopped_at")),
         "changed_to": profile.get("changed_to"),
         "previous_wa_ids": plain(profile.get("previous_wa_ids") or []),
+        "last_inbound_number": profile.get("last_inbound_number"),
+        "windows": {
+            number: "open" if now - int(at) < WINDOW_SECONDS else "closed"
+            for number, at in sorted((profile.get("windows") or {}).items())
+            if number
+        },
     }
 
 
@@ -79,6 +85,11 @@ def profile_lines(summary: dict[str, Any], now: float) -> list[str]:
     ]
     if summary["marketing_stopped_at"] is not None:
         lines.append(f"  marketing     stopped (131050) at {utc(summary['marketing_stopped_at'])} UTC")
+    if summary["last_inbound_number"]:
+        lines.append(f"  wrote to      business number {summary['last_inbound_number']} (replies go from it)")
+    if len(summary["windows"]) > 1:
+        per_number = ", ".join(f"{number} {state}" for number, state in summary["windows"].items())
+        lines.append(f"  windows       {per_number}")
     if summary["changed_to"]:
         lines.append(f"  number        changed to {summary['changed_to']}")
     if summary["previous_wa_ids"]:
@@ -149,7 +160,8 @@ def register(
 def _conversation_command(args: argparse.Namespace, out: Output) -> int:
     target = from_arguments(args, needs=[OUTPUT_TABLE])
     records = Records(target.table())
-    wa_id = args.wa_id.lstrip("+")
+    # A business-scoped id Meta linked to a number is that number's contact.
+    wa_id = records.contact_of(args.wa_id.lstrip("+"))
     profile = records.profile(wa_id)
     messages = records.conversation(wa_id, args.limit)
     if profile is None and not messages:
@@ -177,10 +189,14 @@ def _conversation_command(args: argparse.Namespace, out: Output) -> int:
     else:
         count = len(messages)
         lines.append(f"Latest {'message' if count == 1 else f'{count} messages, oldest first'}:")
+        # Which business number each message went through, once the contact used more than one.
+        numbers = {str(item["phone_number_id"]) for item in messages if item.get("phone_number_id")}
+        by_number = len(numbers) > 1
         rows = [
             [
                 utc(item.get("timestamp")),
                 "in" if item.get("direction") == "inbound" else "out",
+                *([str(item.get("phone_number_id") or "-")] if by_number else []),
                 str(item.get("type", "-")),
                 status_of(item),
                 str(item.get("wamid", "-")),
@@ -188,7 +204,8 @@ def _conversation_command(args: argparse.Namespace, out: Output) -> int:
             ]
             for item in messages
         ]
-        lines += table(["TIME (UTC)", "DIR", "TYPE", "STATUS", "WAMID", "TEXT"], rows)
+        header = ["TIME (UTC)", "DIR", *(["NUMBER"] if by_number else []), "TYPE", "STATUS", "WAMID", "TEXT"]
+        lines += table(header, rows)
         lines += media_lines(messages)
     out.result(document, lines)
     return 0
