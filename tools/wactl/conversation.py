@@ -36,9 +36,17 @@ def status_of(item: dict[str, Any]) -> str:
     return str(item.get("status") or item.get("accepted_status") or "-")
 
 
-def profile_summary(profile: dict[str, Any] | None, now: float) -> dict[str, Any]:
-    """The profile as the sender reads it (same window rule), for people and scripts alike."""
+def profile_summary(
+    profile: dict[str, Any] | None, now: float, messages: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The profile as the sender reads it (same window rule), for people and scripts alike; with
+    the listed ``messages``, the window of each business number they were sent to."""
     profile = profile or {}
+    latest: dict[str, int] = {str(n): int(at) for n, at in (profile.get("windows") or {}).items() if n}
+    for item in messages or []:
+        number = item.get("phone_number_id")
+        if item.get("direction") == "inbound" and item.get("type") != "system" and number:
+            latest[str(number)] = max(latest.get(str(number), 0), int(item.get("timestamp") or 0))
     last = profile.get("last_inbound_at")
     opted = profile.get("opted_in")
     return {
@@ -54,9 +62,7 @@ def profile_summary(profile: dict[str, Any] | None, now: float) -> dict[str, Any
         "previous_wa_ids": plain(profile.get("previous_wa_ids") or []),
         "last_inbound_number": profile.get("last_inbound_number"),
         "windows": {
-            number: "open" if now - int(at) < WINDOW_SECONDS else "closed"
-            for number, at in sorted((profile.get("windows") or {}).items())
-            if number
+            number: "open" if now - at < WINDOW_SECONDS else "closed" for number, at in sorted(latest.items())
         },
     }
 
@@ -169,7 +175,7 @@ def _conversation_command(args: argparse.Namespace, out: Output) -> int:
             f"nothing stored for contact {wa_id} in {target.table_name} ({target.description})"
         )
     now = time.time()
-    summary = profile_summary(profile, now)
+    summary = profile_summary(profile, now, messages)
     for item in messages:
         media = media_view(item.get("media"))
         if media is not None:
