@@ -61,6 +61,8 @@ def profile_summary(
         "changed_to": profile.get("changed_to"),
         "previous_wa_ids": plain(profile.get("previous_wa_ids") or []),
         "last_inbound_number": profile.get("last_inbound_number"),
+        "user_id": profile.get("user_id"),
+        "username": profile.get("username"),
         "windows": {
             number: "open" if now - at < WINDOW_SECONDS else "closed" for number, at in sorted(latest.items())
         },
@@ -91,6 +93,10 @@ def profile_lines(summary: dict[str, Any], now: float) -> list[str]:
     ]
     if summary["marketing_stopped_at"] is not None:
         lines.append(f"  marketing     stopped (131050) at {utc(summary['marketing_stopped_at'])} UTC")
+    if summary["user_id"] or summary["username"]:
+        known = [f"business-scoped id {summary['user_id']}"] if summary["user_id"] else []
+        known += [f"username {summary['username']}"] if summary["username"] else []
+        lines.append(f"  known by      {', '.join(known)}")
     if summary["last_inbound_number"]:
         lines.append(f"  wrote to      business number {summary['last_inbound_number']} (replies go from it)")
     if len(summary["windows"]) > 1:

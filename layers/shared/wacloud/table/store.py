@@ -16,6 +16,7 @@ Keys and items are spelled out in :mod:`.keys` and :mod:`.items`; AWS failures l
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
@@ -130,6 +131,22 @@ UNTYPED = "untyped"
 REJECTED = "rejected"
 
 
+def _identity(contact: str) -> dict[str, str]:
+    """``user_id`` and ``username`` of a message's ``contacts`` entry, as stored (compact JSON)."""
+    try:
+        entry = json.loads(contact)
+    except ValueError:
+        return {}
+    if not isinstance(entry, dict):
+        return {}
+    profile = entry.get("profile")
+    found = {
+        "user_id": entry.get("user_id"),
+        "username": profile.get("username") if isinstance(profile, dict) else None,
+    }
+    return {name: value for name, value in found.items() if isinstance(value, str) and value}
+
+
 @dataclass
 class _ContactRead:
     """What the profile's read found: the profile item, the latest inbound message (order key,
@@ -139,6 +156,8 @@ class _ContactRead:
     last_inbound: tuple[str, int, str, str] | None = None
     name: tuple[str, str] | None = None
     windows: dict[str, int] = field(default_factory=dict)
+    identity: dict[str, str] | None = None
+    """The business-scoped id and username of the latest message that came with them."""
 
     def settled(self, phone_number_id: str | None) -> bool:
         number_known = phone_number_id is None or phone_number_id in self.windows or "" in self.windows
@@ -421,6 +440,8 @@ class ConversationStore:
         if name is not None and name[0] > str(profile.get(NAME_KEY, "")):
             profile.update({NAME_KEY: name[0], "profile_name": name[1]})
         profile["windows"] = windows
+        for name, value in (read.identity or {}).items():
+            profile.setdefault(name, value)
         return profile
 
     def _read_contact(self, wa_id: str, phone_number_id: str | None) -> _ContactRead:
@@ -442,6 +463,8 @@ class ConversationStore:
                     read.last_inbound = (key, timestamp, wamid, number)
             if read.name is None and item.get("name"):
                 read.name = (key, str(item["name"]))
+            if read.identity is None and item.get("contact"):
+                read.identity = _identity(str(item["contact"]))
             if read.settled(phone_number_id) or seen >= PROFILE_MESSAGES_READ:
                 break
         if (
