@@ -440,8 +440,8 @@ class ConversationStore:
         if name is not None and name[0] > str(profile.get(NAME_KEY, "")):
             profile.update({NAME_KEY: name[0], "profile_name": name[1]})
         profile["windows"] = windows
-        for name, value in (read.identity or {}).items():
-            profile.setdefault(name, value)
+        for attribute, value in (read.identity or {}).items():
+            profile.setdefault(attribute, value)
         return profile
 
     def _read_contact(self, wa_id: str, phone_number_id: str | None) -> _ContactRead:
