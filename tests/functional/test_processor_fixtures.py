@@ -491,8 +491,41 @@ def test_fixture_is_stored(path: Path, processor: LocalFunction, stack: LocalSta
 
     stored_keys.update(catalog_updates(events, items))
 
+    # A contact named by both its number and its business-scoped id: the id leads to the number.
+    for user_id, wa_id in named_by_both(payload):
+        key = (f"USER#{user_id}", "LINK")
+        assert items[key]["wa_id"] == wa_id
+        assert store.contact_of(user_id) == wa_id
+        stored_keys.add(key)
+
     # Nothing else.
     assert set(items) == stored_keys
+
+
+def named_by_both(payload: dict[str, Any]) -> set[tuple[str, str]]:
+    """(business-scoped id, number) of each contact the payload names by both."""
+    pairs: set[tuple[str, str]] = set()
+    for entry in payload["entry"]:
+        for change in entry["changes"]:
+            value = change["value"]
+            if change["field"] != "messages":
+                continue
+            pairs |= {
+                (c["user_id"], c["wa_id"])
+                for c in value.get("contacts", [])
+                if "user_id" in c and "wa_id" in c
+            }
+            pairs |= {
+                (m["from_user_id"], m["from"])
+                for m in value.get("messages", [])
+                if "from_user_id" in m and "from" in m
+            }
+            pairs |= {
+                (s["recipient_user_id"], s["recipient_id"])
+                for s in value.get("statuses", [])
+                if "recipient_user_id" in s and "recipient_id" in s
+            }
+    return pairs
 
 
 @pytest.mark.parametrize("path", FIXTURE_PATHS[::5], ids=lambda path: path.stem)
@@ -572,7 +605,12 @@ def test_one_post_with_an_unknown_type_an_unknown_field_and_a_contactless_status
     assert current["status"] == "sent"
     assert current["recipient_id"] == KERRY
     assert [json.loads(h["raw"]) for h in current["history"]] == [status]
-    assert json.loads(current["history"][0]["raw"])["recipient_user_id"] == "US.13491208655302741918"
+    assert (
+        json.loads(current["history"][0]["raw"])["recipient_parent_user_id"] == "US.ENT.11815799212886844830"
+    )
+    # Named by both, the contact's business-scoped id now leads to the number.
+    assert items[("USER#US.13491208655302741918", "LINK")]["wa_id"] == KERRY
+    assert store.contact_of("US.13491208655302741918") == KERRY
     # The unknown field: verbatim, ordered by the entry's time.
     (event,) = [item for key, item in items.items() if key[0] == "EVENT#user_preferences"]
     assert json.loads(event["raw"]) == preferences["value"]

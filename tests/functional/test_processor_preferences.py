@@ -217,3 +217,14 @@ def test_a_preferences_list_that_is_not_one_is_kept_untyped(
     (part,) = [item for item in table_items(stack) if item["sk"].startswith("UNTYPED#")]
     assert (part["path"], part["kind"]) == ("entry[0].changes[0].value.user_preferences", "user_preferences")
     assert len(events_of(stack)) == 1
+
+
+def test_a_business_scoped_id_linked_to_a_number_names_the_numbers_profile(
+    processor: LocalFunction, stack: LocalStack
+) -> None:
+    # A message naming Kerry by both links the id to the number (message_text_user_ids.json).
+    deliver(processor, fixture_body("message_text_user_ids.json"))
+    bsuid = "US.13491208655302741918"
+    deliver(processor, post(preferences_change(preference("stop", 1763703000, wa_id=None, user_id=bsuid))))
+    assert marketing(stack) == (True, 1763703000, "preference:stop")
+    assert marketing(stack, bsuid) is None

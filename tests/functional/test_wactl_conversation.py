@@ -99,6 +99,10 @@ def test_a_conversation_in_both_directions_in_time_order_with_the_profile(
         "marketing_reason": None,
         "changed_to": None,
         "previous_wa_ids": [],
+        "last_inbound_number": "123456789012345",
+        "user_id": None,
+        "username": None,
+        "windows": {"123456789012345": "open"},
     }
     assert document["summary"]["window_closes_at"] == thanks_at + 24 * HOUR
 

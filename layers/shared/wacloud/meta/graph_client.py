@@ -91,11 +91,18 @@ class GraphEndpoint:
 
     @property
     def messages_url(self) -> str:
-        return f"{self.base_url.rstrip('/')}/{self.version}/{self.phone_number_id}/messages"
+        return self.messages_url_of(self.phone_number_id)
+
+    def messages_url_of(self, phone_number_id: str) -> str:
+        """The ``/messages`` endpoint of one of the business's numbers (this endpoint's by default)."""
+        return f"{self.base_url.rstrip('/')}/{self.version}/{phone_number_id}/messages"
 
     @property
     def media_upload_url(self) -> str:
-        return f"{self.base_url.rstrip('/')}/{self.version}/{self.phone_number_id}/media"
+        return self.media_upload_url_of(self.phone_number_id)
+
+    def media_upload_url_of(self, phone_number_id: str) -> str:
+        return f"{self.base_url.rstrip('/')}/{self.version}/{phone_number_id}/media"
 
     def object_url(self, object_id: str) -> str:
         return f"{self.base_url.rstrip('/')}/{self.version}/{object_id}"
@@ -127,9 +134,13 @@ class GraphClient:
         """The longest one request can take before its timeouts end it."""
         return self._timeout[0] + self._timeout[1]
 
-    def post_message(self, body: dict[str, Any], access_token: str) -> dict[str, Any]:
-        """POST one message body: Meta's JSON answer, or one of this module's errors (see above)."""
-        return self._json_request("POST", self._endpoint.messages_url, access_token, json=body)
+    def post_message(
+        self, body: dict[str, Any], access_token: str, phone_number_id: str | None = None
+    ) -> dict[str, Any]:
+        """POST one message body from ``phone_number_id`` (default: the endpoint's number): Meta's
+        JSON answer, or one of this module's errors (see above)."""
+        url = self._endpoint.messages_url_of(phone_number_id or self._endpoint.phone_number_id)
+        return self._json_request("POST", url, access_token, json=body)
 
     def get_object(self, object_id: str, access_token: str) -> dict[str, Any]:
         """GET a Graph object (a media id: its URL, type, size and sha256)."""
@@ -141,11 +152,18 @@ class GraphClient:
         """GET one page of a Graph API listing (``paging.next`` is the next page's full URL)."""
         return self._json_request("GET", url, access_token, params=dict(params or {}))
 
-    def upload_media(self, data: bytes, mime_type: str, filename: str, access_token: str) -> dict[str, Any]:
+    def upload_media(
+        self,
+        data: bytes,
+        mime_type: str,
+        filename: str,
+        access_token: str,
+        phone_number_id: str | None = None,
+    ) -> dict[str, Any]:
         """POST a file to the phone number's media, multipart as Meta takes it: ``{"id": ...}``."""
         return self._json_request(
             "POST",
-            self._endpoint.media_upload_url,
+            self._endpoint.media_upload_url_of(phone_number_id or self._endpoint.phone_number_id),
             access_token,
             data={"messaging_product": "whatsapp", "type": mime_type},
             files={"file": (filename, data, mime_type)},

@@ -32,6 +32,7 @@ __all__ = [
     "ReadPreferences",
     "UserPreference",
     "preference_contact",
+    "preference_user_ids",
     "read_preferences",
 ]
 
@@ -68,10 +69,25 @@ class UserPreference(WebhookModel):
         return {STOP: True, RESUME: False}.get(self.value)
 
 
-def preference_contact(preference: UserPreference) -> str:
-    """The contact a preference is about: the phone number (``wa_id``), else the business-scoped
-    user id (``user_id``). The one place this choice is made."""
-    return preference.wa_id or preference.user_id or ""  # the model refuses one naming neither
+def preference_contact(preference: UserPreference, links: Mapping[str, str] | None = None) -> str:
+    """The contact a preference is about: the phone number (``wa_id``), else the number the
+    business-scoped user id is linked to (``links``, as for messages), else that id (``user_id``)
+    for a contact known without a number. The one place this choice is made."""
+    if preference.wa_id:
+        return preference.wa_id
+    user_id = preference.user_id or ""  # the model refuses a preference naming neither
+    return (links or {}).get(user_id, user_id)
+
+
+def preference_user_ids(value: Mapping[str, Any]) -> set[str]:
+    """The business-scoped user ids the preferences of a change's ``value`` name, as sent."""
+    raw = value.get(FIELD)
+    entries = raw if isinstance(raw, list) else []
+    return {
+        entry["user_id"]
+        for entry in entries
+        if isinstance(entry, dict) and isinstance(entry.get("user_id"), str)
+    }
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,16 @@ REENGAGEMENT_REQUIRED = 131047
 REFUSED_BEFORE_SENDING = "Refused before sending"
 
 
-def window_open(profile: Mapping[str, Any] | None, now: float) -> bool:
-    last_inbound = (profile or {}).get("last_inbound_at")
+def window_open(profile: Mapping[str, Any] | None, now: float, phone_number_id: str | None = None) -> bool:
+    """Whether the contact wrote in the last 24 hours: to ``phone_number_id``, when given (a window
+    is per business number; a message that named no number counts for every one)."""
+    profile = profile or {}
+    if phone_number_id is None:
+        last_inbound = profile.get("last_inbound_at")
+    else:
+        windows: Mapping[str, Any] = profile.get("windows") or {}
+        times = [windows[key] for key in (phone_number_id, "") if windows.get(key) is not None]
+        last_inbound = max(times) if times else None
     if last_inbound is None:
         return False
     return now - int(last_inbound) < WINDOW_SECONDS
@@ -46,9 +54,11 @@ def refusal(
     now: float,
     *,
     marketing: bool = False,
+    phone_number_id: str | None = None,
 ) -> SendError | None:
-    """Why ``item`` must not be sent to its recipient now, or None when it may be."""
-    if item.recipient is None:
+    """Why ``item`` must not be sent to its recipient now (from ``phone_number_id``, when given),
+    or None when it may be."""
+    if item.addressee is None:
         return None
     if item.is_template:
         if opted_out(profile):
@@ -74,12 +84,13 @@ def refusal(
                 retryable=False,
             )
         return None
-    if item.requires_open_window and not window_open(profile, now):
+    if item.requires_open_window and not window_open(profile, now, phone_number_id):
+        to_number = f" to business number {phone_number_id}" if phone_number_id is not None else ""
         return SendError(
             code=REENGAGEMENT_REQUIRED,
             title="Re-engagement message",
-            message=f"{REFUSED_BEFORE_SENDING}: the contact has not written in the last 24 hours, so "
-            "only a template message can reach them.",
+            message=f"{REFUSED_BEFORE_SENDING}: the contact has not written{to_number} in the last 24 "
+            "hours, so only a template message can reach them from it.",
             hint="Send an approved template instead, or wait until the contact writes.",
             retryable=False,
         )

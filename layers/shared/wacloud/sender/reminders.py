@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from wacloud.core.metrics import metrics
 from wacloud.core.observability import logger
 from wacloud.core.settings import ReminderSettings
+from wacloud.meta.identifiers import is_business_scoped_id
 from wacloud.meta.outbound import Recipient
 from wacloud.meta.templates import MARKETING
 from wacloud.sender.catalog import TemplateCatalog
@@ -121,7 +122,14 @@ def reminder_request(job: ReminderJob, settings: ReminderSettings) -> dict[str, 
         # Meta refuses text parameters with newlines, tabs or runs of spaces.
         name = " ".join((job.name or "").split()) or settings.name_fallback
         template["components"] = [{"type": "body", "parameters": [{"type": "text", "text": name}]}]
-    return {"to": job.wa_id, "type": "template", "template": template, "idempotency_key": job.idempotency_key}
+    # A contact known only by a business-scoped id (no number shared) is addressed by it.
+    address = "recipient" if is_business_scoped_id(job.wa_id) else "to"
+    return {
+        address: job.wa_id,
+        "type": "template",
+        "template": template,
+        "idempotency_key": job.idempotency_key,
+    }
 
 
 class ReminderFanout:

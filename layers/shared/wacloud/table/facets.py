@@ -121,6 +121,22 @@ def number_change_facet(timestamp: int, wamid: str, new_wa_id: str) -> Facet:
     )
 
 
+# The values each of a profile's own facets writes, by key attribute.
+PROFILE_FACET_VALUES = {
+    "consent_key": ("opted_in", "consent_at", "consent_reason"),
+    "marketing_stopped_key": ("marketing_stopped", "marketing_stopped_at"),
+}
+
+
+def profile_facets(profile: Mapping[str, Any]) -> list[Facet]:
+    """The facets a stored profile holds, as they were written (to write them on another)."""
+    return [
+        Facet(key, str(profile[key]), {name: profile[name] for name in names if name in profile})
+        for key, names in PROFILE_FACET_VALUES.items()
+        if key in profile
+    ]
+
+
 # ---------------------------------------------------------------------- facet of a message
 def status_facet(
     status: str,
