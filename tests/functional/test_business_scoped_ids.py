@@ -137,3 +137,30 @@ def test_a_status_by_id_alone_joins_its_contact(
     profile = store.profile(NUMBER)
     assert profile is not None
     assert profile["marketing_stopped"] is True
+
+
+def test_a_marketing_stop_by_id_alone_holds_once_the_number_is_known(
+    processor: LocalFunction, store: ConversationStore
+) -> None:
+    stop = {
+        "user_id": USER_ID,
+        "detail": "User requested to stop marketing messages",
+        "category": "marketing_messages",
+        "value": "stop",
+        "timestamp": T0,
+    }
+    value = {"messaging_product": "whatsapp", "metadata": METADATA, "user_preferences": [stop]}
+    change = {"field": "user_preferences", "value": value}
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": WABA_ID, "time": T0, "changes": [change]}],
+    }
+    deliver(processor, json.dumps(body))
+    hidden = store.profile(USER_ID)
+    assert hidden is not None
+    assert hidden["marketing_stopped"] is True
+
+    deliver(processor, message("wamid.J", T0 + 10, "My number", number=True))
+    profile = store.profile(NUMBER)
+    assert profile is not None
+    assert (profile["marketing_stopped"], profile["marketing_reason"]) == (True, "preference:stop")

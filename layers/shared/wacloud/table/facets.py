@@ -124,7 +124,7 @@ def number_change_facet(timestamp: int, wamid: str, new_wa_id: str) -> Facet:
 # The values each of a profile's own facets writes, by key attribute.
 PROFILE_FACET_VALUES = {
     "consent_key": ("opted_in", "consent_at", "consent_reason"),
-    "marketing_stopped_key": ("marketing_stopped", "marketing_stopped_at"),
+    "marketing_stopped_key": ("marketing_stopped", "marketing_stopped_at", "marketing_reason"),
 }
 
 
