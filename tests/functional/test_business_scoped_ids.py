@@ -164,3 +164,19 @@ def test_a_marketing_stop_by_id_alone_holds_once_the_number_is_known(
     profile = store.profile(NUMBER)
     assert profile is not None
     assert (profile["marketing_stopped"], profile["marketing_reason"]) == (True, "preference:stop")
+
+
+def test_a_preference_naming_both_ids_links_them(processor: LocalFunction, store: ConversationStore) -> None:
+    resume = {"wa_id": NUMBER, "user_id": USER_ID, "category": "marketing_messages", "value": "resume"}
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": METADATA,
+        "user_preferences": [{**resume, "timestamp": T0}],
+    }
+    change = {"field": "user_preferences", "value": value}
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": WABA_ID, "time": T0, "changes": [change]}],
+    }
+    deliver(processor, json.dumps(body))
+    assert store.contact_of(USER_ID) == NUMBER

@@ -241,7 +241,26 @@ def identity_pairs(read: ReadPayload) -> list[tuple[str, str]]:
             for status in value.statuses
             if status.recipient_user_id and status.recipient_id
         ]
+    for entry in read.payload.entry:
+        for change in entry.changes:
+            if change.field == USER_PREFERENCES and isinstance(change.value, Mapping):
+                pairs += _named_by_both(change.value.get("contacts"))
+                pairs += _named_by_both(change.value.get(USER_PREFERENCES))
     return [(user_id, wa_id) for user_id, wa_id in pairs if is_business_scoped_id(user_id)]
+
+
+def _named_by_both(entries: object) -> list[tuple[str, str]]:
+    """(``user_id``, ``wa_id``) of the objects of an untyped list (a field other than messages)
+    that carry both as strings."""
+    if not isinstance(entries, list):
+        return []
+    return [
+        (entry["user_id"], entry["wa_id"])
+        for entry in entries
+        if isinstance(entry, Mapping)
+        and isinstance(entry.get("user_id"), str)
+        and isinstance(entry.get("wa_id"), str)
+    ]
 
 
 def _messages_values(read: ReadPayload) -> list[MessagesValue]:
