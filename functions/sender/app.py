@@ -71,10 +71,15 @@ sender = MessageSender(
     ),
     store=store,
     ledger=ledger,
-    # Meta's limit is per phone number, across every instance: one send line in the table.
-    limiter=SharedPacer(table, settings.phone_number_id, settings.send_rate_per_second),
-    # And Meta's limit per contact: a burst to one user waits its turns instead of drawing 131056.
-    pairs=PairPacer(table, settings.phone_number_id),
+    # Meta's limit is per phone number, across every instance: one send line per number in the table.
+    limiter={
+        number: SharedPacer(table, number, settings.send_rate_per_second)
+        for number in settings.phone_number_ids
+    },
+    # And Meta's limit per contact and number: a burst to one user waits its turns instead of
+    # drawing 131056.
+    pairs={number: PairPacer(table, number) for number in settings.phone_number_ids},
+    numbers=settings.phone_number_ids,
     retry=RetryPolicy(
         base_seconds=settings.send_backoff_base_seconds, max_attempts=settings.send_max_attempts
     ),
@@ -87,7 +92,7 @@ sender = MessageSender(
 service = SenderService(
     sender=sender,
     queue=queue,
-    fanout=ReminderFanout(store, queue, ledger, settings.reminders),
+    fanout=ReminderFanout(store, queue, ledger, settings.reminders, catalog=catalog),
     reminders=settings.reminders,
 )
 template_sync = TemplateSync(graph, catalog_store, settings.waba_id, sender.access_token)

@@ -74,6 +74,8 @@ class RuntimeConfig:
     verify_token: str = field(default=LOCAL_VERIFY_TOKEN, repr=False)
     access_token: str = field(default=LOCAL_ACCESS_TOKEN, repr=False)
     phone_number_id: str = LOCAL_PHONE_NUMBER_ID
+    # More business numbers, comma-separated, as WHATSAPP_PHONE_NUMBER_IDS and PhoneNumberIds take them.
+    phone_number_ids: str = ""
     waba_id: str = LOCAL_WABA_ID
     graph_api_url: str | None = None  # None: the local simulator
     simulator: bool = True
@@ -87,11 +89,18 @@ class RuntimeConfig:
             "verify_token": env.get("WHATSAPP_VERIFY_TOKEN") or LOCAL_VERIFY_TOKEN,
             "access_token": env.get("WHATSAPP_ACCESS_TOKEN") or LOCAL_ACCESS_TOKEN,
             "phone_number_id": env.get("WHATSAPP_PHONE_NUMBER_ID") or LOCAL_PHONE_NUMBER_ID,
+            "phone_number_ids": env.get("WHATSAPP_PHONE_NUMBER_IDS") or "",
             "waba_id": env.get("WHATSAPP_WABA_ID") or LOCAL_WABA_ID,
             "graph_api_url": env.get("GRAPH_API_URL") or None,
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
+
+    @property
+    def more_phone_number_ids(self) -> str:
+        """The stack's further business numbers: WHATSAPP_PHONE_NUMBER_IDS, else the template
+        parameter's override."""
+        return self.phone_number_ids or self.parameters.get("PhoneNumberIds", "")
 
     @property
     def aws_endpoint(self) -> str:
@@ -159,6 +168,7 @@ class LocalRuntime:
                 **LOCAL_PARAMETERS,
                 **config.parameters,
                 "PhoneNumberId": config.phone_number_id,
+                "PhoneNumberIds": config.more_phone_number_ids,
                 "WabaId": config.waba_id,
                 "GraphApiUrl": config.effective_graph_api_url,
             },
@@ -347,6 +357,9 @@ class LocalRuntime:
             app_secret=self.config.app_secret,
             webhook_url=self.config.webhook_url,
             phone_number_id=self.config.phone_number_id,
+            phone_number_ids=frozenset(
+                number.strip() for number in self.config.more_phone_number_ids.split(",") if number.strip()
+            ),
             waba_id=self.config.waba_id,
         )
         self._simulator = GraphApiSimulator(simulator_config)

@@ -257,3 +257,28 @@ def test_the_media_jobs_record_is_published_once_per_outcome(
         "mime_type": "image/jpeg",
         "sha256": "abc",
     }
+
+
+def test_marketing_stops_and_resumes_are_contact_updates_once_each(
+    processor: LocalFunction, stack: LocalStack
+) -> None:
+    processor.invoke(sqs_event(fixture_body("status_failed_marketing_opt_out.json")))
+    processor.invoke(sqs_event(fixture_body("field_user_preferences_stop.json")))
+    processor.invoke(sqs_event(fixture_body("field_user_preferences_resume.json")))
+    # A redelivery of the resume, and a stop older than it arriving late: no change, no event.
+    processor.invoke(
+        sqs_event(fixture_body("field_user_preferences_resume.json"), received_at_ms=1763705600000)
+    )
+    late = json.loads(fixture_body("field_user_preferences_stop.json"))
+    late["entry"][0]["changes"][0]["value"]["user_preferences"][0]["timestamp"] = 1763703300
+    processor.invoke(sqs_event(json.dumps(late)))
+    contact = [event for event in published(stack) if isinstance(event, ContactUpdated)]
+    assert [(event.wa_id, event.change, event.reason, event.timestamp) for event in contact] == [
+        ("16505551234", "marketing_stopped", "error:131050", 1763701360),
+        ("16505551234", "marketing_stopped", "preference:stop", 1763703000),
+        ("16505551234", "marketing_resumed", "preference:resume", 1763703600),
+    ]
+    assert len({event.event_id for event in contact}) == 3
+    # The change of another field is published as such too, once per stored event.
+    accounts = [event for event in published(stack) if isinstance(event, AccountEvent)]
+    assert [event.field for event in accounts] == ["user_preferences"] * 3

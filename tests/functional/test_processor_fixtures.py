@@ -56,6 +56,9 @@ class Profile:
     consent_reason: str | None = None
     consent_at: int | None = None
     marketing_stopped_at: int | None = None
+    # With marketing_stopped_at: stopped (a 131050 failure, the user's stop) or resumed (False).
+    marketing_stopped: bool = True
+    marketing_reason: str = "error:131050"
     changed_to: str | None = None
     changed_at: int | None = None
     previous_wa_ids: frozenset[str] = frozenset()
@@ -112,11 +115,31 @@ EXPECTED: dict[str, Expected] = {
         messages=(Msg("poll_response"),),
         statuses=("sent",),
         events=("user_preferences",),
-        profiles=kerry(),
+        # The user's stop (1763702415) is applied to the profile, and kept as an event.
+        profiles={
+            KERRY: Profile(
+                name="Kerry Fisher",
+                last=0,
+                marketing_stopped_at=1763702415,
+                marketing_reason="preference:stop",
+            )
+        },
     ),
     "field_account_update": Expected(events=("account_update",)),
     "field_message_template_status_update": Expected(events=("message_template_status_update",)),
     "field_phone_number_quality_update": Expected(events=("phone_number_quality_update",)),
+    "field_user_preferences_resume": Expected(
+        events=("user_preferences",),
+        profiles={
+            KERRY: Profile(
+                marketing_stopped_at=1763703600, marketing_stopped=False, marketing_reason="preference:resume"
+            )
+        },
+    ),
+    "field_user_preferences_stop": Expected(
+        events=("user_preferences",),
+        profiles={KERRY: Profile(marketing_stopped_at=1763703000, marketing_reason="preference:stop")},
+    ),
     "message_audio_voice": Expected(messages=(Msg("audio"),), profiles=kerry()),
     "message_button_quick_reply": Expected(messages=(Msg("button", "Track my order"),), profiles=kerry()),
     "message_contacts": Expected(messages=(Msg("contacts", "Dr. Jordan A. Lee Jr."),), profiles=kerry()),
@@ -294,6 +317,7 @@ PROFILE_VIEW = (
     "consent_at",
     "marketing_stopped",
     "marketing_stopped_at",
+    "marketing_reason",
     "changed_to",
     "changed_at",
     "previous_wa_ids",
@@ -322,7 +346,11 @@ def expected_profile(wa_id: str, profile: Profile, messages: list[dict[str, Any]
             opted_in=profile.opted_in, consent_reason=profile.consent_reason, consent_at=profile.consent_at
         )
     if profile.marketing_stopped_at is not None:
-        view.update(marketing_stopped=True, marketing_stopped_at=profile.marketing_stopped_at)
+        view.update(
+            marketing_stopped=profile.marketing_stopped,
+            marketing_stopped_at=profile.marketing_stopped_at,
+            marketing_reason=profile.marketing_reason,
+        )
     if profile.changed_to is not None:
         view.update(changed_to=profile.changed_to, changed_at=profile.changed_at)
     if profile.previous_wa_ids:
@@ -463,8 +491,41 @@ def test_fixture_is_stored(path: Path, processor: LocalFunction, stack: LocalSta
 
     stored_keys.update(catalog_updates(events, items))
 
+    # A contact named by both its number and its business-scoped id: the id leads to the number.
+    for user_id, wa_id in named_by_both(payload):
+        key = (f"USER#{user_id}", "LINK")
+        assert items[key]["wa_id"] == wa_id
+        assert store.contact_of(user_id) == wa_id
+        stored_keys.add(key)
+
     # Nothing else.
     assert set(items) == stored_keys
+
+
+def named_by_both(payload: dict[str, Any]) -> set[tuple[str, str]]:
+    """(business-scoped id, number) of each contact the payload names by both."""
+    pairs: set[tuple[str, str]] = set()
+    for entry in payload["entry"]:
+        for change in entry["changes"]:
+            value = change["value"]
+            if change["field"] != "messages":
+                continue
+            pairs |= {
+                (c["user_id"], c["wa_id"])
+                for c in value.get("contacts", [])
+                if "user_id" in c and "wa_id" in c
+            }
+            pairs |= {
+                (m["from_user_id"], m["from"])
+                for m in value.get("messages", [])
+                if "from_user_id" in m and "from" in m
+            }
+            pairs |= {
+                (s["recipient_user_id"], s["recipient_id"])
+                for s in value.get("statuses", [])
+                if "recipient_user_id" in s and "recipient_id" in s
+            }
+    return pairs
 
 
 @pytest.mark.parametrize("path", FIXTURE_PATHS[::5], ids=lambda path: path.stem)
@@ -514,6 +575,7 @@ def test_marketing_stop_and_consent_share_the_profile(processor: LocalFunction, 
         "consent_at": 1763700800,
         "marketing_stopped": True,
         "marketing_stopped_at": 1763701360,
+        "marketing_reason": "error:131050",
     }
 
 
@@ -543,7 +605,12 @@ def test_one_post_with_an_unknown_type_an_unknown_field_and_a_contactless_status
     assert current["status"] == "sent"
     assert current["recipient_id"] == KERRY
     assert [json.loads(h["raw"]) for h in current["history"]] == [status]
-    assert json.loads(current["history"][0]["raw"])["recipient_user_id"] == "US.13491208655302741918"
+    assert (
+        json.loads(current["history"][0]["raw"])["recipient_parent_user_id"] == "US.ENT.11815799212886844830"
+    )
+    # Named by both, the contact's business-scoped id now leads to the number.
+    assert items[("USER#US.13491208655302741918", "LINK")]["wa_id"] == KERRY
+    assert store.contact_of("US.13491208655302741918") == KERRY
     # The unknown field: verbatim, ordered by the entry's time.
     (event,) = [item for key, item in items.items() if key[0] == "EVENT#user_preferences"]
     assert json.loads(event["raw"]) == preferences["value"]

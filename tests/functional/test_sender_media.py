@@ -10,29 +10,19 @@ import boto3
 import pytest
 import requests
 
-from support.sender_events import TO, open_window
+from support.sender_events import TO, sender_to, simulated_meta
 from wacloud.table.media import MEDIA_UPLOAD_SK, media_upload_pk
 from walocal.functions import LocalFunction
 from walocal.provision import LocalStack
-from walocal.runtime import LOCAL_ACCESS_TOKEN, LOCAL_PHONE_NUMBER_ID
-from walocal.simulator import GraphApiSimulator, SimulatorConfig
+from walocal.runtime import LOCAL_ACCESS_TOKEN
+from walocal.simulator import GraphApiSimulator
 
 PHOTO = b"\xff\xd8 a photo to send \xff\xd9" * 50
 
 
 @pytest.fixture
 def simulator() -> Iterator[GraphApiSimulator]:
-    config = SimulatorConfig(
-        port=0,
-        access_token=LOCAL_ACCESS_TOKEN,
-        phone_number_id=LOCAL_PHONE_NUMBER_ID,
-        webhook_url="http://127.0.0.1:9/webhook",
-        webhook_retries=0,
-        auto_read=False,
-    )
-    with GraphApiSimulator(config) as running:
-        # The contact wrote: Meta's 24-hour window is open.
-        running.state.add_inbound(TO, {"id": "wamid.IN", "from": TO, "message": {}, "time": config.clock()})
+    with simulated_meta() as running:
         yield running
 
 
@@ -40,8 +30,7 @@ def simulator() -> Iterator[GraphApiSimulator]:
 def sender(
     load_function: Callable[..., LocalFunction], simulator: GraphApiSimulator, stack: LocalStack
 ) -> LocalFunction:
-    open_window(stack)
-    return load_function("SenderFunction", GRAPH_API_URL=simulator.url, SEND_RATE_PER_SECOND="10000")
+    return sender_to(load_function, simulator, stack)
 
 
 def put(stack: LocalStack, key: str, data: bytes, content_type: str) -> str:

@@ -23,6 +23,8 @@ from support.contacts import SeedingStore
 from support.fake_graph import FakeGraphServer, graph_error
 from wacloud.core.errors import ConfigurationError
 from wacloud.core.settings import ReminderSettings
+from wacloud.meta.templates import TemplateDefinition
+from wacloud.sender.catalog import TemplateCatalog
 from wacloud.sender.queue import OutboundQueue
 from wacloud.sender.reminders import (
     FanoutJob,
@@ -37,6 +39,7 @@ from wacloud.sender.retry import Deadline
 from wacloud.table.facets import consent_facet, inbound_facet, name_facet
 from wacloud.table.keys import PROFILE_SK, contact_pk, reminder_run_pk
 from wacloud.table.ledger import SendLedger
+from wacloud.table.templates import TemplateCatalogStore
 from walocal.events import load_event
 from walocal.functions import LocalFunction
 from walocal.poller import QueuePoller
@@ -299,6 +302,45 @@ def test_only_reachable_opted_in_contacts_are_listed(stack: LocalStack) -> None:
 
     assert listed("UTILITY") == ["15550000001", "15550000003"]
     assert listed("MARKETING") == ["15550000001"]
+
+
+@pytest.mark.parametrize(
+    ("catalog", "setting", "listed"),
+    [
+        # The catalog knows the reminder template: its category decides, whatever the setting.
+        ("MARKETING", "UTILITY", ["15550000001", "15550000004"]),
+        ("UTILITY", "MARKETING", ["15550000001", "15550000002", "15550000003", "15550000004"]),
+        # The catalog does not know it (another template only): the setting decides.
+        (None, "MARKETING", ["15550000001", "15550000004"]),
+        (None, "UTILITY", ["15550000001", "15550000002", "15550000003", "15550000004"]),
+    ],
+)
+def test_a_marketing_reminder_leaves_out_stopped_contacts_and_takes_back_resumed_ones(
+    stack: LocalStack, catalog: str | None, setting: str, listed: list[str]
+) -> None:
+    contacts = store(stack)
+    for wa_id in ("15550000001", "15550000002", "15550000003", "15550000004"):
+        contacts.record_consent(wa_id, True, NOW, f"wamid.{wa_id}", "keyword:START")
+    contacts.record_marketing_stopped("15550000002", NOW + 1, "wamid.F")  # a 131050 failure
+    contacts.record_marketing_preference("15550000003", NOW + 1, stopped=True)  # their own stop
+    contacts.record_marketing_stopped("15550000004", NOW + 1, "wamid.G")
+    contacts.record_marketing_preference("15550000004", NOW + 2, stopped=False)  # resumed since
+    table = _table(stack)
+    templates = [TemplateDefinition("hello_world", "en_US", "APPROVED", "UTILITY")]
+    if catalog is not None:
+        templates.append(TemplateDefinition("daily_reminder", "en_US", "APPROVED", catalog, body_params=1))
+    TemplateCatalogStore(table).replace(templates)
+    queue = OutboundQueue(boto3.client("sqs", region_name=REGION), stack.queue_urls["OutboundQueue"])
+    settings = ReminderSettings(**{**SETTINGS.__dict__, "category": setting})
+    fanout = ReminderFanout(
+        SeedingStore(table),
+        queue,
+        SendLedger(table),
+        settings,
+        catalog=TemplateCatalog(TemplateCatalogStore(table)),
+    )
+    fanout.start(datetime(2027, 3, 14, tzinfo=UTC), Deadline(60))
+    assert sorted(job["wa_id"] for job in take_jobs(stack)) == listed
 
 
 # ---------------------------------------------------------------------- day, staleness, message

@@ -11,14 +11,13 @@ from typing import Any
 
 import pytest
 
-from support.sender_events import TO, open_window, sqs_event, store
+from support.sender_events import TO, sender_to, simulated_meta, sqs_event, store
 from support.sender_examples import EXPECTED
 from wacloud.meta.summary import outbound_text
 from walocal.events import load_event
 from walocal.functions import LocalFunction
 from walocal.provision import LocalStack
-from walocal.runtime import LOCAL_ACCESS_TOKEN, LOCAL_PHONE_NUMBER_ID
-from walocal.simulator import GraphApiSimulator, SimulatorConfig
+from walocal.simulator import GraphApiSimulator
 
 STRANGER = "16505550199"  # never wrote: no 24-hour window
 NEW_TYPES = [
@@ -32,17 +31,7 @@ NEW_TYPES = [
 
 @pytest.fixture
 def simulator() -> Iterator[GraphApiSimulator]:
-    config = SimulatorConfig(
-        port=0,
-        access_token=LOCAL_ACCESS_TOKEN,
-        phone_number_id=LOCAL_PHONE_NUMBER_ID,
-        webhook_url="http://127.0.0.1:9/webhook",
-        webhook_retries=0,
-        auto_read=False,
-    )
-    with GraphApiSimulator(config) as running:
-        # The contact wrote: Meta's 24-hour window is open.
-        running.state.add_inbound(TO, {"id": "wamid.IN", "from": TO, "message": {}, "time": config.clock()})
+    with simulated_meta() as running:
         yield running
 
 
@@ -50,8 +39,7 @@ def simulator() -> Iterator[GraphApiSimulator]:
 def sender(
     load_function: Callable[..., LocalFunction], simulator: GraphApiSimulator, stack: LocalStack
 ) -> LocalFunction:
-    open_window(stack)
-    return load_function("SenderFunction", GRAPH_API_URL=simulator.url, SEND_RATE_PER_SECOND="10000")
+    return sender_to(load_function, simulator, stack)
 
 
 def received(simulator: GraphApiSimulator) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import pytest
 import requests
 
+from wacloud.meta.preferences import preference_contact, read_preferences
 from wacloud.meta.signature import is_valid_signature
 from walocal.simulator import GraphApiSimulator, SimulatorConfig, TemplateSpec
 from walocal.simulator.__main__ import main
@@ -897,3 +898,72 @@ def test_the_command_line_plays_a_contact_sending_a_file(
     assert graph_get(sim, described["url"]).content == photo.read_bytes()
     assert voice["type"] == "audio"
     assert voice["audio"]["voice"] is True
+
+
+def test_play_user_stopping_and_resuming_marketing_messages(
+    start: Callable[..., GraphApiSimulator], receiver: Receiver
+) -> None:
+    sim = start(clock=FakeClock(1_763_703_000.0))
+    stop = requests.post(
+        f"{sim.url}/_simulator/user_preferences",
+        json={"wa_id": "+1 650-555-1234", "value": "stop", "name": "Kerry Fisher"},
+        timeout=5,
+    )
+    assert stop.status_code == 200, stop.text
+    assert stop.json()["delivered"] is True
+    resume = requests.post(
+        f"{sim.url}/_simulator/user_preferences",
+        json={"user_id": "US.13491208655302741918", "value": "resume", "timestamp": 1763703600},
+        timeout=5,
+    )
+    assert resume.status_code == 200, resume.text
+    first, second = (item.payload for item in receiver.snapshot())
+    # Meta's user_preferences webhook, as its reference shows it.
+    assert first["entry"][0]["changes"][0]["field"] == "user_preferences"
+    assert first["entry"][0]["changes"][0]["value"] == {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": sim.config.display_phone_number, "phone_number_id": PHONE_ID},
+        "contacts": [{"profile": {"name": "Kerry Fisher"}, "wa_id": "16505551234"}],
+        "user_preferences": [
+            {
+                "wa_id": "16505551234",
+                "detail": "User requested to stop marketing messages",
+                "category": "marketing_messages",
+                "value": "stop",
+                "timestamp": 1763703000,
+            }
+        ],
+    }
+    # What the processor's models read of them: who, and stopped or resumed.
+    read = [
+        read_preferences(payload["entry"][0]["changes"][0]["value"], "value").preferences[0]
+        for payload in (first, second)
+    ]
+    assert [(preference_contact(p), p.marketing_stopped, p.timestamp) for p in read] == [
+        ("16505551234", True, 1763703000),
+        ("US.13491208655302741918", False, 1763703600),
+    ]
+    # Nothing was sent to or by the business: the listing of messages is unchanged.
+    assert sim.snapshot()["messages"] == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"value": "stop"},
+        {"wa_id": "not a number", "value": "stop"},
+        {"wa_id": "16505551234", "value": "snooze"},
+        {"wa_id": "16505551234"},
+        {"wa_id": "16505551234", "value": "stop", "timestamp": "yesterday"},
+        {"wa_id": "16505551234", "value": "stop", "user_id": 7},
+        ["not", "an", "object"],
+    ],
+)
+def test_user_preferences_refuses_what_meta_would_never_send(
+    sim: GraphApiSimulator, receiver: Receiver, body: Any
+) -> None:
+    answer = requests.post(f"{sim.url}/_simulator/user_preferences", json=body, timeout=5)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["message"]
+    assert receiver.snapshot() == []
+    assert requests.get(f"{sim.url}/_simulator/user_preferences", timeout=5).status_code == 405

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import requests
 
+from support.sender_events import simulated_meta
 from support.sender_examples import EXPECTED
 from walocal.simulator import GraphApiSimulator, SimulatorConfig, TemplateSpec
 
@@ -27,18 +28,7 @@ NEW_TYPES = [
 
 @pytest.fixture
 def sim() -> Iterator[GraphApiSimulator]:
-    config = SimulatorConfig(
-        port=0,
-        access_token=TOKEN,
-        phone_number_id=PHONE_ID,
-        webhook_url="http://127.0.0.1:9/webhook",
-        webhook_retries=0,
-        auto_read=False,
-    )
-    with GraphApiSimulator(config) as running:
-        running.state.add_inbound(
-            USER, {"id": "wamid.IN", "from": USER, "message": {}, "time": config.clock()}
-        )
+    with simulated_meta(USER, access_token=TOKEN, phone_number_id=PHONE_ID) as running:
         yield running
 
 

@@ -270,6 +270,34 @@ def test_the_category_decides_the_marketing_rule(rig: Rig) -> None:
     assert rig.send(template("daily_reminder", ["Maria"]), marketing=True).status == "accepted"
 
 
+def test_a_contact_who_resumes_marketing_messages_gets_marketing_templates_again(rig: Rig) -> None:
+    assert rig.sync().synced
+    # A 131050 failure first, then the contact's own stop in WhatsApp (user_preferences): refused.
+    rig.store.record_marketing_stopped(USER, int(START) - 600, "wamid.STOPPED")
+    rig.store.record_marketing_preference(USER, int(START) - 300, stopped=True)
+    refused = rig.send(template("promo_code", ["SAVE10"]))
+    assert refused.error is not None
+    assert (refused.error.code, refused.status) == (131050, "failed")
+    assert "user_preferences" in str(refused.error.message)
+    assert rig.sent_to_meta() == []
+    # The contact resumes them: the same send reaches Meta.
+    rig.store.record_marketing_preference(USER, int(START) - 60, stopped=False)
+    assert rig.send(template("promo_code", ["SAVE10"])).status == "accepted"
+    assert [message["body"]["template"]["name"] for message in rig.sent_to_meta()] == ["promo_code"]
+
+
+def test_a_131050_failure_after_a_resume_stops_marketing_templates_again(rig: Rig) -> None:
+    assert rig.sync().synced
+    rig.store.record_marketing_preference(USER, int(START) - 600, stopped=False)
+    assert rig.send(template("promo_code", ["SAVE10"])).status == "accepted"
+    # A later failure with 131050 is newer than the resume: it wins.
+    rig.store.record_marketing_stopped(USER, int(START) - 30, "wamid.STOPPED")
+    refused = rig.send(template("promo_code", ["SAVE10"]))
+    assert refused.error is not None
+    assert refused.error.code == 131050
+    assert "(131050)" in str(refused.error.message)
+
+
 def test_a_failed_sync_keeps_the_last_catalog_and_says_why(
     rig: Rig, caplog: pytest.LogCaptureFixture
 ) -> None:

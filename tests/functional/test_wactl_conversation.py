@@ -18,6 +18,7 @@ import pytest
 from support.aws import REGION
 from support.fake_graph import FakeGraphServer
 from support.pipeline import KERRY, Pipeline, deploy_outputs, inbound, status, wactl
+from support.processor import fixture_body
 from walocal.functions import LocalFunction
 from walocal.provision import LocalStack
 
@@ -94,8 +95,14 @@ def test_a_conversation_in_both_directions_in_time_order_with_the_profile(
         "consent_reason": None,
         "consent_at": None,
         "marketing_stopped_at": None,
+        "marketing": "not_stopped",
+        "marketing_reason": None,
         "changed_to": None,
         "previous_wa_ids": [],
+        "last_inbound_number": "123456789012345",
+        "user_id": None,
+        "username": None,
+        "windows": {"123456789012345": "open"},
     }
     assert document["summary"]["window_closes_at"] == thanks_at + 24 * HOUR
 
@@ -118,6 +125,40 @@ def test_a_closed_window_and_an_opt_out_are_shown_as_the_sender_applies_them(
     assert (json.loads(out)["summary"]["window"], json.loads(out)["summary"]["consent"]) == (
         "closed",
         "opted_out",
+    )
+
+
+def test_the_marketing_state_is_shown_as_the_sender_applies_it(
+    stack: LocalStack, pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deploy_outputs(stack)
+    now = int(time.time())
+    pipeline.deliver(inbound(KERRY, "Hi", now - HOUR))
+    assert "  marketing     not stopped" in wactl(capsys, "conversation", KERRY)[1]
+
+    def preference(value: str, at: int) -> dict[str, Any]:
+        payload = json.loads(fixture_body("field_user_preferences_stop.json"))
+        payload["entry"][0]["changes"][0]["value"]["user_preferences"][0].update(value=value, timestamp=at)
+        return dict(payload)
+
+    pipeline.deliver(preference("stop", now - 60))
+    code, out, _ = wactl(capsys, "conversation", KERRY)
+    assert code == 0
+    stopped = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now - 60))
+    assert f"  marketing     stopped (the contact stopped them) at {stopped} UTC" in out
+
+    pipeline.deliver(preference("resume", now - 30))
+    code, out, _ = wactl(capsys, "conversation", KERRY, "--json")
+    summary = json.loads(out)["summary"]
+    assert (summary["marketing"], summary["marketing_reason"], summary["marketing_stopped_at"]) == (
+        "resumed",
+        "preference:resume",
+        now - 30,
+    )
+    resumed = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now - 30))
+    assert (
+        f"  marketing     resumed (the contact resumed them) at {resumed} UTC"
+        in wactl(capsys, "conversation", KERRY)[1]
     )
 
 

@@ -88,8 +88,13 @@ def metered(stack: LocalStack, load_function: Callable[..., LocalFunction]) -> I
 
 @pytest.mark.parametrize("name", ONE_MESSAGE)
 def test_an_inbound_message_is_one_item_and_one_write_unit(metered: Metered, name: str) -> None:
+    # The first message naming a contact by both number and business-scoped id also links the
+    # two (one small item, once per contact).
+    payload = json.loads((EVENTS_DIR / "webhooks" / f"{name}.json").read_text())
+    (message,) = [m for e in payload["entry"] for c in e["changes"] for m in c["value"].get("messages", [])]
+    link = 1 if "from" in message and "from_user_id" in message else 0
     first = metered.deliver(name)
-    assert (first.items_written, first.write_units, dict(first.index_write_units)) == (1, 1, {})
+    assert (first.items_written, first.write_units, dict(first.index_write_units)) == (1 + link, 1 + link, {})
     # Delivered again: the same item again, nothing more.
     again = metered.deliver(name)
     assert (again.items_written, again.total_write_units) == (1, 1)
@@ -133,3 +138,19 @@ def test_with_raw_archive_all_a_text_costs_the_archive_and_its_day_entry_too(
     (archive_bytes,) = [size for pk, _, size in first.sizes if pk.startswith("RAW#")]
     assert 1024 < archive_bytes <= 2048
     assert (first.items_written, first.write_units, dict(first.index_write_units)) == (2, 3, {"gsi1": 1})
+
+
+def test_a_marketing_preference_writes_its_event_and_the_profile(metered: Metered) -> None:
+    first = metered.deliver("field_user_preferences_stop")
+    assert (first.items_written, first.write_units, dict(first.index_write_units)) == (2, 2, {})
+    # Delivered again: the event again, and the profile update's condition fails (still a unit).
+    again = metered.deliver("field_user_preferences_stop")
+    assert (again.total_write_units, again.failed_conditions) == (2, 1)
+
+
+def test_a_marketing_preference_of_an_opted_in_contact_also_updates_its_consent_entry(
+    metered: Metered,
+) -> None:
+    metered.deliver("message_text_start")
+    first = metered.deliver("field_user_preferences_resume")
+    assert (first.items_written, first.write_units, dict(first.index_write_units)) == (2, 2, {"consent": 1})

@@ -6,7 +6,12 @@ here rather than in the store.
 
 from __future__ import annotations
 
-from wacloud.table.facets import consent_facet, marketing_stopped_facet, number_change_facet
+from wacloud.table.facets import (
+    consent_facet,
+    marketing_preference_facet,
+    marketing_stopped_facet,
+    number_change_facet,
+)
 from wacloud.table.keys import contact_pk, inbound_sk
 from wacloud.table.store import ConversationStore
 from wacloud.table.values import compact_json
@@ -38,6 +43,10 @@ class SeedingStore(ConversationStore):
 
     def record_marketing_stopped(self, wa_id: str, timestamp: int, wamid: str) -> bool:
         return bool(self.advance_profile(wa_id, [marketing_stopped_facet(timestamp, wamid)]))
+
+    def record_marketing_preference(self, wa_id: str, timestamp: int, stopped: bool) -> bool:
+        """The contact's own stop (``stopped``) or resume of marketing messages (user_preferences)."""
+        return bool(self.advance_profile(wa_id, [marketing_preference_facet(timestamp, stopped)]))
 
     def record_number_change(self, old_wa_id: str, new_wa_id: str, timestamp: int, wamid: str) -> None:
         self.advance_profile(old_wa_id, [number_change_facet(timestamp, wamid, new_wa_id)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -15,7 +15,10 @@ from support.aws import REGION
 from support.contacts import SeedingStore
 from wacloud.table.keys import day_of
 from walocal.events import load_event, sqs_record
+from walocal.functions import LocalFunction
 from walocal.provision import LocalStack
+from walocal.runtime import LOCAL_ACCESS_TOKEN, LOCAL_PHONE_NUMBER_ID
+from walocal.simulator import GraphApiSimulator, SimulatorConfig
 
 TO = "16505551234"
 OUTBOUND_ARN = "arn:aws:sqs:us-east-1:123456789012:whatsapp-cloud-OutboundQueue"
@@ -29,6 +32,35 @@ def store(stack: LocalStack) -> SeedingStore:
 def open_window(stack: LocalStack, wa_id: str = TO) -> None:
     """The contact wrote a minute ago: free-form messages may be sent for the next 24 hours."""
     store(stack).record_inbound(wa_id, int(time.time()) - 60, f"wamid.IN{wa_id}", "Maria")
+
+
+@contextmanager
+def simulated_meta(contact: str = TO, **config: Any) -> Iterator[GraphApiSimulator]:
+    """The Graph API simulator the local sender reaches (the local token and number; no webhooks
+    back, no read receipts), ``contact``'s 24-hour window open at Meta: they wrote."""
+    settings = {
+        "port": 0,
+        "access_token": LOCAL_ACCESS_TOKEN,
+        "phone_number_id": LOCAL_PHONE_NUMBER_ID,
+        "webhook_url": "http://127.0.0.1:9/webhook",
+        "webhook_retries": 0,
+        "auto_read": False,
+        **config,
+    }
+    simulator_config = SimulatorConfig(**settings)
+    with GraphApiSimulator(simulator_config) as running:
+        running.state.add_inbound(
+            contact, {"id": "wamid.IN", "from": contact, "message": {}, "time": simulator_config.clock()}
+        )
+        yield running
+
+
+def sender_to(
+    load_function: Callable[..., LocalFunction], simulator: GraphApiSimulator, stack: LocalStack, **env: str
+) -> LocalFunction:
+    """The sender function sending to ``simulator``, unpaced, the contact's window open in its table."""
+    open_window(stack)
+    return load_function("SenderFunction", GRAPH_API_URL=simulator.url, SEND_RATE_PER_SECOND="10000", **env)
 
 
 def sqs_event(*bodies: Any, ids: list[str] | None = None) -> dict[str, Any]:

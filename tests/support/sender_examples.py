@@ -54,6 +54,16 @@ def carousel_card(index: int, sku: str, price: str) -> dict[str, Any]:
 
 
 EXPECTED: dict[str, list[dict[str, Any]]] = {
+    # A contact known by business-scoped id: Meta's `recipient` in place of `to`.
+    "template_to_user_id": [
+        {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "recipient": "US.13491208655302741918",
+            "type": "template",
+            "template": {"name": "hello_world", "language": {"code": "en_US"}},
+        }
+    ],
     "text": [
         message(
             "text",

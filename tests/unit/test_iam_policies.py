@@ -112,7 +112,7 @@ def test_webhook_may_queue_store_inbound_and_read_its_own_secret_only(
 def test_processor_may_write_the_table_and_its_payload_prefixes_but_read_no_secret(
     policies: dict[str, list[ResolvedPolicy]],
 ) -> None:
-    table_actions = ("GetItem", "PutItem", "UpdateItem", "BatchWriteItem", "Query")
+    table_actions = ("GetItem", "PutItem", "UpdateItem", "BatchWriteItem", "Query", "BatchGetItem")
     assert grants(policies["ProcessorFunction"]) == {
         *own_logs_and_traces("processor"),
         *queue_consumer("WebhookQueue"),
@@ -131,7 +131,7 @@ def test_sender_writes_only_its_own_items_and_reads_only_the_access_token(
     assert pairs == {
         *own_logs_and_traces("sender"),
         *queue_consumer("OutboundQueue"),
-        ("dynamodb:GetItem", f"{TABLE}[CONTACT#*,IDEMPOTENCY#*,REMINDER_RUN#*]"),
+        ("dynamodb:GetItem", f"{TABLE}[CONTACT#*,USER#*,IDEMPOTENCY#*,REMINDER_RUN#*]"),
         # A profile is read with the contact's latest messages, in their partition.
         ("dynamodb:Query", f"{TABLE}[CONTACT#*]"),
         ("dynamodb:PutItem", f"{TABLE}[IDEMPOTENCY#*,SEND#*,REMINDER_RUN#*]"),

@@ -10,6 +10,7 @@ import pytest
 from support.paths import REPO
 from support.sender_examples import EXPECTED, TO, WAMID, message
 from wacloud.meta.error_codes import Remedy, classify, is_retryable, pair_limit_delay
+from wacloud.meta.identifiers import BUSINESS_SCOPED_ID_RULE
 from wacloud.meta.outbound import (
     MAX_BATCH_SIZE,
     InteractiveMessage,
@@ -181,8 +182,8 @@ def test_items_know_whether_they_need_the_24_hour_window() -> None:
     assert (carousel.requires_open_window, carousel.is_template) == (False, True)
     assert isinstance(items["template"], TemplateMessage)
     assert isinstance(items["mark_as_read"], MarkAsRead)
-    assert items["mark_as_read"].recipient is None
-    assert items["text"].recipient == TO
+    assert items["mark_as_read"].addressee is None
+    assert items["text"].addressee == TO
 
 
 @pytest.mark.parametrize(
@@ -280,7 +281,21 @@ E164 = "must be 8 to 15 digits (E.164 without '+')"
         pytest.param(
             text(to="0016505551234"), [("to", "must start with the country code, not 0")], id="to-0"
         ),
-        pytest.param({"type": "text", "text": {"body": "hi"}}, [("to", "required")], id="to-missing"),
+        pytest.param(
+            {"type": "text", "text": {"body": "hi"}},
+            [("to", "required: a phone number (or 'recipient': a business-scoped user id)")],
+            id="to-missing",
+        ),
+        pytest.param(
+            {"recipient": "12345", "type": "text", "text": {"body": "hi"}},
+            [("recipient", BUSINESS_SCOPED_ID_RULE)],
+            id="recipient-not-a-bsuid",
+        ),
+        pytest.param(
+            {"to": TO, "phone_number_id": "my-number", "type": "text", "text": {"body": "hi"}},
+            [("phone_number_id", "must be a business phone number id (5 to 20 digits)")],
+            id="phone-number-id-not-numeric",
+        ),
         pytest.param({"to": TO, "type": "text", "text": {}}, [("text.body", "required")], id="text-no-body"),
         pytest.param(text(text={"body": ""}), [("text.body", "must not be empty")], id="text-empty-body"),
         pytest.param(

@@ -36,9 +36,17 @@ def status_of(item: dict[str, Any]) -> str:
     return str(item.get("status") or item.get("accepted_status") or "-")
 
 
-def profile_summary(profile: dict[str, Any] | None, now: float) -> dict[str, Any]:
-    """The profile as the sender reads it (same window rule), for people and scripts alike."""
+def profile_summary(
+    profile: dict[str, Any] | None, now: float, messages: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The profile as the sender reads it (same window rule), for people and scripts alike; with
+    the listed ``messages``, the window of each business number they were sent to."""
     profile = profile or {}
+    latest: dict[str, int] = {str(n): int(at) for n, at in (profile.get("windows") or {}).items() if n}
+    for item in messages or []:
+        number = item.get("phone_number_id")
+        if item.get("direction") == "inbound" and item.get("type") != "system" and number:
+            latest[str(number)] = max(latest.get(str(number), 0), int(item.get("timestamp") or 0))
     last = profile.get("last_inbound_at")
     opted = profile.get("opted_in")
     return {
@@ -50,9 +58,26 @@ def profile_summary(profile: dict[str, Any] | None, now: float) -> dict[str, Any
         "consent_reason": profile.get("consent_reason"),
         "consent_at": plain(profile.get("consent_at")),
         "marketing_stopped_at": plain(profile.get("marketing_stopped_at")),
+        "marketing": _marketing_state(profile),
+        "marketing_reason": profile.get("marketing_reason"),
         "changed_to": profile.get("changed_to"),
         "previous_wa_ids": plain(profile.get("previous_wa_ids") or []),
+        "last_inbound_number": profile.get("last_inbound_number"),
+        "user_id": profile.get("user_id"),
+        "username": profile.get("username"),
+        "windows": {
+            number: "open" if now - at < WINDOW_SECONDS else "closed" for number, at in sorted(latest.items())
+        },
     }
+
+
+def _marketing_state(profile: dict[str, Any]) -> str:
+    """``stopped`` (a 131050 failure or the contact's stop), ``resumed`` (the contact's resume
+    since), or ``not_stopped`` (never stopped): what the sender decides marketing templates by."""
+    stopped = profile.get("marketing_stopped")
+    if stopped is None:
+        return "not_stopped"
+    return "stopped" if stopped else "resumed"
 
 
 def profile_lines(summary: dict[str, Any], now: float) -> list[str]:
@@ -78,7 +103,23 @@ def profile_lines(summary: dict[str, Any], now: float) -> list[str]:
         f"  consent       {consent}",
     ]
     if summary["marketing_stopped_at"] is not None:
-        lines.append(f"  marketing     stopped (131050) at {utc(summary['marketing_stopped_at'])} UTC")
+        why = {
+            "preference:stop": "the contact stopped them",
+            "preference:resume": "the contact resumed them",
+        }.get(str(summary["marketing_reason"]), "131050")
+        state = "stopped" if summary["marketing"] == "stopped" else "resumed"
+        lines.append(f"  marketing     {state} ({why}) at {utc(summary['marketing_stopped_at'])} UTC")
+    else:
+        lines.append("  marketing     not stopped")
+    if summary["user_id"] or summary["username"]:
+        known = [f"business-scoped id {summary['user_id']}"] if summary["user_id"] else []
+        known += [f"username {summary['username']}"] if summary["username"] else []
+        lines.append(f"  known by      {', '.join(known)}")
+    if summary["last_inbound_number"]:
+        lines.append(f"  wrote to      business number {summary['last_inbound_number']} (replies go from it)")
+    if len(summary["windows"]) > 1:
+        per_number = ", ".join(f"{number} {state}" for number, state in summary["windows"].items())
+        lines.append(f"  windows       {per_number}")
     if summary["changed_to"]:
         lines.append(f"  number        changed to {summary['changed_to']}")
     if summary["previous_wa_ids"]:
@@ -149,7 +190,8 @@ def register(
 def _conversation_command(args: argparse.Namespace, out: Output) -> int:
     target = from_arguments(args, needs=[OUTPUT_TABLE])
     records = Records(target.table())
-    wa_id = args.wa_id.lstrip("+")
+    # A business-scoped id Meta linked to a number is that number's contact.
+    wa_id = records.contact_of(args.wa_id.lstrip("+"))
     profile = records.profile(wa_id)
     messages = records.conversation(wa_id, args.limit)
     if profile is None and not messages:
@@ -157,7 +199,7 @@ def _conversation_command(args: argparse.Namespace, out: Output) -> int:
             f"nothing stored for contact {wa_id} in {target.table_name} ({target.description})"
         )
     now = time.time()
-    summary = profile_summary(profile, now)
+    summary = profile_summary(profile, now, messages)
     for item in messages:
         media = media_view(item.get("media"))
         if media is not None:
@@ -177,10 +219,14 @@ def _conversation_command(args: argparse.Namespace, out: Output) -> int:
     else:
         count = len(messages)
         lines.append(f"Latest {'message' if count == 1 else f'{count} messages, oldest first'}:")
+        # Which business number each message went through, once the contact used more than one.
+        numbers = {str(item["phone_number_id"]) for item in messages if item.get("phone_number_id")}
+        by_number = len(numbers) > 1
         rows = [
             [
                 utc(item.get("timestamp")),
                 "in" if item.get("direction") == "inbound" else "out",
+                *([str(item.get("phone_number_id") or "-")] if by_number else []),
                 str(item.get("type", "-")),
                 status_of(item),
                 str(item.get("wamid", "-")),
@@ -188,7 +234,8 @@ def _conversation_command(args: argparse.Namespace, out: Output) -> int:
             ]
             for item in messages
         ]
-        lines += table(["TIME (UTC)", "DIR", "TYPE", "STATUS", "WAMID", "TEXT"], rows)
+        header = ["TIME (UTC)", "DIR", *(["NUMBER"] if by_number else []), "TYPE", "STATUS", "WAMID", "TEXT"]
+        lines += table(header, rows)
         lines += media_lines(messages)
     out.result(document, lines)
     return 0

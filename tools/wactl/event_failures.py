@@ -26,6 +26,7 @@ from wacloud.core.observability import logger
 from wacloud.events.publish import EventPublisher
 from wacloud.events.stream_batch import publish_stream_batch
 from wactl.errors import WactlError, reason
+from wactl.held import hold_messages
 from wactl.target import OUTPUT_EVENT_BUS, Target
 
 OUTPUT_PUBLISHER_DLQ = "PublisherDeadLetterQueueUrl"
@@ -89,21 +90,11 @@ class FailureQueue:
 
     def hold(self, limit: int) -> list[FailedBatch]:
         """Up to ``limit`` failure records, held out of sight for a while (release them after)."""
-        found: list[FailedBatch] = []
         try:
-            while len(found) < limit:
-                messages = self._sqs.receive_message(
-                    QueueUrl=self._url,
-                    MaxNumberOfMessages=min(10, limit - len(found)),
-                    VisibilityTimeout=HOLD_SECONDS,
-                    WaitTimeSeconds=1,
-                ).get("Messages", [])
-                if not messages:
-                    break
-                found += [FailedBatch.from_message(dict(message)) for message in messages]
+            messages = hold_messages(self._sqs, self._url, limit, HOLD_SECONDS)
         except (BotoCoreError, ClientError) as exc:
             raise ReplayError(f"cannot read the publisher's failed batches ({reason(exc)})") from exc
-        return found
+        return [FailedBatch.from_message(message) for message in messages]
 
     def release(self, batches: list[FailedBatch]) -> None:
         for batch in batches:

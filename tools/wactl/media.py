@@ -26,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from wacloud.table.media import media_view
 from wactl.arguments import positive_int
 from wactl.errors import WactlError, reason
+from wactl.held import hold_messages
 from wactl.output import Output, plain, shorten, table
 from wactl.records import Records
 from wactl.target import OUTPUT_TABLE, Target, from_arguments
@@ -135,17 +136,9 @@ def held_failures(target: Target, limit: int) -> Iterator[tuple[Any, str, list[F
             if target.is_local
             else target.resource(OUTPUT_MEDIA_DLQ)
         )
-        found: list[FailedMedia] = []
-        while len(found) < limit:
-            messages = sqs.receive_message(
-                QueueUrl=url,
-                MaxNumberOfMessages=min(10, limit - len(found)),
-                VisibilityTimeout=HOLD_SECONDS,
-                WaitTimeSeconds=1,
-            ).get("Messages", [])
-            if not messages:
-                break
-            found += [FailedMedia.from_message(dict(message)) for message in messages]
+        found = [
+            FailedMedia.from_message(message) for message in hold_messages(sqs, url, limit, HOLD_SECONDS)
+        ]
     except (BotoCoreError, ClientError) as exc:
         raise WactlError(f"cannot read the media dead-letter queue ({reason(exc)})") from exc
     kept: list[FailedMedia] = list(found)

@@ -41,6 +41,10 @@ class Records:
         found = self._read(lambda: self.store.inbound_message(wa_id, wamid))
         return None if found is None else {**found, "history": []}
 
+    def contact_of(self, identifier: str) -> str:
+        """The contact a number or business-scoped id names (an id Meta linked to a number: that number)."""
+        return self._read(lambda: self.store.contact_of(identifier))
+
     def profile(self, wa_id: str) -> dict[str, Any] | None:
         return self._read(lambda: self.store.profile(wa_id))
 

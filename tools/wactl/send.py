@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from wacloud.meta.identifiers import is_business_scoped_id
 from wacloud.meta.media import upload_problem
 from wactl.errors import WactlError, reason
 from wactl.invoke import invoke_sender
@@ -35,6 +36,7 @@ def build_request(args: argparse.Namespace) -> dict[str, Any]:
             flag
             for flag, value in (
                 ("--to", args.to),
+                ("--from-number", args.from_number),
                 ("--reply-to", args.reply_to),
                 ("--idempotency-key", args.idempotency_key),
             )
@@ -54,12 +56,19 @@ def build_request(args: argparse.Namespace) -> dict[str, Any]:
             "--location-request TEXT or --file FILE"
         )
     if not args.to:
-        raise RequestError("--to is needed: the contact's phone number, e.g. 16505551234")
+        raise RequestError(
+            "--to is needed: the contact's phone number (e.g. 16505551234) or business-scoped user id "
+            "(e.g. US.13491208655302741918)"
+        )
     if (args.language is not None or args.param) and not args.template:
         raise RequestError("--language and --param go with --template")
     if args.caption is not None and not (args.image_url or args.image or args.document):
         raise RequestError("--caption goes with --image-url, --image or --document")
-    request: dict[str, Any] = {"to": args.to.lstrip("+"), **_content(args)}
+    # A business-scoped user id goes in Meta's `recipient`, a number in `to`.
+    address = "recipient" if is_business_scoped_id(args.to) else "to"
+    request: dict[str, Any] = {address: args.to.lstrip("+"), **_content(args)}
+    if args.from_number:
+        request["phone_number_id"] = args.from_number
     if args.reply_to:
         request["context"] = {"message_id": args.reply_to}
     if args.idempotency_key:
@@ -183,7 +192,17 @@ def register(
         help="send the request this file holds (any request the sender accepts, e.g. "
         "events/sender/*.json; - for stdin)",
     )
-    send.add_argument("--to", metavar="NUMBER", help="the contact's phone number, e.g. 16505551234")
+    send.add_argument(
+        "--to",
+        metavar="CONTACT",
+        help="the contact's phone number (16505551234) or business-scoped user id (US.13491208655302741918)",
+    )
+    send.add_argument(
+        "--from-number",
+        metavar="PHONE_NUMBER_ID",
+        help="the business number to send from, one of the stack's (default: the one the contact last "
+        "wrote to, else the stack's first)",
+    )
     send.add_argument("--text", help="a text message with this body (within the 24-hour window)")
     send.add_argument("--template", metavar="NAME", help="an approved template")
     send.add_argument("--language", metavar="CODE", help="the template's language (default en_US)")

@@ -47,6 +47,14 @@ def _parser() -> argparse.ArgumentParser:
         "--from", dest="sender", required=True, help="the user's phone number, e.g. 16505551234"
     )
     inbound.add_argument("--name", help="the user's profile name")
+    inbound.add_argument("--user-id", help="the user's business-scoped user id, e.g. US.13491208655302741918")
+    inbound.add_argument(
+        "--hide-number",
+        action="store_true",
+        help="the user hides the number behind a username: the webhook names them by --user-id alone",
+    )
+    inbound.add_argument("--username", help="the user's username")
+    inbound.add_argument("--phone-number-id", help="the business number written to (default: the first)")
     body = inbound.add_mutually_exclusive_group(required=True)
     body.add_argument("--text", help="a text message with this body")
     body.add_argument("--json", type=Path, help="a file holding the message object, as in Meta's webhook")
@@ -108,6 +116,11 @@ def _inbound(args: argparse.Namespace) -> int:
     message["from"] = args.sender
     if args.name:
         message["name"] = args.name
+    for option in ("user_id", "username", "phone_number_id"):
+        if getattr(args, option):
+            message[option] = getattr(args, option)
+    if args.hide_number:
+        message["hide_number"] = True
     try:
         response = requests.post(
             args.url.rstrip("/") + "/_simulator/inbound", json=message, timeout=args.timeout

@@ -20,7 +20,14 @@ from .ids import new_wamid
 from .media import DOWNLOAD_PATH, FAULTS, MEDIA_TYPES, MediaStore, generated, multipart
 from .state import SimulatorState
 from .validation import MarkRead, parse_request
-from .webhooks import DeliveryResult, Outgoing, WebhookDispatcher, inbound_payload, statuses_payload
+from .webhooks import (
+    DeliveryResult,
+    Outgoing,
+    WebhookDispatcher,
+    inbound_payload,
+    statuses_payload,
+    user_preferences_payload,
+)
 
 _MESSAGES_PATH = re.compile(r"^/v\d+(?:\.\d+)?/([^/]+)/messages/?$")
 _TEMPLATES_PATH = re.compile(r"^/v\d+(?:\.\d+)?/([^/]+)/message_templates/?$")
@@ -30,6 +37,11 @@ LOCAL_APP = {"whatsapp_business_api_data": {"id": "1234567890123456", "name": "L
 _MEDIA_UPLOAD_PATH = re.compile(r"^/v\d+(?:\.\d+)?/([^/]+)/media/?$")
 _MEDIA_PATH = re.compile(r"^/v\d+(?:\.\d+)?/(\d+)/?$")
 CONTROL_PREFIX = "/_simulator"
+# Meta's wording of each marketing preference a user may set (user_preferences webhook).
+PREFERENCE_DETAILS = {
+    "stop": "User requested to stop marketing messages",
+    "resume": "User requested to resume marketing messages",
+}
 
 
 @dataclass(frozen=True)
@@ -98,8 +110,9 @@ class GraphApi:
         if match is None:
             return self._media_request(request)
         method = request.method.lower()
-        if match.group(1) != self._config.phone_number_id:
-            raise errors.unknown_object(match.group(1), method)
+        number = match.group(1)
+        if number not in self._config.numbers:
+            raise errors.unknown_object(number, method)
         if request.method != "POST":
             raise errors.GraphError(100, f"Unsupported {method} request.", error_type="GraphMethodException")
         self._inject_faults()
@@ -108,14 +121,14 @@ class GraphApi:
             self._state.add_read_receipt(parsed.message_id, parsed.typing_indicator)
             return Response(200, {"success": True})
 
-        admission = self._state.admit(parsed)
+        admission = self._state.admit(parsed, number)
         with self._rng_lock:
             steps = statuses.disorder(statuses.plan(self._config, parsed, admission), self._config, self._rng)
         self._dispatcher.send_sequence(
             [
                 Outgoing(
                     step.delay,
-                    statuses_payload(self._config, [step.status]),
+                    statuses_payload(self._config, [step.status], number),
                     partial(self._record_status, admission.wamid, step),
                 )
                 for step in steps
@@ -125,7 +138,12 @@ class GraphApi:
             200,
             {
                 "messaging_product": "whatsapp",
-                "contacts": [{"input": parsed.to, "wa_id": parsed.wa_id}],
+                "contacts": [
+                    # Meta answers a send to a business-scoped id with it, and without the number.
+                    {"input": parsed.to, "user_id": parsed.user_id}
+                    if parsed.user_id is not None
+                    else {"input": parsed.to, "wa_id": parsed.wa_id}
+                ],
                 "messages": [{"id": admission.wamid, "message_status": "accepted"}],
             },
         )
@@ -156,7 +174,7 @@ class GraphApi:
             return Response(200, None, raw=self._media.served_bytes(media), content_type=media.mime_type)
         upload = _MEDIA_UPLOAD_PATH.match(request.path)
         if upload is not None:
-            if upload.group(1) != self._config.phone_number_id:
+            if upload.group(1) not in self._config.numbers:
                 raise errors.unknown_object(upload.group(1), request.method.lower())
             if request.method != "POST":
                 raise errors.GraphError(100, "Unsupported request.", error_type="GraphMethodException")
@@ -228,6 +246,7 @@ class GraphApi:
                 {
                     "status": "ok",
                     "phone_number_id": config.phone_number_id,
+                    "phone_number_ids": sorted(config.numbers),
                     "waba_id": config.waba_id,
                     "webhook_url": config.webhook_url,
                 },
@@ -244,13 +263,23 @@ class GraphApi:
             return Response(200, {"media": self._media.listing(origins[0] if origins else None)})
         if route == "/inbound" and request.method == "POST":
             return self._inbound(request)
+        if route == "/user_preferences" and request.method == "POST":
+            return self._user_preferences(request)
         if route == "/arrivals" and request.method == "GET":
             return Response(200, self._state.arrivals())
         if route == "/chaos" and request.method == "GET":
             return Response(200, chaos_of(self._config))
         if route == "/chaos" and request.method == "PUT":
             return self._change_chaos(request)
-        if route in ("/health", "/messages", "/inbound", "/chaos", "/arrivals", "/media"):
+        if route in (
+            "/health",
+            "/messages",
+            "/inbound",
+            "/chaos",
+            "/arrivals",
+            "/media",
+            "/user_preferences",
+        ):
             return _control_error(405, f"{request.method} is not allowed on {request.path}")
         return _control_error(404, f"no simulator endpoint {request.path}")
 
@@ -271,20 +300,19 @@ class GraphApi:
             return _control_error(400, "the body must be JSON")
         if not isinstance(data, dict):
             return _control_error(400, "the body must be a JSON object")
-        sender = data.get("from")
-        wa_id = re.sub(r"[\s\-().+]", "", sender) if isinstance(sender, str) else ""
-        if not wa_id.isdigit():
-            return _control_error(400, "'from' must be the contact's phone number")
+        contact = _inbound_contact(data, self._config)
+        if isinstance(contact, str):
+            return _control_error(400, contact)
+        wa_id, user_id, number = contact.wa_id, contact.user_id, contact.phone_number_id
         name = data.get("name") or "WhatsApp User"
         if not isinstance(name, str):
             return _control_error(400, "'name' must be a string")
-        extra = {
-            key: value
-            for key, value in data.items()
-            if key not in ("from", "name", "id", "timestamp", "type", "media")
-        }
+        extra = {key: value for key, value in data.items() if key not in _INBOUND_CONTROLS}
+        sender: dict[str, Any] = {"from": wa_id} if contact.shows_number else {}
+        if user_id is not None:
+            sender["from_user_id"] = user_id
         message: dict[str, Any] = {
-            "from": wa_id,
+            **sender,
             "id": data.get("id") or new_wamid(wa_id),
             "timestamp": str(data.get("timestamp") or int(self._config.clock())),
             "type": data.get("type", "text"),
@@ -301,15 +329,82 @@ class GraphApi:
 
         message_id = str(message["id"])
         self._state.add_inbound(
-            wa_id,
-            {"id": message_id, "from": wa_id, "name": name, "message": message, "time": self._config.clock()},
+            wa_id if contact.shows_number else str(user_id),
+            {
+                "id": message_id,
+                "from": wa_id,
+                "user_id": user_id,
+                "phone_number_id": number,
+                "name": name,
+                "message": message,
+                "time": self._config.clock(),
+            },
+            phone_number_id=number,
+            user_id=user_id,
         )
+        username = data.get("username")
         result = self._dispatcher.deliver_now(
-            inbound_payload(self._config, name, wa_id, message),
+            inbound_payload(
+                self._config,
+                name,
+                wa_id if contact.shows_number else None,
+                message,
+                phone_number_id=number,
+                user_id=user_id,
+                username=username if isinstance(username, str) else None,
+            ),
             partial(self._record_inbound, message_id),
         )
         answer: dict[str, Any] = {
             "wamid": message_id,
+            "webhook_status": result.http_status,
+            "delivered": result.delivered,
+        }
+        if result.error is not None:
+            answer["error"] = result.error
+        return Response(200, answer)
+
+    def _user_preferences(self, request: Request) -> Response:
+        """Play the user stopping or resuming the business's marketing messages in WhatsApp: Meta's
+        ``user_preferences`` webhook, signed and posted to the webhook like any other."""
+        try:
+            data = json.loads(request.body or b"{}")
+        except ValueError:
+            return _control_error(400, "the body must be JSON")
+        if not isinstance(data, dict):
+            return _control_error(400, "the body must be a JSON object")
+        number = data.get("wa_id")
+        wa_id = re.sub(r"[\s\-().+]", "", number) if isinstance(number, str) else ""
+        user_id = data.get("user_id")
+        if user_id is not None and (not isinstance(user_id, str) or not user_id):
+            return _control_error(400, "'user_id' must be a business-scoped user id (a string)")
+        if not wa_id.isdigit() and (number is not None or user_id is None):
+            return _control_error(400, "'wa_id' must be the contact's phone number (or give 'user_id' alone)")
+        value = data.get("value")
+        if value not in PREFERENCE_DETAILS:
+            return _control_error(400, f"'value' must be one of {', '.join(PREFERENCE_DETAILS)}")
+        name = data.get("name")
+        if name is not None and not isinstance(name, str):
+            return _control_error(400, "'name' must be a string")
+        timestamp = data.get("timestamp", int(self._config.clock()))
+        if isinstance(timestamp, bool) or not isinstance(timestamp, int) or timestamp < 0:
+            return _control_error(400, "'timestamp' must be epoch seconds (an integer)")
+        preference: dict[str, Any] = {}
+        if wa_id:
+            preference["wa_id"] = wa_id
+        if user_id:
+            preference["user_id"] = user_id
+        preference.update(
+            {
+                "detail": PREFERENCE_DETAILS[value],
+                "category": "marketing_messages",
+                "value": value,
+                "timestamp": timestamp,
+            }
+        )
+        result = self._dispatcher.deliver_now(user_preferences_payload(self._config, preference, name))
+        answer: dict[str, Any] = {
+            "user_preference": preference,
             "webhook_status": result.http_status,
             "delivered": result.delivered,
         }
@@ -349,6 +444,50 @@ class GraphApi:
 
     def _record_inbound(self, message_id: str, result: DeliveryResult) -> None:
         self._state.update_inbound(message_id, webhook_status=result.http_status, attempts=result.attempts)
+
+
+# Fields of /_simulator/inbound that say who writes and how, not part of the message itself.
+_INBOUND_CONTROLS = frozenset(
+    {
+        "from",
+        "name",
+        "id",
+        "timestamp",
+        "type",
+        "media",
+        "user_id",
+        "hide_number",
+        "username",
+        "phone_number_id",
+    }
+)
+_BUSINESS_SCOPED_ID = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}")
+
+
+@dataclass(frozen=True)
+class InboundContact:
+    wa_id: str
+    user_id: str | None
+    phone_number_id: str
+    shows_number: bool
+
+
+def _inbound_contact(data: dict[str, Any], config: SimulatorConfig) -> InboundContact | str:
+    """Who writes to which business number, from /_simulator/inbound's fields; or what is wrong."""
+    sender = data.get("from")
+    wa_id = re.sub(r"[\s\-().+]", "", sender) if isinstance(sender, str) else ""
+    if not wa_id.isdigit():
+        return "'from' must be the contact's phone number"
+    user_id = data.get("user_id")
+    if user_id is not None and not (isinstance(user_id, str) and _BUSINESS_SCOPED_ID.fullmatch(user_id)):
+        return "'user_id' must be a business-scoped user id such as US.13491208655302741918"
+    hide_number = data.get("hide_number", False)
+    if not isinstance(hide_number, bool) or (hide_number and user_id is None):
+        return "'hide_number' must be true or false, and true needs a 'user_id'"
+    number = data.get("phone_number_id") or config.phone_number_id
+    if number not in config.numbers:
+        return f"'phone_number_id' must be one of the business numbers: {', '.join(sorted(config.numbers))}"
+    return InboundContact(wa_id, user_id, str(number), not hide_number)
 
 
 def _json_body(raw: bytes) -> object:

@@ -78,6 +78,8 @@ class SimulatorConfig:
     webhook_url: str = "http://127.0.0.1:3000/webhook"
     phone_number_id: str = "123456789012345"
     display_phone_number: str = "15550001234"
+    # More business numbers of the account, each with its own limits and windows.
+    phone_number_ids: frozenset[str] = frozenset()
     waba_id: str = "102290129340398"
     # name -> language -> spec; a bare int is the number of body parameters of a utility template.
     templates: Mapping[str, Mapping[str, TemplateSpec | int]] = field(default_factory=default_templates)
@@ -108,6 +110,17 @@ class SimulatorConfig:
     max_records: int = 10_000
     seed: int | None = None
     clock: Callable[[], float] = field(default_factory=lambda: time.time, repr=False, compare=False)
+
+    @property
+    def numbers(self) -> frozenset[str]:
+        """Every business number served: ``phone_number_id`` and ``phone_number_ids``."""
+        return self.phone_number_ids | {self.phone_number_id}
+
+    def display_number(self, phone_number_id: str) -> str:
+        """The number's display form: ``display_phone_number`` for the first, a made-up one for more."""
+        if phone_number_id == self.phone_number_id:
+            return self.display_phone_number
+        return "1555" + phone_number_id[-7:].rjust(7, "0")
 
     def __post_init__(self) -> None:
         for name in (
@@ -229,6 +242,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "webhook_url": str,
     "phone_number_id": str,
     "display_phone_number": str,
+    "phone_number_ids": _parse_set,
     "waba_id": str,
     "templates": _parse_templates,
     "sent_delay": float,

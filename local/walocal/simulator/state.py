@@ -33,6 +33,11 @@ class Admission:
     window_open: bool
     conversation: Conversation | None
     failure: str | None  # "undeliverable" or "window_closed"
+    phone_number_id: str = ""
+    wa_id: str | None = None
+    """The contact's number, when known (a send to a business-scoped id may not know it)."""
+    user_id: str | None = None
+    """The contact's business-scoped id, when known."""
 
 
 @dataclass
@@ -44,12 +49,16 @@ class SentRecord:
     body: dict[str, Any]
     time: float
     statuses: list[dict[str, Any]] = field(default_factory=list)
+    phone_number_id: str = ""
+    user_id: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
             "wamid": self.wamid,
             "to": self.to,
             "wa_id": self.wa_id,
+            "user_id": self.user_id,
+            "phone_number_id": self.phone_number_id,
             "type": self.type,
             "body": self.body,
             "time": self.time,
@@ -66,36 +75,56 @@ class SimulatorState:
         self._sent: OrderedDict[str, SentRecord] = OrderedDict()
         self._inbound: list[dict[str, Any]] = []
         self._read_receipts: list[dict[str, Any]] = []
-        self._windows: dict[str, float] = {}
+        # Keyed by business number and contact: a window is per number.
+        self._windows: dict[tuple[str, str], float] = {}
+        # Contacts' business-scoped ids and numbers, as their messages named both.
+        self._numbers_of_users: dict[str, str] = {}
+        self._users_of_numbers: dict[str, str] = {}
         self._conversations: dict[tuple[str, str], Conversation] = {}
         self._throughput = SlidingWindowLimit(config.rate_limit_per_second)
         self._pairs = TokenBucketLimit(config.pair_burst, config.pair_interval)
         self._arrivals: dict[str, deque[float]] = {}
 
-    def admit(self, request: SendRequest) -> Admission:
-        """Apply the limits and record the send, atomically, or raise the error Meta would answer."""
+    def admit(self, request: SendRequest, phone_number_id: str | None = None) -> Admission:
+        """Apply the limits and record the send from ``phone_number_id`` (default: the first
+        number), atomically, or raise the error Meta would answer."""
         config = self._config
+        number = phone_number_id or config.phone_number_id
         with self._lock:
             now = config.clock()
-            if not self._throughput.allows(config.phone_number_id, now):
+            # A business-scoped id the contact's messages named with a number is that contact.
+            contact = self._numbers_of_users.get(request.wa_id, request.wa_id)
+            pair = f"{number}:{contact}"
+            if not self._throughput.allows(number, now):
                 raise errors.rate_limited(config.rate_limit_http_status)
-            if not self._pairs.allows(request.wa_id, now):
+            if not self._pairs.allows(pair, now):
                 raise errors.pair_rate_limited()
-            self._throughput.record(config.phone_number_id, now)
-            self._pairs.record(request.wa_id, now)
+            self._throughput.record(number, now)
+            self._pairs.record(pair, now)
 
-            window_open = now - self._windows.get(request.wa_id, float("-inf")) < WINDOW_SECONDS
+            window_open = now - self._windows.get((number, contact), float("-inf")) < WINDOW_SECONDS
             failure: str | None = None
-            if config.is_undeliverable(request.wa_id):
+            if config.is_undeliverable(contact):
                 failure = "undeliverable"
             elif not request.is_template and not window_open:
                 failure = "window_closed"
-            conversation = None if failure else self._conversation(request.wa_id, request.category, now)
+            conversation = None if failure else self._conversation(contact, request.category, now)
 
-            wamid = new_wamid(request.wa_id)
-            self._sent[wamid] = SentRecord(wamid, request.to, request.wa_id, request.type, request.body, now)
+            wamid = new_wamid(contact)
+            user_id = request.user_id or self._users_of_numbers.get(contact)
+            wa_id = None if contact == request.user_id else contact
+            self._sent[wamid] = SentRecord(
+                wamid,
+                request.to,
+                request.wa_id,
+                request.type,
+                request.body,
+                now,
+                phone_number_id=number,
+                user_id=user_id,
+            )
             self._trim(self._sent)
-            return Admission(wamid, now, window_open, conversation, failure)
+            return Admission(wamid, now, window_open, conversation, failure, number, wa_id, user_id)
 
     def _conversation(self, wa_id: str, origin: str, now: float) -> Conversation:
         key = (wa_id, origin)
@@ -115,10 +144,22 @@ class SimulatorState:
             if record is not None:
                 record.statuses.append(entry)
 
-    def add_inbound(self, wa_id: str, entry: dict[str, Any]) -> None:
-        """Record a message from the contact and open (or reset) their 24-hour window."""
+    def add_inbound(
+        self,
+        wa_id: str,
+        entry: dict[str, Any],
+        *,
+        phone_number_id: str | None = None,
+        user_id: str | None = None,
+    ) -> None:
+        """Record a message from the contact (``wa_id``: the number, or the business-scoped id of a
+        contact who hides it) to a business number and open (or reset) that number's window."""
         with self._lock:
-            self._windows[wa_id] = self._config.clock()
+            if user_id and user_id != wa_id:
+                self._numbers_of_users[user_id] = wa_id
+                self._users_of_numbers[wa_id] = user_id
+            contact = self._numbers_of_users.get(wa_id, wa_id)
+            self._windows[(phone_number_id or self._config.phone_number_id, contact)] = self._config.clock()
             self._inbound.append(entry)
             del self._inbound[: -self._config.max_records]
 
@@ -155,7 +196,9 @@ class SimulatorState:
 
     def snapshot(self, to: str | None = None) -> dict[str, Any]:
         with self._lock:
-            sent = [r.as_json() for r in self._sent.values() if to is None or to in (r.to, r.wa_id)]
+            sent = [
+                r.as_json() for r in self._sent.values() if to is None or to in (r.to, r.wa_id, r.user_id)
+            ]
             inbound = [dict(e) for e in self._inbound if to is None or e.get("from") == to]
             return {"messages": sent, "inbound": inbound, "read_receipts": list(self._read_receipts)}
 
@@ -165,6 +208,8 @@ class SimulatorState:
             self._inbound.clear()
             self._read_receipts.clear()
             self._windows.clear()
+            self._numbers_of_users.clear()
+            self._users_of_numbers.clear()
             self._conversations.clear()
             self._throughput.clear()
             self._pairs.clear()

@@ -25,7 +25,12 @@ class PlannedStatus:
 def plan(config: SimulatorConfig, request: SendRequest, admission: Admission) -> list[PlannedStatus]:
     """The statuses in true order, each with its delay after the previous one and its own timestamp."""
     base = admission.accepted_at + config.sent_delay
-    common: dict[str, Any] = {"id": admission.wamid, "recipient_id": request.wa_id}
+    common: dict[str, Any] = {"id": admission.wamid}
+    if admission.wa_id is not None:
+        common["recipient_id"] = admission.wa_id
+    if admission.user_id is not None:
+        # Meta names the business-scoped id too, and only it when the number is not to be shared.
+        common["recipient_user_id"] = admission.user_id
     callback = request.body.get("biz_opaque_callback_data")
     if isinstance(callback, str):
         common["biz_opaque_callback_data"] = callback
@@ -104,6 +109,7 @@ def _ordered(status: dict[str, Any]) -> dict[str, Any]:
         "status",
         "timestamp",
         "recipient_id",
+        "recipient_user_id",
         "biz_opaque_callback_data",
         "conversation",
         "pricing",

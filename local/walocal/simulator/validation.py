@@ -36,16 +36,21 @@ SHORT_TEXT_MAX = 60
 FLOW_CTA_MAX = 30
 PRODUCTS_MAX = 30
 _PHONE_SEPARATORS = re.compile(r"[\s\-().+]")
+_BUSINESS_SCOPED_ID = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}")
 
 
 @dataclass(frozen=True)
 class SendRequest:
     to: str
+    """The recipient as the request named it: ``to``, or ``recipient`` (a business-scoped id)."""
     wa_id: str
+    """The contact: digits of ``to``, or the business-scoped id of a ``recipient``-only request."""
     type: str
     body: dict[str, Any]
     template_name: str | None = None
     template: TemplateSpec | None = None
+    user_id: str | None = None
+    """The business-scoped id the request was addressed to, when it had no ``to``."""
 
     @property
     def is_template(self) -> bool:
@@ -76,7 +81,7 @@ def parse_request(body: object, config: SimulatorConfig) -> SendRequest | MarkRe
     if "status" in body:
         return _mark_read(body)
 
-    to, wa_id = _recipient(body)
+    to, wa_id, user_id = _recipient(body)
     message_type = body.get("type", "text")
     if message_type not in MESSAGE_TYPES:
         allowed = ", ".join(t.upper() for t in MESSAGE_TYPES)
@@ -87,17 +92,20 @@ def parse_request(body: object, config: SimulatorConfig) -> SendRequest | MarkRe
 
     if message_type == "template":
         name, spec = _template(body, config)
-        return SendRequest(to, wa_id, message_type, body, template_name=name, template=spec)
+        return SendRequest(to, wa_id, message_type, body, template_name=name, template=spec, user_id=user_id)
     if message_type in MEDIA_TYPES:
         _media(_object(body, message_type, message_type), message_type)
     else:
         _VALIDATORS[message_type](body)
-    return SendRequest(to, wa_id, message_type, body)
+    return SendRequest(to, wa_id, message_type, body, user_id=user_id)
 
 
-def _recipient(body: dict[str, Any]) -> tuple[str, str]:
-    """``to`` as given, and the WhatsApp id Meta derives from it (digits only)."""
+def _recipient(body: dict[str, Any]) -> tuple[str, str, str | None]:
+    """``to`` as given, the WhatsApp id Meta derives from it (digits only), and None; or, for a
+    request with ``recipient`` and no ``to``, the business-scoped id three times."""
     to = body.get("to")
+    if (to is None or to == "") and body.get("recipient") not in (None, ""):
+        return _business_scoped_recipient(body)
     if to is None or to == "":
         raise errors.missing_parameter("to")
     if not isinstance(to, str):
@@ -105,12 +113,27 @@ def _recipient(body: dict[str, Any]) -> tuple[str, str]:
     wa_id = _PHONE_SEPARATORS.sub("", to)
     if not wa_id.isdigit() or not 5 <= len(wa_id) <= 15:
         raise errors.invalid_parameter("to", f'must be a phone number in international format - got "{to}".')
+    _recipient_type(body)
+    return to, wa_id, None
+
+
+def _business_scoped_recipient(body: dict[str, Any]) -> tuple[str, str, str]:
+    recipient = body.get("recipient")
+    if not isinstance(recipient, str) or not _BUSINESS_SCOPED_ID.fullmatch(recipient):
+        raise errors.invalid_parameter(
+            "recipient",
+            f'must be a business-scoped user ID or parent business-scoped user ID - got "{recipient}".',
+        )
+    _recipient_type(body)
+    return recipient, recipient, recipient
+
+
+def _recipient_type(body: dict[str, Any]) -> None:
     recipient_type = body.get("recipient_type", "individual")
     if recipient_type != "individual":
         raise errors.invalid_parameter(
             "recipient_type", f'must be one of {{INDIVIDUAL}} - got "{recipient_type}".'
         )
-    return to, wa_id
 
 
 def _mark_read(body: dict[str, Any]) -> MarkRead:

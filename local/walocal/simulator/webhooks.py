@@ -28,33 +28,77 @@ def envelope(config: SimulatorConfig, value: Mapping[str, Any]) -> dict[str, Any
     }
 
 
-def metadata(config: SimulatorConfig) -> dict[str, str]:
-    return {"display_phone_number": config.display_phone_number, "phone_number_id": config.phone_number_id}
+def metadata(config: SimulatorConfig, phone_number_id: str | None = None) -> dict[str, str]:
+    number = phone_number_id or config.phone_number_id
+    return {"display_phone_number": config.display_number(number), "phone_number_id": number}
 
 
-def statuses_payload(config: SimulatorConfig, statuses: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def statuses_payload(
+    config: SimulatorConfig, statuses: Sequence[Mapping[str, Any]], phone_number_id: str | None = None
+) -> dict[str, Any]:
     return envelope(
         config,
         {
             "messaging_product": "whatsapp",
-            "metadata": metadata(config),
+            "metadata": metadata(config, phone_number_id),
             "statuses": [dict(s) for s in statuses],
         },
     )
 
 
 def inbound_payload(
-    config: SimulatorConfig, name: str, wa_id: str, message: Mapping[str, Any]
+    config: SimulatorConfig,
+    name: str,
+    wa_id: str | None,
+    message: Mapping[str, Any],
+    *,
+    phone_number_id: str | None = None,
+    user_id: str | None = None,
+    username: str | None = None,
 ) -> dict[str, Any]:
+    """A contact's message: named by number, by business-scoped id, or both (Meta's contacts entry
+    omits ``wa_id`` for a user who hides the number)."""
+    profile: dict[str, Any] = {"name": name}
+    if username:
+        profile["username"] = username
+    contact: dict[str, Any] = {"profile": profile}
+    if wa_id:
+        contact["wa_id"] = wa_id
+    if user_id:
+        contact["user_id"] = user_id
     return envelope(
         config,
         {
             "messaging_product": "whatsapp",
-            "metadata": metadata(config),
-            "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
+            "metadata": metadata(config, phone_number_id),
+            "contacts": [contact],
             "messages": [dict(message)],
         },
     )
+
+
+def user_preferences_payload(
+    config: SimulatorConfig, preference: Mapping[str, Any], name: str | None = None
+) -> dict[str, Any]:
+    """Meta's ``user_preferences`` webhook: a user stopped or resumed marketing messages."""
+    contact: dict[str, Any] = {"profile": {"name": name}} if name else {}
+    contact.update({key: preference[key] for key in ("wa_id", "user_id") if preference.get(key)})
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": metadata(config),
+        "contacts": [contact],
+        "user_preferences": [dict(preference)],
+    }
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": config.waba_id,
+                "time": int(preference["timestamp"]),
+                "changes": [{"value": value, "field": "user_preferences"}],
+            }
+        ],
+    }
 
 
 def encode(payload: Mapping[str, Any]) -> bytes:

@@ -51,6 +51,26 @@ def _words(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple
     return tuple(word.strip().upper() for word in raw.split(",") if word.strip())
 
 
+def phone_numbers(env: Mapping[str, str], default_number: str) -> tuple[str, ...]:
+    """The business numbers of ``WHATSAPP_PHONE_NUMBER_IDS`` (comma-separated), the default first.
+
+    The default (``WHATSAPP_PHONE_NUMBER_ID``) is served whether or not the list names it.
+    """
+    listed = [number.strip() for number in env.get("WHATSAPP_PHONE_NUMBER_IDS", "").split(",")]
+    numbers = [default_number]
+    for number in listed:
+        if not number:
+            continue
+        if not number.isdigit() or not number.isascii():
+            raise ConfigurationError(
+                "environment variable WHATSAPP_PHONE_NUMBER_IDS must list numeric phone number ids, "
+                f"got {number!r}"
+            )
+        if number not in numbers:
+            numbers.append(number)
+    return tuple(numbers)
+
+
 @dataclass(frozen=True)
 class WebhookSettings:
     queue_url: str
@@ -172,6 +192,7 @@ class SenderSettings:
     graph_api_url: str
     graph_api_version: str
     phone_number_id: str
+    """The default business number: it sends what names no number, to a contact who never wrote."""
     connect_timeout_seconds: float
     read_timeout_seconds: float
     outbound_queue_url: str
@@ -187,16 +208,23 @@ class SenderSettings:
     """The payload bucket: media sent by ``s3_uri`` are read from it."""
     waba_id: str | None = None
     """The WhatsApp Business Account whose message templates make the catalog (``WHATSAPP_WABA_ID``)."""
+    phone_number_ids: tuple[str, ...] = ()
+    """Every business number the stack sends from, the default first (``WHATSAPP_PHONE_NUMBER_IDS``)."""
+
+    def __post_init__(self) -> None:
+        if not self.phone_number_ids:
+            object.__setattr__(self, "phone_number_ids", (self.phone_number_id,))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SenderSettings:
+        default_number = _required(env, "WHATSAPP_PHONE_NUMBER_ID")
         return cls(
             table_name=_required(env, "TABLE_NAME"),
             secret_arn=_required(env, "ACCESS_TOKEN_SECRET_ARN"),
             secret_max_age_seconds=_number(env, "SECRET_MAX_AGE_SECONDS", 300.0, 0.0),
             graph_api_url=_required(env, "GRAPH_API_URL").rstrip("/"),
             graph_api_version=_required(env, "GRAPH_API_VERSION"),
-            phone_number_id=_required(env, "WHATSAPP_PHONE_NUMBER_ID"),
+            phone_number_id=default_number,
             connect_timeout_seconds=_number(env, "GRAPH_CONNECT_TIMEOUT_SECONDS", 3.05, 0.1),
             read_timeout_seconds=_number(env, "GRAPH_READ_TIMEOUT_SECONDS", 10.0, 0.1),
             outbound_queue_url=_required(env, "OUTBOUND_QUEUE_URL"),
@@ -207,6 +235,7 @@ class SenderSettings:
             reminders=ReminderSettings.from_env(env),
             media_bucket=_required(env, "MEDIA_BUCKET"),
             waba_id=(env.get("WHATSAPP_WABA_ID") or "").strip() or None,
+            phone_number_ids=phone_numbers(env, default_number),
         )
 
 

@@ -83,8 +83,11 @@ class StatusChanged(EventDetail):
 class ContactUpdated(EventDetail):
     detail_type: ClassVar[str] = "WhatsApp Contact Updated"
 
-    change: Literal["opted_in", "opted_out", "marketing_stopped", "number_changed"]
-    reason: str | None = Field(None, description="keyword:STOP, keyword:START, error:131050, ...")
+    change: Literal["opted_in", "opted_out", "marketing_stopped", "marketing_resumed", "number_changed"]
+    reason: str | None = Field(
+        None,
+        description="keyword:STOP, keyword:START, error:131050, preference:stop, preference:resume, ...",
+    )
     changed_to: str | None = Field(None, description="The new number, for number_changed.")
 
 

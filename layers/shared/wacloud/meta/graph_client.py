@@ -91,11 +91,18 @@ class GraphEndpoint:
 
     @property
     def messages_url(self) -> str:
-        return f"{self.base_url.rstrip('/')}/{self.version}/{self.phone_number_id}/messages"
+        return self.messages_url_of(self.phone_number_id)
+
+    def messages_url_of(self, phone_number_id: str) -> str:
+        """The ``/messages`` endpoint of one of the business's numbers (this endpoint's by default)."""
+        return f"{self.base_url.rstrip('/')}/{self.version}/{phone_number_id}/messages"
 
     @property
     def media_upload_url(self) -> str:
-        return f"{self.base_url.rstrip('/')}/{self.version}/{self.phone_number_id}/media"
+        return self.media_upload_url_of(self.phone_number_id)
+
+    def media_upload_url_of(self, phone_number_id: str) -> str:
+        return f"{self.base_url.rstrip('/')}/{self.version}/{phone_number_id}/media"
 
     def object_url(self, object_id: str) -> str:
         return f"{self.base_url.rstrip('/')}/{self.version}/{object_id}"
@@ -144,13 +151,17 @@ class GraphClient:
         """The longest one request can take before its timeouts end it."""
         return self._timeouts[0] + self._timeouts[1]
 
-    def post_message(self, body: dict[str, Any], access_token: str) -> dict[str, Any]:
-        """POST one message body: Meta's JSON answer, or one of this module's errors (see above)."""
+    def post_message(
+        self, body: dict[str, Any], access_token: str, phone_number_id: str | None = None
+    ) -> dict[str, Any]:
+        """POST one message body from ``phone_number_id`` (default: the endpoint's number): Meta's
+        JSON answer, or one of this module's errors (see above)."""
+        url = self._endpoint.messages_url_of(phone_number_id or self._endpoint.phone_number_id)
         try:
             data = json.dumps(body, allow_nan=False).encode()
         except ValueError as exc:
             raise GraphRequestError("the Graph API request cannot be made (InvalidJSONError)") from exc
-        return self._json_request("POST", self._endpoint.messages_url, access_token, data, "application/json")
+        return self._json_request("POST", url, access_token, data, "application/json")
 
     def get_object(self, object_id: str, access_token: str) -> dict[str, Any]:
         """GET a Graph object (a media id: its URL, type, size and sha256)."""
@@ -164,12 +175,20 @@ class GraphClient:
             url += ("&" if "?" in url else "?") + urlencode(params)
         return self._json_request("GET", url, access_token)
 
-    def upload_media(self, data: bytes, mime_type: str, filename: str, access_token: str) -> dict[str, Any]:
+    def upload_media(
+        self,
+        data: bytes,
+        mime_type: str,
+        filename: str,
+        access_token: str,
+        phone_number_id: str | None = None,
+    ) -> dict[str, Any]:
         """POST a file to the phone number's media, multipart as Meta takes it: ``{"id": ...}``."""
         form, content_type = encode_multipart_formdata(
             [("messaging_product", "whatsapp"), ("type", mime_type), ("file", (filename, data, mime_type))]
         )
-        return self._json_request("POST", self._endpoint.media_upload_url, access_token, form, content_type)
+        url = self._endpoint.media_upload_url_of(phone_number_id or self._endpoint.phone_number_id)
+        return self._json_request("POST", url, access_token, form, content_type)
 
     def download(self, url: str, access_token: str, max_bytes: int) -> bytes:
         """GET a media download URL with the bearer token: the bytes, at most ``max_bytes`` of them

@@ -454,6 +454,8 @@ class Status(_KeepsRaw):
     status: KeyText
     timestamp: Timestamp
     recipient_id: KeyText | None = None
+    # A message sent to a business-scoped id names it here (and its number only when Meta may share it).
+    recipient_user_id: KeyText | None = None
     conversation: Conversation | None = None
     pricing: Pricing | None = None
     errors: list[GraphError] = Field(default_factory=list)

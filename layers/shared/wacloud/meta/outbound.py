@@ -38,6 +38,7 @@ from pydantic_core import CoreSchema, ErrorDetails, PydanticCustomError
 
 from wacloud.core.errors import WaCloudError
 from wacloud.meta.error_codes import error_code, is_retryable
+from wacloud.meta.identifiers import BUSINESS_SCOPED_ID_PATTERN, BUSINESS_SCOPED_ID_RULE
 
 MAX_BATCH_SIZE = 100
 STATUS_FAILED = "failed"
@@ -46,7 +47,10 @@ MAX_ERROR_TEXT = 1000
 _URL = r"^https?://\S+$"
 _CURRENCY_CODE = r"^[A-Z]{3}$"
 _DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_PHONE_NUMBER_ID = r"^[0-9]{5,20}$"
 _PATTERN_RULES = {
+    BUSINESS_SCOPED_ID_PATTERN: BUSINESS_SCOPED_ID_RULE,
+    _PHONE_NUMBER_ID: "must be a business phone number id (5 to 20 digits)",
     _URL: "must be an http(s) URL",
     _CURRENCY_CODE: "must be an ISO 4217 currency code such as 'USD'",
     _DATE: "must be a date YYYY-MM-DD",
@@ -54,6 +58,8 @@ _PATTERN_RULES = {
 _E164_DIGITS = re.compile(r"[0-9]{8,15}")  # not \d: it also matches non-ASCII digits
 _RECIPIENT_RULE = "must be 8 to 15 digits (E.164 without '+')"
 _UNKNOWN_TYPE = "unknown_type"
+_NO_ADDRESSEE = "addressee"
+_ADDRESSEE_RULE = "required: a phone number (or 'recipient': a business-scoped user id)"
 
 
 def _recipient(value: object) -> str:
@@ -74,6 +80,22 @@ Recipient = Annotated[
             "pattern": r"^\+?[1-9][0-9]{7,14}$",
             "description": "E.164 number, digits only; a leading '+' is accepted and removed.",
         }
+    ),
+]
+BusinessScopedId = Annotated[
+    str,
+    Field(
+        pattern=BUSINESS_SCOPED_ID_PATTERN,
+        description="A business-scoped user id (BSUID) or parent BSUID, for a contact known without "
+        "a number; sent to Meta as `recipient`.",
+    ),
+]
+PhoneNumberId = Annotated[
+    str,
+    Field(
+        pattern=_PHONE_NUMBER_ID,
+        description="The business number to send from: one of the stack's (WHATSAPP_PHONE_NUMBER_IDS). "
+        "Default: the number the contact last wrote to, else the stack's default. Never in the body.",
     ),
 ]
 Url = Annotated[str, Field(pattern=_URL)]
@@ -724,6 +746,7 @@ class _Item(_Model):
     """Fields every item of a request accepts."""
 
     messaging_product: Literal["whatsapp"] | None = None
+    phone_number_id: PhoneNumberId | None = None
     idempotency_key: str | None = Field(
         default=None,
         min_length=1,
@@ -735,7 +758,12 @@ class _Item(_Model):
     """Meta delivers it only within 24 hours of the user's last message."""
     is_template: ClassVar[bool] = False
 
-    _NOT_SENT: ClassVar[set[str]] = {"messaging_product", "recipient_type", "idempotency_key"}
+    _NOT_SENT: ClassVar[set[str]] = {
+        "messaging_product",
+        "recipient_type",
+        "idempotency_key",
+        "phone_number_id",
+    }
 
     @property
     def kind(self) -> str:
@@ -743,7 +771,8 @@ class _Item(_Model):
         raise NotImplementedError
 
     @property
-    def recipient(self) -> str | None:
+    def addressee(self) -> str | None:
+        """Who the item goes to, as the request names them: a number or a business-scoped id."""
         return None
 
     def _graph_envelope(self) -> dict[str, Any]:
@@ -756,7 +785,8 @@ class _Item(_Model):
 
 
 class _Message(_Item):
-    to: Recipient
+    to: Recipient | None = None
+    recipient: BusinessScopedId | None = None
     type: str
     recipient_type: Literal["individual"] | None = None
     context: Context | None = Field(default=None, description="Makes the message a reply.")
@@ -764,13 +794,20 @@ class _Message(_Item):
         default=None, max_length=512, description="Returned by Meta in the status webhooks of this message."
     )
 
+    @model_validator(mode="after")
+    def _addressed(self) -> Self:
+        if self.to is None and self.recipient is None:
+            raise PydanticCustomError(_NO_ADDRESSEE, _ADDRESSEE_RULE)
+        return self
+
     @property
     def kind(self) -> str:
         return self.type
 
     @property
-    def recipient(self) -> str | None:
-        return self.to
+    def addressee(self) -> str | None:
+        # Meta's rule when both are given: the number wins.
+        return self.to if self.to is not None else self.recipient
 
     def _graph_envelope(self) -> dict[str, Any]:
         return {"messaging_product": "whatsapp", "recipient_type": "individual"}
@@ -983,6 +1020,8 @@ def _problems(errors: Sequence[ErrorDetails]) -> list[Problem]:
     for error in errors:
         loc = [part for part in error["loc"] if not (isinstance(part, str) and "=" in part)]
         msg = _rule(error)
+        if error["type"] == _NO_ADDRESSEE:
+            loc.append("to")
         if error["type"] == _UNKNOWN_TYPE:
             if isinstance(error["input"], Mapping):
                 loc.append("type")

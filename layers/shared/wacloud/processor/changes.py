@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from wacloud.core.settings import ProcessorSettings
 from wacloud.meta.error_codes import OPTED_OUT_OF_MARKETING
-from wacloud.meta.inbound import Entry, InboundMessage, MessagesValue, ReadPayload, Status
+from wacloud.meta.identifiers import is_business_scoped_id
+from wacloud.meta.inbound import Entry, InboundMessage, MessagesValue, ReadPayload, Status, UntypedPart
+from wacloud.meta.preferences import FIELD as USER_PREFERENCES
+from wacloud.meta.preferences import preference_contact, preference_user_ids, read_preferences
 from wacloud.meta.templates import TemplateChange, template_change
 from wacloud.table.facets import (
     Facet,
     consent_facet,
+    marketing_preference_facet,
     marketing_stopped_facet,
     name_facet,
     number_change_facet,
     status_facet,
 )
-from wacloud.table.items import entry_time, event_item, message_item, sender_id, status_item, untyped_item
+from wacloud.table.items import (
+    entry_time,
+    event_item,
+    message_item,
+    sender_id,
+    status_item,
+    status_recipient,
+    untyped_item,
+    user_link_item,
+)
 
 # Status values counted by name in the metrics; others (warning, deleted, new ones) as "other",
 # so that a value Meta invents does not become a new metric.
@@ -34,6 +49,8 @@ class PayloadChanges:
     """
 
     settings: ProcessorSettings
+    links: dict[str, str] = field(default_factory=dict)
+    """Business-scoped user ids known to lead to a number: the table's links and the payload's."""
     items: list[dict[str, Any]] = field(default_factory=list)
     profiles: dict[str, list[Facet]] = field(default_factory=lambda: defaultdict(list))
     message_facets: dict[str, list[Facet]] = field(default_factory=lambda: defaultdict(list))
@@ -41,6 +58,9 @@ class PayloadChanges:
     # The business number each message's statuses came to (the change's metadata).
     business_numbers: dict[str, str] = field(default_factory=dict)
     number_links: set[tuple[str, str]] = field(default_factory=set)
+    # Business-scoped ids linked to a number by this payload for the first time: what the contact
+    # did while known by the id alone (consent, marketing stop) joins the number's profile.
+    first_links: set[tuple[str, str]] = field(default_factory=set)
     untyped_paths: set[str] = field(default_factory=set)
     # Template webhooks' news for the template catalog, with the field that told it, in order.
     template_changes: list[tuple[TemplateChange, str, int]] = field(default_factory=list)
@@ -56,13 +76,27 @@ class PayloadChanges:
     unknown_fields: set[str] = field(default_factory=set)
 
     @classmethod
-    def of(cls, read: ReadPayload, sha256: str, settings: ProcessorSettings) -> PayloadChanges:
-        changes = cls(settings)
-        for entry in read.payload.entry:
-            for change in entry.changes:
+    def of(
+        cls,
+        read: ReadPayload,
+        sha256: str,
+        settings: ProcessorSettings,
+        links: Mapping[str, str] | None = None,
+    ) -> PayloadChanges:
+        """``links``: what the table links the payload's business-scoped ids to (:func:`user_ids`)."""
+        changes = cls(settings, links=dict(links or {}))
+        for user_id, wa_id in identity_pairs(read):
+            changes.link(user_id, wa_id)
+        untyped = list(read.untyped)
+        paths = _ChangePaths(read.untyped)
+        for entry_index, entry in enumerate(read.payload.entry):
+            for change_index, change in enumerate(entry.changes):
                 value = change.messages_value()
                 if value is None:
                     changes.add_event(entry, change.field, change.value)
+                    if change.field == USER_PREFERENCES and isinstance(change.value, Mapping):
+                        path = f"{paths.of(entry_index, change_index)}.value"
+                        untyped += changes.add_preferences(change.value, path)
                     continue
                 if value.errors:
                     errors = [
@@ -74,7 +108,7 @@ class PayloadChanges:
                     changes.add_message(entry, value, message)
                 for status in value.statuses:
                     changes.add_status(status, entry, value)
-        for part in read.untyped:
+        for part in untyped:
             changes.items.append(untyped_item(sha256, part))
             changes.untyped_paths.add(part.path)
         return changes
@@ -87,6 +121,17 @@ class PayloadChanges:
     def updates(self) -> int:
         return self.messages + self.statuses + self.others + self.untyped
 
+    def link(self, user_id: str, wa_id: str) -> None:
+        """Meta named one contact by both: the id leads to the number from now on (one item,
+        written only when the table does not say so already)."""
+        known = self.links.get(user_id)
+        if known == wa_id:
+            return
+        if known is None:
+            self.first_links.add((user_id, wa_id))
+        self.links[user_id] = wa_id
+        self.items.append(user_link_item(user_id, wa_id))
+
     def add_event(self, entry: Entry, field_name: str, value: Any) -> None:
         self.items.append(event_item(entry, field_name, value))
         self.others += 1
@@ -94,19 +139,32 @@ class PayloadChanges:
         if change is not None:
             self.template_changes.append((change, field_name, entry_time(entry)))
 
+    def add_preferences(self, value: Mapping[str, Any], path: str) -> list[UntypedPart]:
+        """Apply a ``user_preferences`` change (kept verbatim by :meth:`add_event` too): a stop or
+        resume of marketing messages sets the contact's marketing facet, the one a 131050 failure
+        sets, so the newest of the two wins. Other categories and values stay in the event only.
+        Returns the preferences that could not be typed, to be kept as untyped parts."""
+        read = read_preferences(value, path)
+        for preference in read.preferences:
+            stopped = preference.marketing_stopped
+            if stopped is not None:
+                contact = preference_contact(preference, self.links)
+                self.profiles[contact].append(marketing_preference_facet(preference.timestamp, stopped))
+        return read.untyped
+
     def add_message(self, entry: Entry, value: MessagesValue, message: InboundMessage) -> None:
         """The message, in its sender's partition. That item is all an ordinary message writes:
         the 24-hour window and the contact's name are read from the latest messages
         (:meth:`~wacloud.table.store.ConversationStore.profile`), so the profile is written only
         for what no message item says by itself (consent keywords, a number change)."""
         self.messages += 1
-        self.items.append(message_item(entry, value, message))
+        wa_id = sender_id(message, self.links)
+        self.items.append(message_item(entry, value, message, wa_id))
         if message.is_known_type:
             self.message_types[message.type] += 1
         else:
             self.unknown_types += 1
         self.unknown_fields.update(message.unknown_fields)
-        wa_id = sender_id(message)
         if wa_id is None:
             return
         ts, wamid = message.timestamp, message.id
@@ -142,14 +200,108 @@ class PayloadChanges:
         facet = status_facet(status.status, status.timestamp, status.id, errors, pricing)
         if facet is not None:
             self.message_facets[status.id].append(facet)
-            if status.recipient_id:
-                self.recipients[status.id] = status.recipient_id
+            recipient = status_recipient(status, self.links)
+            if recipient:
+                self.recipients[status.id] = recipient
             metadata = value.metadata if value is not None else None
             if metadata is not None and metadata.phone_number_id:
                 self.business_numbers[status.id] = metadata.phone_number_id
-        recipient = status.recipient_id
+        recipient = status_recipient(status, self.links)
         if recipient and any(error.code == OPTED_OUT_OF_MARKETING for error in status.errors):
             self.profiles[recipient].append(marketing_stopped_facet(status.timestamp, status.id))
+
+
+def user_ids(read: ReadPayload) -> set[str]:
+    """Every business-scoped user id the payload names a contact by: those to look up in the
+    table's links before :meth:`PayloadChanges.of`."""
+    found: set[str] = set()
+    for value in _messages_values(read):
+        found.update(contact.user_id for contact in value.contacts if contact.user_id)
+        found.update(message.from_user_id for message in value.messages if message.from_user_id)
+        found.update(status.recipient_user_id for status in value.statuses if status.recipient_user_id)
+    for entry in read.payload.entry:
+        for change in entry.changes:
+            if change.field == USER_PREFERENCES and isinstance(change.value, Mapping):
+                found.update(preference_user_ids(change.value))
+    return found
+
+
+def identity_pairs(read: ReadPayload) -> list[tuple[str, str]]:
+    """(business-scoped id, number) of every contact the payload names by both, in payload order."""
+    pairs: list[tuple[str, str]] = []
+    for value in _messages_values(read):
+        pairs += [(c.user_id, c.wa_id) for c in value.contacts if c.user_id and c.wa_id]
+        pairs += [
+            (message.from_user_id, message.from_)
+            for message in value.messages
+            if message.from_user_id and message.from_
+        ]
+        pairs += [
+            (status.recipient_user_id, status.recipient_id)
+            for status in value.statuses
+            if status.recipient_user_id and status.recipient_id
+        ]
+    for entry in read.payload.entry:
+        for change in entry.changes:
+            if change.field == USER_PREFERENCES and isinstance(change.value, Mapping):
+                pairs += _named_by_both(change.value.get("contacts"))
+                pairs += _named_by_both(change.value.get(USER_PREFERENCES))
+    return [(user_id, wa_id) for user_id, wa_id in pairs if is_business_scoped_id(user_id)]
+
+
+def _named_by_both(entries: object) -> list[tuple[str, str]]:
+    """(``user_id``, ``wa_id``) of the objects of an untyped list (a field other than messages)
+    that carry both as strings."""
+    if not isinstance(entries, list):
+        return []
+    return [
+        (entry["user_id"], entry["wa_id"])
+        for entry in entries
+        if isinstance(entry, Mapping)
+        and isinstance(entry.get("user_id"), str)
+        and isinstance(entry.get("wa_id"), str)
+    ]
+
+
+def _messages_values(read: ReadPayload) -> list[MessagesValue]:
+    return [
+        value
+        for entry in read.payload.entry
+        for change in entry.changes
+        if (value := change.messages_value()) is not None
+    ]
+
+
+class _ChangePaths:
+    """Where a typed change was in the POST as sent (``entry[2].changes[0]``): an entry or a change
+    the models set aside is missing from the typed payload, so the positions after it shift."""
+
+    _ENTRY = re.compile(r"entry\[(\d+)\]")
+    _CHANGE = re.compile(r"entry\[(\d+)\]\.changes\[(\d+)\](\.value)?")
+
+    def __init__(self, untyped: list[UntypedPart]) -> None:
+        self._entries: set[int] = set()
+        self._changes: dict[int, set[int]] = defaultdict(set)
+        for part in untyped:
+            if (entry := self._ENTRY.fullmatch(part.path)) is not None:
+                self._entries.add(int(entry[1]))
+            elif (change := self._CHANGE.fullmatch(part.path)) is not None and (
+                change[3] is None or part.kind == "value"
+            ):
+                self._changes[int(change[1])].add(int(change[2]))
+
+    def of(self, entry_index: int, change_index: int) -> str:
+        entry = _nth_kept(entry_index, self._entries)
+        return f"entry[{entry}].changes[{_nth_kept(change_index, self._changes.get(entry, set()))}]"
+
+
+def _nth_kept(typed_index: int, dropped: set[int]) -> int:
+    """The position as sent of the ``typed_index``-th part kept when those at ``dropped`` were not."""
+    position = typed_index
+    for index in sorted(dropped):
+        if index <= position:
+            position += 1
+    return position
 
 
 def _consent_keyword(message: InboundMessage) -> str | None:

@@ -20,7 +20,7 @@ from wacloud.core.observability import failure_fields, log_failure, logger
 from wacloud.core.settings import ProcessorSettings
 from wacloud.meta.inbound import NotAWebhookError, read_payload
 from wacloud.processor.bucket import PayloadBucket
-from wacloud.processor.changes import PayloadChanges
+from wacloud.processor.changes import PayloadChanges, user_ids
 from wacloud.processor.concurrency import Task, WritePool
 from wacloud.processor.timing import BatchTimer, Deadline
 from wacloud.table.client import BATCH_WRITE_MAX
@@ -146,7 +146,11 @@ class WebhookProcessor:
             archived = archived or self._archive(body, digest, webhook)
             self._store.reject(digest, str(exc), archived.received_at_ms(webhook.received_at_ms))
             return ProcessingSummary(duplicate=not archived.first, rejected=str(exc))
-        changes = PayloadChanges.of(read, digest, self._settings)
+        # One read for the payload's business-scoped ids, whose contact may be known by a number.
+        ids = user_ids(read)
+        changes = PayloadChanges.of(
+            read, digest, self._settings, self._store.user_links(ids) if ids else None
+        )
         if archived is None and (changes.untyped or changes.updates >= MARK_STORED_MIN_UPDATES):
             # The typed items do not hold all of it (untyped parts are kept under the archive), or
             # noting that it was stored in full saves its redeliveries more than the archive costs.
@@ -261,6 +265,10 @@ class WebhookProcessor:
             partial(store.link_previous_number, new, old) for new, old in sorted(changes.number_links)
         ]
         self._pool.run(links, deadline, "linking changed numbers")
+        carried: list[Task] = [
+            partial(store.carry_profile, user_id, wa_id) for user_id, wa_id in sorted(changes.first_links)
+        ]
+        self._pool.run(carried, deadline, "joining business-scoped ids to their numbers")
         # A template's news, in the payload's order: a later change of one template wins.
         for change, field_name, at in changes.template_changes:
             store.apply_template_change(change, field_name, at)

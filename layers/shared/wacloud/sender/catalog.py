@@ -97,6 +97,13 @@ class TemplateCatalog:
             self._snapshot, self._read_at = snapshot, now
             return snapshot
 
+    def category(self, name: str, language: str) -> str | None:
+        """The catalog's category of a template (MARKETING, UTILITY, ...); None when it does not
+        know the template or its category."""
+        snapshot = self.snapshot()
+        definition = snapshot.templates.get((name, language)) if snapshot is not None else None
+        return definition.category if definition is not None else None
+
     def verdict(self, item: OutboundItem) -> TemplateVerdict:
         if not isinstance(item, TemplateMessage):
             return UNCHECKED

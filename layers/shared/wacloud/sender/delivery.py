@@ -117,6 +117,10 @@ class OutcomeUnknown:
 
 @dataclass
 class _Progress:
+    number: str
+    """The business number the item goes out from."""
+    contact: str | None
+    """The contact it goes to (a business-scoped id leads to its number's contact), None for none."""
     may_have_sent: bool = False
     """A request went out with no answer yet that proves Meta did not take it."""
 
@@ -131,9 +135,10 @@ class MessageSender:
         credentials: CredentialSource,
         store: ConversationStore,
         ledger: SendLedger,
-        limiter: Pacer,
+        limiter: Pacer | Mapping[str, Pacer],
         *,
-        pairs: PairPacer | None = None,
+        pairs: PairPacer | Mapping[str, PairPacer] | None = None,
+        numbers: Sequence[str] = (),
         retry: RetryPolicy | None = None,
         uploads: MediaUploads | None = None,
         catalog: TemplateCatalog | None = None,
@@ -146,8 +151,10 @@ class MessageSender:
         self._tokens = AccessTokens(credentials, clock=clock)
         self._store = store
         self._ledger = ledger
-        self._limiter = limiter
-        self._pairs = pairs
+        # The business numbers sent from, the default first; each has its own limits.
+        self._numbers = tuple(numbers) or (graph.endpoint.phone_number_id,)
+        self._limiters = limiter if isinstance(limiter, Mapping) else {self._numbers[0]: limiter}
+        self._pairs = pairs if isinstance(pairs, Mapping) or pairs is None else {self._numbers[0]: pairs}
         self._retry = retry or RetryPolicy()
         self._clock = clock
         self._sleep = sleep
@@ -165,23 +172,33 @@ class MessageSender:
         return SendReport([self._send(item, deadline, retry_by, marketing) for item in items])
 
     # ------------------------------------------------------------------ one item
+    @property
+    def numbers(self) -> tuple[str, ...]:
+        """The business numbers this sender sends from, the default first."""
+        return self._numbers
+
     def _send(self, item: OutboundItem, deadline: Deadline, retry_by: RetryBy, marketing: bool) -> Delivery:
         body = item.to_graph_body()
+        progress = _Progress(number=item.phone_number_id or self._numbers[0], contact=item.addressee)
         claim: Claim | None = None
         if item.idempotency_key is not None:
+            # The number is part of the request only when the caller chose it: the default one
+            # may change between a request and its redelivery.
+            named = {**body, "phone_number_id": item.phone_number_id} if item.phone_number_id else body
             try:
                 taken = self._ledger.claim(
                     item.idempotency_key,
-                    request_fingerprint(body),
+                    request_fingerprint(named),
                     lease_seconds=deadline.remaining() + LEASE_SLACK_SECONDS,
                 )
             except TableUnavailableError as exc:
-                return self._failed(item, body, None, _local_error(exc, retryable=True), retry_by)
+                return self._failed(
+                    item, body, None, _local_error(exc, retryable=True), retry_by, progress=progress
+                )
             if isinstance(taken, Taken):
-                return self._answer_taken(item, body, taken, retry_by)
+                return self._answer_taken(item, body, taken, retry_by, progress)
             claim = taken
 
-        progress = _Progress()
         try:
             outcome = self._outcome(item, body, deadline, marketing, progress)
         except Exception as exc:
@@ -199,10 +216,10 @@ class MessageSender:
                     retryable=False,
                 )
         if isinstance(outcome, OutcomeUnknown):
-            return self._outcome_unknown(item, body, claim, outcome.reason)
+            return self._outcome_unknown(item, body, claim, outcome.reason, progress)
         if isinstance(outcome, SendError):
-            return self._failed(item, body, claim, outcome, retry_by)
-        return Delivery(self._accepted(item, body, claim, outcome))
+            return self._failed(item, body, claim, outcome, retry_by, progress=progress)
+        return Delivery(self._accepted(item, body, claim, outcome, progress))
 
     def _outcome(
         self,
@@ -216,13 +233,15 @@ class MessageSender:
         if verdict.refusal is not None:
             logger.info(
                 "send refused by the template catalog",
-                extra={"to": item.recipient, "code": verdict.refusal.code},
+                extra={"to": item.addressee, "code": verdict.refusal.code},
             )
             return verdict.refusal
         if verdict.marketing is not None:
             marketing = verdict.marketing  # the template's category, not the caller's guess
+        if progress.number not in self._numbers:
+            return _unknown_number(progress.number, self._numbers)
         try:
-            refused = refusal(item, self._profile(item.recipient), self._clock(), marketing=marketing)
+            profile = self._address(item, progress)
         except TableUnavailableError as exc:
             return SendError(
                 code=LOCAL_ERROR,
@@ -230,8 +249,15 @@ class MessageSender:
                 message=f"could not read the contact's profile: {exc}",
                 retryable=True,
             )
+        refused = refusal(
+            item,
+            profile,
+            self._clock(),
+            marketing=marketing,
+            phone_number_id=progress.number if len(self._numbers) > 1 or item.phone_number_id else None,
+        )
         if refused is not None:
-            logger.info("send refused by rule", extra={"to": item.recipient, "code": refused.code})
+            logger.info("send refused by rule", extra={"to": item.addressee, "code": refused.code})
             return refused
         if s3_source(body) is not None:
             if self._uploads is None:
@@ -241,11 +267,12 @@ class MessageSender:
                     message="nothing was sent.",
                     retryable=False,
                 )
-            resolved = self._uploads.resolve(body, lambda: self._token(None))
+            through = None if progress.number == self._numbers[0] else progress.number
+            resolved = self._uploads.resolve(body, lambda: self._token(None), through)
             if isinstance(resolved, SendError):
                 return resolved
             body = resolved
-        paced = self._contact_turn(item, deadline, self._graph.max_request_seconds)
+        paced = self._contact_turn(item, deadline, self._graph.max_request_seconds, progress)
         if paced is not None:
             return paced
         answer = self._deliver(body, deadline, item, progress)
@@ -256,13 +283,34 @@ class MessageSender:
         wamid, status = _accepted_message(answer)
         if wamid is None:
             return OutcomeUnknown("the Graph API answered 200 without a message id")
-        return SendResult(to=item.recipient, message_id=wamid, status=status, error=None)
+        return SendResult(to=item.addressee, message_id=wamid, status=status, error=None)
 
-    def _profile(self, wa_id: str | None) -> dict[str, Any] | None:
-        return self._store.profile(wa_id) if wa_id is not None else None
+    def _address(self, item: OutboundItem, progress: _Progress) -> dict[str, Any] | None:
+        """The contact's profile, with ``progress`` settled: which contact the item's addressee is,
+        and the number it goes from. Unless the item names one, that is the number the contact
+        last wrote to (when it is one of ours), so that a reply comes from where they wrote."""
+        if progress.contact is None:
+            return None
+        progress.contact = self._store.contact_of(progress.contact)
+        profile = self._store.profile(progress.contact, item.phone_number_id)
+        if item.phone_number_id is not None or profile is None:
+            return profile
+        last_number = profile.get("last_inbound_number")
+        if last_number in self._numbers:
+            progress.number = str(last_number)
+            return profile
+        windows = profile.get("windows") or {}
+        if len(self._numbers) > 1 and progress.number not in windows and "" not in windows:
+            profile = self._store.profile(progress.contact, progress.number)  # that number's window
+        return profile
 
     def _answer_taken(
-        self, item: OutboundItem, body: Mapping[str, Any], taken: Taken, retry_by: RetryBy
+        self,
+        item: OutboundItem,
+        body: Mapping[str, Any],
+        taken: Taken,
+        retry_by: RetryBy,
+        progress: _Progress,
     ) -> Delivery:
         key = taken.key
         if not taken.same_request:
@@ -273,7 +321,9 @@ class MessageSender:
                 hint="Use a new key for a new message.",
                 retryable=False,
             )
-            return self._failed(item, body, None, error, retry_by, send_id=uuid.uuid4().hex)
+            return self._failed(
+                item, body, None, error, retry_by, progress=progress, send_id=uuid.uuid4().hex
+            )
         if taken.result is not None:
             logger.info("idempotent repeat answered", extra={"idempotency_key": key})
             return Delivery(taken.result)
@@ -294,7 +344,7 @@ class MessageSender:
             _unknown_error(f"an earlier request with idempotency key {key!r} stopped while sending"),
         )
         if self._settle_abandoned(key, result):
-            self._record_failure(key, item, body, _required(result.error))
+            self._record_failure(key, item, body, _required(result.error), progress)
         return Delivery(result)
 
     def _settle_abandoned(self, key: str, result: SendResult) -> bool:
@@ -321,13 +371,13 @@ class MessageSender:
             token = self._token(error)
             if isinstance(token, SendError):
                 return token
-            refused = self._turn(deadline, request_seconds, error, attempts)
+            refused = self._turn(deadline, request_seconds, error, attempts, progress.number)
             if refused is not None:
                 return refused
             attempts += 1
             progress.may_have_sent = True
             try:
-                answer = self._graph.post_message(dict(body), token)
+                answer = self._graph.post_message(dict(body), token, progress.number)
                 self._tokens.accepted(token)
                 return answer
             except GraphOutcomeUnknownError as exc:
@@ -363,7 +413,7 @@ class MessageSender:
             logger.info(
                 "send failed, retrying",
                 extra={
-                    "to": item.recipient,
+                    "to": item.addressee,
                     "code": error.code,
                     "attempt": attempts,
                     "delay": round(delay, 3),
@@ -372,19 +422,20 @@ class MessageSender:
             self._sleep(delay)
 
     def _contact_turn(
-        self, item: OutboundItem, deadline: Deadline, request_seconds: float
+        self, item: OutboundItem, deadline: Deadline, request_seconds: float, progress: _Progress
     ) -> SendError | None:
         """Wait for the contact's next free time (Meta's pair limit); why not, if it comes too late."""
-        if self._pairs is None or item.recipient is None or item.kind == "mark_as_read":
+        pairs = self._pairs.get(progress.number) if self._pairs is not None else None
+        if pairs is None or progress.contact is None or item.kind == "mark_as_read":
             return None
         latest = self._clock() + deadline.remaining() - request_seconds
         try:
-            turn = self._pairs.reserve(item.recipient, latest)
+            turn = pairs.reserve(progress.contact, latest)
         except TableUnavailableError as exc:
             return _local_error(exc, retryable=True)
         if isinstance(turn, NotBefore):
             wait = max(1, math.ceil(turn.seconds - self._clock()))
-            logger.info("send paced for its contact", extra={"to": item.recipient, "retry_after": wait})
+            logger.info("send paced for its contact", extra={"to": item.addressee, "retry_after": wait})
             return SendError(
                 code=PAIR_RATE_LIMIT,
                 title="Pair rate limit",
@@ -400,11 +451,11 @@ class MessageSender:
         return None
 
     def _turn(
-        self, deadline: Deadline, request_seconds: float, error: SendError | None, attempts: int
+        self, deadline: Deadline, request_seconds: float, error: SendError | None, attempts: int, number: str
     ) -> SendError | None:
         """Wait for the number's next free time; why no request may go, if none may."""
         try:
-            waited = self._limiter.acquire()
+            waited = self._limiters[number].acquire()
         except TableUnavailableError as exc:
             # Without its turn a request could break the number's limit: nothing is sent.
             return _local_error(exc, retryable=True)
@@ -460,12 +511,17 @@ class MessageSender:
 
     # ------------------------------------------------------------------ outcomes
     def _outcome_unknown(
-        self, item: OutboundItem, body: Mapping[str, Any], claim: Claim | None, reason: str
+        self,
+        item: OutboundItem,
+        body: Mapping[str, Any],
+        claim: Claim | None,
+        reason: str,
+        progress: _Progress,
     ) -> Delivery:
         """Meta may have accepted it: recorded for follow-up, kept under its key, never resent."""
         result = _failed_result(item, _unknown_error(reason))
         send_id = item.idempotency_key or uuid.uuid4().hex
-        self._record_failure(send_id, item, body, _required(result.error))
+        self._record_failure(send_id, item, body, _required(result.error), progress)
         if claim is not None:
             try:
                 self._ledger.complete(claim, result)
@@ -473,13 +529,18 @@ class MessageSender:
                 # Left pending, the claim answers "outcome unknown" too once its lease ends.
                 log_failure("could not settle an idempotency claim", exc, idempotency_key=claim.key)
         logger.warning(
-            "send outcome unknown", extra={"to": item.recipient, "kind": item.kind, "reason": reason}
+            "send outcome unknown", extra={"to": item.addressee, "kind": item.kind, "reason": reason}
         )
         metrics.count("MessagesSent", result="unknown")
         return Delivery(result)
 
     def _accepted(
-        self, item: OutboundItem, body: Mapping[str, Any], claim: Claim | None, result: SendResult
+        self,
+        item: OutboundItem,
+        body: Mapping[str, Any],
+        claim: Claim | None,
+        result: SendResult,
+        progress: _Progress,
     ) -> SendResult:
         # Everything after Meta's acceptance is best effort: the message is out, so these writes
         # must not turn it into a failure that invites a resend. A claim left pending answers
@@ -493,12 +554,17 @@ class MessageSender:
                 log_failure("could not settle an idempotency claim", exc, idempotency_key=claim.key)
         if item.kind != "mark_as_read":
             try:
-                self._record(str(result.message_id), item, body, result.status)
+                self._record(str(result.message_id), item, body, result.status, progress)
             except TableUnavailableError as exc:
                 log_failure("could not record an accepted message", exc, wamid=result.message_id)
         logger.info(
             "message sent",
-            extra={"wamid": result.message_id, "kind": item.kind, "message_status": result.status},
+            extra={
+                "wamid": result.message_id,
+                "kind": item.kind,
+                "message_status": result.status,
+                "phone_number_id": progress.number,
+            },
         )
         metrics.count("MessagesSent", result="accepted" if item.kind != "mark_as_read" else "marked_read")
         return result
@@ -511,6 +577,7 @@ class MessageSender:
         error: SendError,
         retry_by: RetryBy,
         *,
+        progress: _Progress,
         send_id: str | None = None,
     ) -> Delivery:
         """Nothing was sent: recorded unless a queue takes it back, and the claim released."""
@@ -518,7 +585,7 @@ class MessageSender:
         recorded = False
         if not (retry_soon and retry_by is RetryBy.QUEUE):
             send_id = send_id or item.idempotency_key or uuid.uuid4().hex
-            recorded = self._record_failure(send_id, item, body, error)
+            recorded = self._record_failure(send_id, item, body, error, progress)
         if claim is not None:
             try:
                 self._ledger.release(claim, failed_send_recorded=recorded)
@@ -528,7 +595,7 @@ class MessageSender:
                 log_failure("could not release an idempotency claim", exc, idempotency_key=claim.key)
         logger.warning(
             "send failed",
-            extra={"to": item.recipient, "kind": item.kind, "code": error.code, "retryable": error.retryable},
+            extra={"to": item.addressee, "kind": item.kind, "code": error.code, "retryable": error.retryable},
         )
         # A failure a queue retries soon is not final: counted as such, so the failure rate shows
         # what contacts miss, not what the queue will send again.
@@ -544,18 +611,23 @@ class MessageSender:
         )
 
     def _record_failure(
-        self, send_id: str, item: OutboundItem, body: Mapping[str, Any], error: SendError
+        self,
+        send_id: str,
+        item: OutboundItem,
+        body: Mapping[str, Any],
+        error: SendError,
+        progress: _Progress,
     ) -> bool:
         failed = FailedSend(
             send_id=send_id,
             kind=item.kind,
-            phone_number_id=self._graph.endpoint.phone_number_id,
+            phone_number_id=progress.number,
             request=body,
             errors=[error.model_dump(mode="json", exclude_none=True)],
             error_code=error.code,
             retryable=error.retryable,
             timestamp=int(self._clock()),
-            wa_id=item.recipient,
+            wa_id=progress.contact,
             idempotency_key=item.idempotency_key,
         )
         try:
@@ -565,14 +637,16 @@ class MessageSender:
             return False
         return True
 
-    def _record(self, wamid: str, item: OutboundItem, body: Mapping[str, Any], status: str) -> None:
+    def _record(
+        self, wamid: str, item: OutboundItem, body: Mapping[str, Any], status: str, progress: _Progress
+    ) -> None:
         record = OutboundRecord(
             wamid=wamid,
-            wa_id=str(item.recipient),
+            wa_id=str(progress.contact),
             kind=item.kind,
             timestamp=int(self._clock()),
             accepted_status=status,
-            phone_number_id=self._graph.endpoint.phone_number_id,
+            phone_number_id=progress.number,
             request=body,
             idempotency_key=item.idempotency_key,
         )
@@ -593,12 +667,22 @@ def _accepted_message(answer: Mapping[str, Any]) -> tuple[str | None, str]:
 
 
 def _failed_result(item: OutboundItem, error: SendError) -> SendResult:
-    return SendResult(to=item.recipient, message_id=None, status=STATUS_FAILED, error=error)
+    return SendResult(to=item.addressee, message_id=None, status=STATUS_FAILED, error=error)
 
 
 def _required(error: SendError | None) -> SendError:
     assert error is not None  # a failed result always carries its error
     return error
+
+
+def _unknown_number(number: str, numbers: Sequence[str]) -> SendError:
+    return SendError(
+        code=LOCAL_ERROR,
+        title="Unknown business number",
+        message=f"phone_number_id {number} is not one of this stack's numbers ({', '.join(numbers)}); "
+        "nothing was sent.",
+        retryable=False,
+    )
 
 
 def _local_error(exc: WaCloudError, retryable: bool) -> SendError:

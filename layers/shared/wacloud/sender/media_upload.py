@@ -53,9 +53,15 @@ class MediaUploads:
         self._graph = graph
 
     def resolve(
-        self, body: Mapping[str, Any], token: Callable[[], str | SendError]
+        self,
+        body: Mapping[str, Any],
+        token: Callable[[], str | SendError],
+        phone_number_id: str | None = None,
     ) -> dict[str, Any] | SendError:
-        """``body`` with its ``s3_uri`` replaced by the media id of that content, or why not."""
+        """``body`` with its ``s3_uri`` replaced by the media id of that content, or why not.
+
+        Uploaded through ``phone_number_id`` (None: the default number), whose media id it sends.
+        """
         source = s3_source(body)
         if source is None:
             return dict(body)
@@ -67,7 +73,7 @@ class MediaUploads:
                 f"{uri} is not under s3://{self._bucket}/{' or '.join(SENDABLE_PREFIXES)}; nothing was sent.",
             )
         try:
-            media_id = self._media_id(kind, key, token)
+            media_id = self._media_id(kind, key, token, phone_number_id)
         except _Refused as refused:
             return refused.error
         except (ClientError, BotoCoreError, TableUnavailableError) as exc:
@@ -80,7 +86,9 @@ class MediaUploads:
         ref = {name: value for name, value in body[kind].items() if name != "s3_uri"}
         return {**body, kind: {**ref, "id": media_id}}
 
-    def _media_id(self, kind: str, key: str, token: Callable[[], str | SendError]) -> str:
+    def _media_id(
+        self, kind: str, key: str, token: Callable[[], str | SendError], phone_number_id: str | None
+    ) -> str:
         try:
             head = self._s3().head_object(Bucket=self._bucket, Key=key)
         except ClientError as exc:
@@ -96,7 +104,7 @@ class MediaUploads:
             raise _Refused("Media refused by Meta's limits", f"{problem}; nothing was uploaded or sent.")
         data = self._s3().get_object(Bucket=self._bucket, Key=key)["Body"].read()
         digest = hashlib.sha256(data).hexdigest()
-        cached = self._ledger.uploaded(digest)
+        cached = self._ledger.uploaded(digest, phone_number_id)
         if cached is not None:
             logger.info("media uploaded before, sent by its id", extra={"sha256": digest})
             return cached
@@ -104,7 +112,9 @@ class MediaUploads:
         if isinstance(access_token, SendError):
             raise _Refused(error=access_token)
         try:
-            answer = self._graph.upload_media(data, mime_type, key.rsplit("/", 1)[-1], access_token)
+            answer = self._graph.upload_media(
+                data, mime_type, key.rsplit("/", 1)[-1], access_token, phone_number_id
+            )
         except GraphApiError as exc:
             error = SendError.from_graph(exc.error).model_copy(update={"retryable": exc.retryable})
             if exc.code == TOKEN_EXPIRED:
@@ -126,7 +136,7 @@ class MediaUploads:
         media_id = answer.get("id")
         if not isinstance(media_id, str) or not media_id:
             raise _Refused(error=SendError(code=LOCAL_ERROR, title="Media upload failed", retryable=True))
-        self._ledger.remember_upload(digest, media_id, UPLOAD_USABLE_SECONDS)
+        self._ledger.remember_upload(digest, media_id, UPLOAD_USABLE_SECONDS, phone_number_id)
         logger.info("media uploaded", extra={"sha256": digest, "size": len(data), "mime_type": mime_type})
         return media_id
 

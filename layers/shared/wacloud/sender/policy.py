@@ -8,8 +8,10 @@
   business-initiated message, that is no template. Replies inside the window are still allowed:
   Meta permits customer-service replies, and a user who writes after STOP expects an answer.
 - Marketing stopped (Meta's 131050): marketing templates are not sent to a contact Meta reported
-  as having stopped marketing messages. ``marketing`` comes from the template catalog's category
-  when it knows the template (:mod:`wacloud.sender.catalog`), else from the caller.
+  as having stopped marketing messages, by a 131050 failure or by the user's own stop
+  (``user_preferences`` webhook), until the user resumes them (the newest of these wins).
+  ``marketing`` comes from the template catalog's category when it knows the template
+  (:mod:`wacloud.sender.catalog`), else from the caller.
 """
 
 from __future__ import annotations
@@ -19,14 +21,23 @@ from typing import Any
 
 from wacloud.meta.error_codes import OPTED_OUT_OF_MARKETING
 from wacloud.meta.outbound import OutboundItem, SendError
+from wacloud.table.facets import MARKETING_PREFERENCE_PREFIX
 
 WINDOW_SECONDS = 24 * 3600
 REENGAGEMENT_REQUIRED = 131047
 REFUSED_BEFORE_SENDING = "Refused before sending"
 
 
-def window_open(profile: Mapping[str, Any] | None, now: float) -> bool:
-    last_inbound = (profile or {}).get("last_inbound_at")
+def window_open(profile: Mapping[str, Any] | None, now: float, phone_number_id: str | None = None) -> bool:
+    """Whether the contact wrote in the last 24 hours: to ``phone_number_id``, when given (a window
+    is per business number; a message that named no number counts for every one)."""
+    profile = profile or {}
+    if phone_number_id is None:
+        last_inbound = profile.get("last_inbound_at")
+    else:
+        windows: Mapping[str, Any] = profile.get("windows") or {}
+        times = [windows[key] for key in (phone_number_id, "") if windows.get(key) is not None]
+        last_inbound = max(times) if times else None
     if last_inbound is None:
         return False
     return now - int(last_inbound) < WINDOW_SECONDS
@@ -43,9 +54,11 @@ def refusal(
     now: float,
     *,
     marketing: bool = False,
+    phone_number_id: str | None = None,
 ) -> SendError | None:
-    """Why ``item`` must not be sent to its recipient now, or None when it may be."""
-    if item.recipient is None:
+    """Why ``item`` must not be sent to its recipient now (from ``phone_number_id``, when given),
+    or None when it may be."""
+    if item.addressee is None:
         return None
     if item.is_template:
         if opted_out(profile):
@@ -57,20 +70,27 @@ def refusal(
                 retryable=False,
             )
         if marketing and (profile or {}).get("marketing_stopped") is True:
+            how = (
+                "the user stopped them in WhatsApp (user_preferences); they are sent again once the "
+                "user resumes them"
+                if str((profile or {}).get("marketing_reason", "")).startswith(MARKETING_PREFERENCE_PREFIX)
+                else "131050"
+            )
             return SendError(
                 code=OPTED_OUT_OF_MARKETING,
                 title="Contact stopped marketing messages",
                 message=f"{REFUSED_BEFORE_SENDING}: Meta reported that this contact stopped marketing "
-                "messages from the business (131050).",
+                f"messages from the business ({how}).",
                 retryable=False,
             )
         return None
-    if item.requires_open_window and not window_open(profile, now):
+    if item.requires_open_window and not window_open(profile, now, phone_number_id):
+        to_number = f" to business number {phone_number_id}" if phone_number_id is not None else ""
         return SendError(
             code=REENGAGEMENT_REQUIRED,
             title="Re-engagement message",
-            message=f"{REFUSED_BEFORE_SENDING}: the contact has not written in the last 24 hours, so "
-            "only a template message can reach them.",
+            message=f"{REFUSED_BEFORE_SENDING}: the contact has not written{to_number} in the last 24 "
+            "hours, so only a template message can reach them from it.",
             hint="Send an approved template instead, or wait until the contact writes.",
             retryable=False,
         )

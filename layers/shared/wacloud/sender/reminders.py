@@ -7,6 +7,11 @@ profiles and nothing else of the table, and enqueues a job per contact, ten per
 key ``reminder:<date>:<wa_id>``, ``date`` being the schedule's day in the reminder's time zone:
 at most one reminder per contact per day however often a job or the whole run is repeated.
 
+A marketing reminder leaves out the contacts who stopped marketing messages (a 131050 failure or
+their own stop, until they resume). Whether the reminder is marketing is the template catalog's
+category of the reminder template when the catalog knows it, else ``ReminderTemplateCategory``:
+the sender judges each send by the catalog too, so the audience and the sends agree.
+
 A run that nears its deadline queues a continuation job with the listing's cursor, which the
 next sender picks up, so the fan-out has no size limit. A finished run is marked in the ledger
 and a repeated schedule for the same day enqueues nothing.
@@ -25,7 +30,10 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from wacloud.core.metrics import metrics
 from wacloud.core.observability import logger
 from wacloud.core.settings import ReminderSettings
+from wacloud.meta.identifiers import is_business_scoped_id
 from wacloud.meta.outbound import Recipient
+from wacloud.meta.templates import MARKETING
+from wacloud.sender.catalog import TemplateCatalog
 from wacloud.sender.queue import OutboundQueue
 from wacloud.sender.retry import Deadline
 from wacloud.table.ledger import SendLedger
@@ -114,7 +122,14 @@ def reminder_request(job: ReminderJob, settings: ReminderSettings) -> dict[str, 
         # Meta refuses text parameters with newlines, tabs or runs of spaces.
         name = " ".join((job.name or "").split()) or settings.name_fallback
         template["components"] = [{"type": "body", "parameters": [{"type": "text", "text": name}]}]
-    return {"to": job.wa_id, "type": "template", "template": template, "idempotency_key": job.idempotency_key}
+    # A contact known only by a business-scoped id (no number shared) is addressed by it.
+    address = "recipient" if is_business_scoped_id(job.wa_id) else "to"
+    return {
+        address: job.wa_id,
+        "type": "template",
+        "template": template,
+        "idempotency_key": job.idempotency_key,
+    }
 
 
 class ReminderFanout:
@@ -127,6 +142,7 @@ class ReminderFanout:
         *,
         page_size: int = PAGE_SIZE,
         clock: Callable[[], float] = time.time,
+        catalog: TemplateCatalog | None = None,
     ) -> None:
         self._store = store
         self._queue = queue
@@ -134,6 +150,16 @@ class ReminderFanout:
         self._settings = settings
         self._page_size = page_size
         self._clock = clock
+        self._catalog = catalog
+
+    def marketing(self) -> bool:
+        """Whether the reminder is a marketing template: the catalog's category of it when the
+        catalog knows it, else the ``ReminderTemplateCategory`` setting."""
+        if self._catalog is not None:
+            category = self._catalog.category(self._settings.template_name, self._settings.template_language)
+            if category is not None:
+                return category == MARKETING
+        return self._settings.marketing
 
     def start(self, when: datetime | None, deadline: Deadline) -> FanoutSummary:
         day = reminder_day(when or datetime.fromtimestamp(self._clock(), UTC), self._settings)
@@ -149,10 +175,9 @@ class ReminderFanout:
         self, day: str, cursor: dict[str, str] | None, enqueued: int, deadline: Deadline
     ) -> FanoutSummary:
         skipped = 0
+        marketing = self.marketing()
         while True:
-            page = self._store.opted_in_contacts(
-                cursor, self._page_size, exclude_marketing_stopped=self._settings.marketing
-            )
+            page = self._store.opted_in_contacts(cursor, self._page_size, exclude_marketing_stopped=marketing)
             jobs: list[str] = []
             for contact in page.contacts:
                 job = self._job(day, contact)

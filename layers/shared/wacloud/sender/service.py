@@ -34,7 +34,7 @@ from wacloud.core.errors import WaCloudError
 from wacloud.core.observability import logger
 from wacloud.core.settings import ReminderSettings
 from wacloud.meta.access_token import AccessTokenRejected
-from wacloud.meta.outbound import Problem, SendRequestError, SendResponse, parse_send_request
+from wacloud.meta.outbound import OutboundItem, Problem, SendRequestError, SendResponse, parse_send_request
 from wacloud.sender.delivery import MessageSender, RetryBy, SendReport
 from wacloud.sender.queue import OutboundQueue
 from wacloud.sender.reminders import (
@@ -102,7 +102,7 @@ class SenderService:
 
     def send_direct(self, request: object, deadline: Deadline) -> SendResponse:
         """Raises SendRequestError for a request that breaks the contract (any JSON value may come)."""
-        return self._sender.send_all(parse_send_request(request), deadline).response
+        return self._sender.send_all(self._parse(request), deadline).response
 
     def send_event(self, event: Mapping[str, Any], deadline: Deadline) -> SendResponse:
         """An EventBridge event whose ``detail`` is a send request.
@@ -122,7 +122,7 @@ class SenderService:
                 ]
             )
         request = with_default_keys(event.get("detail"), f"event:{event_id}")
-        report = self._sender.send_all(parse_send_request(request), deadline, retry_by=RetryBy.QUEUE)
+        report = self._sender.send_all(self._parse(request), deadline, retry_by=RetryBy.QUEUE)
         _raise_if_token_rejected(report, f"event {event_id}")
         if report.retry_soon:
             self._queue.send([json.dumps(request)])
@@ -155,10 +155,28 @@ class SenderService:
         return self._fanout.start(scheduled_time(event), deadline)
 
     def _send_queued_request(self, request: Any, message_id: str, deadline: Deadline) -> None:
-        report = self._sender.send_all(parse_send_request(request), deadline, retry_by=RetryBy.QUEUE)
+        report = self._sender.send_all(self._parse(request), deadline, retry_by=RetryBy.QUEUE)
         _raise_if_token_rejected(report, f"record {message_id}")
         if report.retry_soon:
             raise RedeliveryRequested(f"record {message_id} has items to retry")
+
+    def _parse(self, request: object) -> list[OutboundItem]:
+        """The request's items; raises SendRequestError for any that breaks the contract, a
+        ``phone_number_id`` that is not one of the stack's numbers included."""
+        items = parse_send_request(request)
+        numbers = self._sender.numbers
+        batch = isinstance(request, Mapping) and "messages" in request
+        problems = [
+            Problem(
+                f"messages[{index}].phone_number_id" if batch else "phone_number_id",
+                f"must be one of this stack's business numbers: {', '.join(numbers)}",
+            )
+            for index, item in enumerate(items)
+            if item.phone_number_id is not None and item.phone_number_id not in numbers
+        ]
+        if problems:
+            raise SendRequestError(problems)
+        return items
 
     def _send_reminder(self, job: ReminderJob, deadline: Deadline) -> None:
         if is_stale(job, datetime.fromtimestamp(self._clock(), UTC), self._reminders):

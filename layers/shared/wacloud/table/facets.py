@@ -80,12 +80,37 @@ def consent_facet(timestamp: int, wamid: str, opted_in: bool, reason: str) -> Fa
     )
 
 
+# Why the marketing facet holds what it holds: the status error, or the user's preference.
+MARKETING_STOPPED_BY_ERROR = "error:131050"
+MARKETING_PREFERENCE_PREFIX = "preference:"
+
+
 def marketing_stopped_facet(timestamp: int, wamid: str) -> Facet:
     """Error 131050 on a status: the user stopped marketing messages from the business."""
     return Facet(
         "marketing_stopped_key",
         time_key(timestamp, wamid),
-        {"marketing_stopped": True, "marketing_stopped_at": timestamp},
+        {
+            "marketing_stopped": True,
+            "marketing_stopped_at": timestamp,
+            "marketing_reason": MARKETING_STOPPED_BY_ERROR,
+        },
+    )
+
+
+def marketing_preference_facet(timestamp: int, stopped: bool) -> Facet:
+    """The user's own stop or resume of marketing messages (Meta's ``user_preferences`` webhook),
+    on the same order key as a 131050 failure: the newest of the two wins, whatever the order of
+    arrival. ``marketing_stopped_at`` is then the time of the stop or of the resume.
+
+    The tiebreaker sorts ``preference:resume`` before ``preference:stop`` before any wamid, so
+    within one second a stop wins over a resume, and a 131050 failure over both: the safer reading.
+    """
+    reason = f"{MARKETING_PREFERENCE_PREFIX}{'stop' if stopped else 'resume'}"
+    return Facet(
+        "marketing_stopped_key",
+        time_key(timestamp, reason),
+        {"marketing_stopped": stopped, "marketing_stopped_at": timestamp, "marketing_reason": reason},
     )
 
 
@@ -94,6 +119,22 @@ def number_change_facet(timestamp: int, wamid: str, new_wa_id: str) -> Facet:
     return Facet(
         "changed_key", time_key(timestamp, wamid), {"changed_to": new_wa_id, "changed_at": timestamp}
     )
+
+
+# The values each of a profile's own facets writes, by key attribute.
+PROFILE_FACET_VALUES = {
+    "consent_key": ("opted_in", "consent_at", "consent_reason"),
+    "marketing_stopped_key": ("marketing_stopped", "marketing_stopped_at", "marketing_reason"),
+}
+
+
+def profile_facets(profile: Mapping[str, Any]) -> list[Facet]:
+    """The facets a stored profile holds, as they were written (to write them on another)."""
+    return [
+        Facet(key, str(profile[key]), {name: profile[name] for name in names if name in profile})
+        for key, names in PROFILE_FACET_VALUES.items()
+        if key in profile
+    ]
 
 
 # ---------------------------------------------------------------------- facet of a message

@@ -16,6 +16,7 @@ from wacloud.table.keys import (
     FAILED_SEND_SK,
     FAILURE_SK,
     RAW_SK,
+    USER_LINK_SK,
     contact_pk,
     day_of,
     event_pk,
@@ -29,6 +30,7 @@ from wacloud.table.keys import (
     status_sk,
     time_key,
     untyped_sk,
+    user_link_pk,
     wa_id_of,
 )
 from wacloud.table.spill import INLINE_ITEM_BYTES
@@ -113,9 +115,26 @@ def payload_sha256(webhook: QueuedWebhook) -> str:
     return hashlib.sha256(webhook.body.encode("utf-8")).hexdigest()
 
 
-def sender_id(message: InboundMessage) -> str | None:
-    """Who wrote: the phone number, or the business-scoped user id of a contact without one."""
-    return message.from_ or message.from_user_id
+def sender_id(message: InboundMessage, links: Mapping[str, str] | None = None) -> str | None:
+    """Who wrote: the phone number, else the number a business-scoped id is linked to (``links``),
+    else the business-scoped user id of a contact known without a number."""
+    if message.from_:
+        return message.from_
+    user_id = message.from_user_id
+    return (links or {}).get(user_id, user_id) if user_id else None
+
+
+def status_recipient(status: Status, links: Mapping[str, str] | None = None) -> str | None:
+    """Whom a status is about, as :func:`sender_id` names a contact."""
+    if status.recipient_id:
+        return status.recipient_id
+    user_id = status.recipient_user_id
+    return (links or {}).get(user_id, user_id) if user_id else None
+
+
+def user_link_item(user_id: str, wa_id: str) -> dict[str, Any]:
+    """A business-scoped user id's link to the number of the same contact."""
+    return {"pk": user_link_pk(user_id), "sk": USER_LINK_SK, "user_id": user_id, "wa_id": wa_id}
 
 
 def raw_archive_item(archive: RawArchive) -> dict[str, Any]:
@@ -154,7 +173,9 @@ def queued_webhook_of_archive(item: Mapping[str, Any]) -> QueuedWebhook:
     )
 
 
-def message_item(entry: Entry, value: MessagesValue, message: InboundMessage) -> dict[str, Any]:
+def message_item(
+    entry: Entry, value: MessagesValue, message: InboundMessage, contact_id: str | None = None
+) -> dict[str, Any]:
     """An inbound message, in its sender's partition: what the conversation and the profile read.
 
     The key holds the sender, the time and the wamid, so the item does not repeat them
@@ -162,7 +183,7 @@ def message_item(entry: Entry, value: MessagesValue, message: InboundMessage) ->
     rest of the POST said about it (the envelope, the sender's name), so that the payload itself
     need not be archived for nothing of the update to be lost.
     """
-    wa_id = sender_id(message) or "unknown"
+    wa_id = contact_id or sender_id(message) or "unknown"
     item: dict[str, Any] = {
         "pk": contact_pk(wa_id),
         "sk": inbound_sk(message.timestamp, message.id),

@@ -28,6 +28,7 @@ RUN_SK = "RUN"
 PACE_SK = "PACE"
 FAILURE_SK = "FAILURE"
 TOMBSTONE_SK = "TOMBSTONE"
+USER_LINK_SK = "LINK"
 STATUS_SK_PREFIX = "STATUS#"
 INBOUND_SK_PREFIX = "MSG#"
 UNTYPED_SK_PREFIX = "UNTYPED#"
@@ -48,6 +49,11 @@ def contact_pk(wa_id: str) -> str:
 
 def wa_id_of(contact_key: str) -> str:
     return contact_key.removeprefix(_CONTACT)
+
+
+def user_link_pk(user_id: str) -> str:
+    """A business-scoped user id's link to the phone number of the same contact (``USER_LINK_SK``)."""
+    return f"USER#{user_id}"
 
 
 def message_pk(wamid: str) -> str:

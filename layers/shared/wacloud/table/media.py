@@ -136,19 +136,22 @@ class MediaLedger:
             return False
         return True
 
-    def uploaded(self, sha256_hex: str) -> str | None:
-        """The media id of an upload of this content that Meta still keeps, if any."""
-        item = self._table.get({"pk": media_upload_pk(sha256_hex), "sk": MEDIA_UPLOAD_SK})
+    def uploaded(self, sha256_hex: str, phone_number_id: str | None = None) -> str | None:
+        """The media id of an upload of this content that Meta still keeps, if any (through
+        ``phone_number_id``; None: the default number)."""
+        item = self._table.get({"pk": media_upload_pk(sha256_hex), "sk": _upload_sk(phone_number_id)})
         if item is None or int(item.get("usable_until") or 0) <= self._clock():
             return None
         return str(item["media_id"])
 
-    def remember_upload(self, sha256_hex: str, media_id: str, usable_seconds: int) -> None:
+    def remember_upload(
+        self, sha256_hex: str, media_id: str, usable_seconds: int, phone_number_id: str | None = None
+    ) -> None:
         now = int(self._clock())
         self._table.put(
             {
                 "pk": media_upload_pk(sha256_hex),
-                "sk": MEDIA_UPLOAD_SK,
+                "sk": _upload_sk(phone_number_id),
                 "media_id": media_id,
                 "uploaded_at": now,
                 "usable_until": now + usable_seconds,
@@ -156,3 +159,9 @@ class MediaLedger:
                 "expires_at": now + usable_seconds,
             }
         )
+
+
+def _upload_sk(phone_number_id: str | None) -> str:
+    """An upload is a media id of the number it went through: one item per number, the default's
+    keeping the key it always had."""
+    return MEDIA_UPLOAD_SK if phone_number_id is None else f"{MEDIA_UPLOAD_SK}#{phone_number_id}"

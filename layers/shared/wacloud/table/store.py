@@ -16,16 +16,18 @@ Keys and items are spelled out in :mod:`.keys` and :mod:`.items`; AWS failures l
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from wacloud.meta.identifiers import is_business_scoped_id
 from wacloud.meta.templates import TemplateChange
 from wacloud.table.client import TableClient
 from wacloud.table.errors import ConditionFailed
-from wacloud.table.facets import STATUS_RANK, Facet, newest
+from wacloud.table.facets import STATUS_RANK, Facet, newest, profile_facets
 from wacloud.table.items import (
     FailedAttempt,
     OutboundRecord,
@@ -49,16 +51,19 @@ from wacloud.table.keys import (
     RAW_SK,
     STATUS_SK_PREFIX,
     UNTYPED_SK_PREFIX,
+    USER_LINK_SK,
     contact_pk,
     day_of,
     failed_day_pk,
     inbound_of,
+    inbound_sk,
     message_pk,
     raw_day_pk,
     raw_pk,
     rejected_day_pk,
     time_key,
     untyped_sk,
+    user_link_pk,
     wa_id_of,
 )
 from wacloud.table.templates import TemplateCatalogStore
@@ -113,6 +118,9 @@ class Archived:
 # then pages of more, never past this many messages (the name may be older: then it is unknown).
 PROFILE_FIRST_PAGE = 3
 PROFILE_MESSAGES_READ = 50
+WINDOW_SECONDS = 24 * 3600
+# Sorts after every inbound message's sort key (``MSG#<10 digits>#<wamid>``), before ``PROFILE``.
+INBOUND_SK_END = "MSG#~"
 # Order keys of the facets the profile's read derives from the messages.
 INBOUND_KEY = "last_inbound_key"
 NAME_KEY = "profile_name_key"
@@ -121,6 +129,39 @@ NAME_KEY = "profile_name_key"
 PROCESSED_UPDATES = "processed_updates"
 UNTYPED = "untyped"
 REJECTED = "rejected"
+
+
+def _identity(contact: str) -> dict[str, str]:
+    """``user_id`` and ``username`` of a message's ``contacts`` entry, as stored (compact JSON)."""
+    try:
+        entry = json.loads(contact)
+    except ValueError:
+        return {}
+    if not isinstance(entry, dict):
+        return {}
+    profile = entry.get("profile")
+    found = {
+        "user_id": entry.get("user_id"),
+        "username": profile.get("username") if isinstance(profile, dict) else None,
+    }
+    return {name: value for name, value in found.items() if isinstance(value, str) and value}
+
+
+@dataclass
+class _ContactRead:
+    """What the profile's read found: the profile item, the latest inbound message (order key,
+    time, wamid, number), the latest name (order key, name), and the latest time per number."""
+
+    profile: dict[str, Any] | None = None
+    last_inbound: tuple[str, int, str, str] | None = None
+    name: tuple[str, str] | None = None
+    windows: dict[str, int] = field(default_factory=dict)
+    identity: dict[str, str] | None = None
+    """The business-scoped id and username of the latest message that came with them."""
+
+    def settled(self, phone_number_id: str | None) -> bool:
+        number_known = phone_number_id is None or phone_number_id in self.windows or "" in self.windows
+        return self.last_inbound is not None and self.name is not None and number_known
 
 
 @dataclass(frozen=True)
@@ -363,33 +404,27 @@ class ConversationStore:
         )
         return merged if limit is None else merged[:limit]
 
-    def profile(self, wa_id: str) -> dict[str, Any] | None:
+    def profile(self, wa_id: str, phone_number_id: str | None = None) -> dict[str, Any] | None:
         """What the sender decides by: the profile's facets (consent, marketing stop, number change)
         and, from the contact's latest messages, the 24-hour window (``last_inbound_at``,
-        ``last_inbound_wamid``) and ``profile_name``. One query of the contact's partition, newest
-        first: ``PROFILE`` sorts after every message, so it comes first, then the latest messages,
-        which almost always settle both at once. None for a contact never seen."""
-        profile: dict[str, Any] | None = None
-        last_inbound: tuple[str, int, str] | None = None
-        name: tuple[str, str] | None = None
-        for seen, item in enumerate(self._contact_newest_first(wa_id)):
-            if item["sk"] == PROFILE_SK:
-                profile = dict(item)
-                continue
-            if not str(item["sk"]).startswith(INBOUND_SK_PREFIX):
-                continue
-            timestamp, wamid = inbound_of(str(item["sk"]))
-            key = time_key(timestamp, wamid)
-            if last_inbound is None and item.get("type") != "system":
-                # System notices come from WhatsApp, not the user: they open no window.
-                last_inbound = (key, timestamp, wamid)
-            if name is None and item.get("name"):
-                name = (key, str(item["name"]))
-            if (last_inbound is not None and name is not None) or seen >= PROFILE_MESSAGES_READ:
-                break
+        ``last_inbound_wamid``, and the business number it was sent to, ``last_inbound_number``)
+        and ``profile_name``. One query of the contact's partition, newest first: ``PROFILE`` sorts
+        after every message, so it comes first, then the latest messages, which almost always
+        settle both at once. None for a contact never seen.
+
+        A window is per business number: ``windows`` maps each number the messages read were sent
+        to (``""`` for a message that named none) to the time of the latest. With
+        ``phone_number_id``, that number's window is settled too, even when the contact wrote to
+        other numbers since (a filtered read of the last 24 hours, in that rare case)."""
+        read = self._read_contact(wa_id, phone_number_id)
+        profile, last_inbound, name, windows = read.profile, read.last_inbound, read.name, read.windows
         if profile is None and last_inbound is None and name is None:
             return None
         profile = profile or {"pk": contact_pk(wa_id), "sk": PROFILE_SK, "wa_id": wa_id}
+        if "last_inbound_at" in profile:
+            # Written before messages were kept in the contact's partition: the time of a message to
+            # whichever number, as the stack had one.
+            windows[""] = max(windows.get("", 0), int(profile["last_inbound_at"]))
         # A profile written before messages were kept in the contact's partition holds these
         # facets itself: the newer of the two wins, as facets do.
         if last_inbound is not None and last_inbound[0] > str(profile.get(INBOUND_KEY, "")):
@@ -400,9 +435,95 @@ class ConversationStore:
                     "last_inbound_wamid": last_inbound[2],
                 }
             )
+            if last_inbound[3]:
+                profile["last_inbound_number"] = last_inbound[3]
         if name is not None and name[0] > str(profile.get(NAME_KEY, "")):
             profile.update({NAME_KEY: name[0], "profile_name": name[1]})
+        profile["windows"] = windows
+        for attribute, value in (read.identity or {}).items():
+            profile.setdefault(attribute, value)
         return profile
+
+    def _read_contact(self, wa_id: str, phone_number_id: str | None) -> _ContactRead:
+        read = _ContactRead()
+        seen = 0
+        for seen, item in enumerate(self._contact_newest_first(wa_id)):
+            if item["sk"] == PROFILE_SK:
+                read.profile = dict(item)
+                continue
+            if not str(item["sk"]).startswith(INBOUND_SK_PREFIX):
+                continue
+            timestamp, wamid = inbound_of(str(item["sk"]))
+            key = time_key(timestamp, wamid)
+            if item.get("type") != "system":
+                # System notices come from WhatsApp, not the user: they open no window.
+                number = str(item.get("phone_number_id") or "")
+                read.windows.setdefault(number, timestamp)
+                if read.last_inbound is None:
+                    read.last_inbound = (key, timestamp, wamid, number)
+            if read.name is None and item.get("name"):
+                read.name = (key, str(item["name"]))
+            if read.identity is None and item.get("contact"):
+                read.identity = _identity(str(item["contact"]))
+            if read.settled(phone_number_id) or seen >= PROFILE_MESSAGES_READ:
+                break
+        if (
+            phone_number_id is not None
+            and phone_number_id not in read.windows
+            and seen >= PROFILE_MESSAGES_READ
+        ):
+            latest = self._latest_inbound_to(wa_id, phone_number_id)
+            if latest is not None:
+                read.windows[phone_number_id] = latest
+        return read
+
+    def _latest_inbound_to(self, wa_id: str, phone_number_id: str) -> int | None:
+        """The time of the contact's latest message to one number within the last 24 hours."""
+        since = inbound_sk(int(self._clock()) - WINDOW_SECONDS, "")
+        for item in self._table.query(
+            None,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :since AND :end",
+            FilterExpression="phone_number_id = :number AND #type <> :system",
+            ExpressionAttributeNames={"#type": "type"},
+            ExpressionAttributeValues={
+                ":pk": contact_pk(wa_id),
+                ":since": since,
+                ":end": INBOUND_SK_END,
+                ":number": phone_number_id,
+                ":system": "system",
+            },
+            ScanIndexForward=False,
+            ConsistentRead=True,
+        ):
+            return inbound_of(str(item["sk"]))[0]
+        return None
+
+    def contact_of(self, identifier: str) -> str:
+        """The contact a number or business-scoped user id names: a business-scoped id that came
+        with a number is that number's contact; any other identifier is its own."""
+        if not is_business_scoped_id(identifier):
+            return identifier
+        link = self._table.get({"pk": user_link_pk(identifier), "sk": USER_LINK_SK})
+        return str(link["wa_id"]) if link is not None and link.get("wa_id") else identifier
+
+    def user_links(self, user_ids: Iterable[str]) -> dict[str, str]:
+        """The phone number each business-scoped id is linked to, for those linked."""
+        keys = [{"pk": user_link_pk(user_id), "sk": USER_LINK_SK} for user_id in sorted(set(user_ids))]
+        if not keys:
+            return {}
+        return {
+            str(item["user_id"]): str(item["wa_id"])
+            for item in self._table.batch_get(keys)
+            if item.get("user_id") and item.get("wa_id")
+        }
+
+    def carry_profile(self, user_id: str, wa_id: str) -> set[str]:
+        """What a contact known by a business-scoped id alone did (consent, marketing stop), now on
+        the profile of the number Meta linked the id to: facets, so the newer state wins either
+        way. The key attributes written."""
+        stored = self._table.get({"pk": contact_pk(user_id), "sk": PROFILE_SK})
+        facets = profile_facets(stored or {})
+        return self.advance_profile(wa_id, facets) if facets else set()
 
     def failed_messages(self, day: str, limit: int | None = 100) -> list[dict[str, Any]]:
         return self._listing(FAILED_INDEX, failed_day_pk(day), limit)

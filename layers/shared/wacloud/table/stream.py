@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from wacloud.table.facets import STATUS_RANK
+from wacloud.table.facets import MARKETING_STOPPED_BY_ERROR, STATUS_RANK
 from wacloud.table.keys import (
     INBOUND_SK_PREFIX,
     MESSAGE_SK,
@@ -86,10 +86,10 @@ class StatusAdvanced:
 
 @dataclass(frozen=True)
 class ContactChanged:
-    """A fact about a contact changed: consent, marketing stop, number change."""
+    """A fact about a contact changed: consent, marketing stop or resume, number change."""
 
     wa_id: str
-    change: Literal["opted_in", "opted_out", "marketing_stopped", "number_changed"]
+    change: Literal["opted_in", "opted_out", "marketing_stopped", "marketing_resumed", "number_changed"]
     order_key: str
     timestamp: int
     reason: str | None = None
@@ -220,13 +220,15 @@ def _profile_changes(wa_id: str, old: Mapping[str, Any], new: Mapping[str, Any])
             )
         )
     if _moved(old, new, "marketing_stopped_key"):
+        # A 131050 failure or the user's stop sets it true, the user's resume false. Profiles
+        # written before preferences were applied carry no reason: only 131050 set it then.
         changes.append(
             ContactChanged(
                 wa_id=wa_id,
-                change="marketing_stopped",
+                change="marketing_resumed" if new.get("marketing_stopped") is False else "marketing_stopped",
                 order_key=str(new["marketing_stopped_key"]),
                 timestamp=int(new.get("marketing_stopped_at") or 0),
-                reason="error:131050",
+                reason=_text(new.get("marketing_reason")) or MARKETING_STOPPED_BY_ERROR,
             )
         )
     if _moved(old, new, "changed_key"):
