@@ -508,6 +508,10 @@ def named_by_both(payload: dict[str, Any]) -> set[tuple[str, str]]:
     for entry in payload["entry"]:
         for change in entry["changes"]:
             value = change["value"]
+            if change["field"] == "user_preferences":
+                for named in (*value.get("contacts", []), *value.get("user_preferences", [])):
+                    if "user_id" in named and "wa_id" in named:
+                        pairs.add((named["user_id"], named["wa_id"]))
             if change["field"] != "messages":
                 continue
             pairs |= {
