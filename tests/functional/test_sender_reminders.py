@@ -23,6 +23,7 @@ from support.contacts import SeedingStore
 from support.fake_graph import FakeGraphServer, graph_error
 from wacloud.core.errors import ConfigurationError
 from wacloud.core.settings import ReminderSettings
+from wacloud.meta.outbound import parse_send_request
 from wacloud.meta.templates import TemplateDefinition
 from wacloud.sender.catalog import TemplateCatalog
 from wacloud.sender.queue import OutboundQueue
@@ -386,6 +387,16 @@ def test_reminder_message_uses_the_configured_template_and_a_clean_name() -> Non
     }
     plain = ReminderSettings(**{**SETTINGS.__dict__, "name_parameter": False})
     assert "components" not in reminder_request(job, plain)["template"]
+
+
+def test_a_contact_known_by_business_scoped_id_alone_is_reminded_by_it() -> None:
+    job = ReminderJob(date="2027-03-14", wa_id="US.13491208655302741918", name="Ana")
+    request = reminder_request(job, SETTINGS)
+    assert request["recipient"] == "US.13491208655302741918"
+    assert "to" not in request
+    # And the sender's contract takes it.
+    [item] = parse_send_request(request)
+    assert item.to_graph_body()["recipient"] == "US.13491208655302741918"
 
 
 def test_fanout_enqueues_in_batches_of_ten(stack: LocalStack) -> None:

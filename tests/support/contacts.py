@@ -18,9 +18,11 @@ from wacloud.table.values import compact_json
 
 
 class SeedingStore(ConversationStore):
-    def record_inbound(self, wa_id: str, timestamp: int, wamid: str, name: str | None) -> None:
+    def record_inbound(
+        self, wa_id: str, timestamp: int, wamid: str, name: str | None, phone_number_id: str | None = None
+    ) -> None:
         """A message from the contact, stored as the processor stores a text: it opens the 24-hour
-        window and (when given) names the contact."""
+        window (of ``phone_number_id``'s, when given) and (when given) names the contact."""
         message = {
             "from": wa_id,
             "id": wamid,
@@ -36,6 +38,8 @@ class SeedingStore(ConversationStore):
         }
         if name:
             item["name"] = name
+        if phone_number_id:
+            item["phone_number_id"] = phone_number_id
         self.put_items([item])
 
     def record_consent(self, wa_id: str, opted_in: bool, timestamp: int, wamid: str, reason: str) -> bool:
