@@ -49,7 +49,7 @@ def lines(stack: LocalStack) -> set[str]:
     items = table.scan(
         FilterExpression="begins_with(pk, :pace)", ExpressionAttributeValues={":pace": "PACE#"}
     )
-    return {item["pk"] for item in items["Items"]}
+    return {str(item["pk"]) for item in items["Items"]}
 
 
 def sent_from(simulator: GraphApiSimulator) -> list[str]:
