@@ -294,12 +294,9 @@ class GraphApi:
 
     def _inbound(self, request: Request) -> Response:
         """Play the user: send a message from a contact to the business, as Meta's webhook would."""
-        try:
-            data = json.loads(request.body or b"{}")
-        except ValueError:
-            return _control_error(400, "the body must be JSON")
-        if not isinstance(data, dict):
-            return _control_error(400, "the body must be a JSON object")
+        data = _json_object(request)
+        if isinstance(data, Response):
+            return data
         contact = _inbound_contact(data, self._config)
         if isinstance(contact, str):
             return _control_error(400, contact)
@@ -355,24 +352,14 @@ class GraphApi:
             ),
             partial(self._record_inbound, message_id),
         )
-        answer: dict[str, Any] = {
-            "wamid": message_id,
-            "webhook_status": result.http_status,
-            "delivered": result.delivered,
-        }
-        if result.error is not None:
-            answer["error"] = result.error
-        return Response(200, answer)
+        return _delivered(result, wamid=message_id)
 
     def _user_preferences(self, request: Request) -> Response:
         """Play the user stopping or resuming the business's marketing messages in WhatsApp: Meta's
         ``user_preferences`` webhook, signed and posted to the webhook like any other."""
-        try:
-            data = json.loads(request.body or b"{}")
-        except ValueError:
-            return _control_error(400, "the body must be JSON")
-        if not isinstance(data, dict):
-            return _control_error(400, "the body must be a JSON object")
+        data = _json_object(request)
+        if isinstance(data, Response):
+            return data
         number = data.get("wa_id")
         wa_id = re.sub(r"[\s\-().+]", "", number) if isinstance(number, str) else ""
         user_id = data.get("user_id")
@@ -403,14 +390,7 @@ class GraphApi:
             }
         )
         result = self._dispatcher.deliver_now(user_preferences_payload(self._config, preference, name))
-        answer: dict[str, Any] = {
-            "user_preference": preference,
-            "webhook_status": result.http_status,
-            "delivered": result.delivered,
-        }
-        if result.error is not None:
-            answer["error"] = result.error
-        return Response(200, answer)
+        return _delivered(result, user_preference=preference)
 
     def _attach_media(self, message: dict[str, Any], options: Any) -> str | None:
         """Give a contact's media message what Meta's webhook carries: the media id of bytes kept
@@ -488,6 +468,25 @@ def _inbound_contact(data: dict[str, Any], config: SimulatorConfig) -> InboundCo
     if number not in config.numbers:
         return f"'phone_number_id' must be one of the business numbers: {', '.join(sorted(config.numbers))}"
     return InboundContact(wa_id, user_id, str(number), not hide_number)
+
+
+def _json_object(request: Request) -> dict[str, Any] | Response:
+    """A control request's body as a JSON object, or the answer refusing it."""
+    try:
+        data = json.loads(request.body or b"{}")
+    except ValueError:
+        return _control_error(400, "the body must be JSON")
+    if not isinstance(data, dict):
+        return _control_error(400, "the body must be a JSON object")
+    return data
+
+
+def _delivered(result: DeliveryResult, **fields: Any) -> Response:
+    """What a played webhook became: ``fields``, then how the webhook answered."""
+    answer: dict[str, Any] = {**fields, "webhook_status": result.http_status, "delivered": result.delivered}
+    if result.error is not None:
+        answer["error"] = result.error
+    return Response(200, answer)
 
 
 def _json_body(raw: bytes) -> object:
