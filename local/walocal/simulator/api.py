@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from wacloud.meta.identifiers import is_business_scoped_id
+
 from . import errors, statuses, templates
 from .chaos import ChaosError, changed, chaos_of
 from .config import SimulatorConfig
 from .ids import new_wamid
 from .media import DOWNLOAD_PATH, FAULTS, MEDIA_TYPES, MediaStore, generated, multipart
 from .state import SimulatorState
-from .validation import MarkRead, parse_request
+from .validation import MarkRead, parse_request, phone_digits
 from .webhooks import (
     DeliveryResult,
     Outgoing,
@@ -361,7 +363,7 @@ class GraphApi:
         if isinstance(data, Response):
             return data
         number = data.get("wa_id")
-        wa_id = re.sub(r"[\s\-().+]", "", number) if isinstance(number, str) else ""
+        wa_id = phone_digits(number)
         user_id = data.get("user_id")
         if user_id is not None and (not isinstance(user_id, str) or not user_id):
             return _control_error(400, "'user_id' must be a business-scoped user id (a string)")
@@ -441,7 +443,6 @@ _INBOUND_CONTROLS = frozenset(
         "phone_number_id",
     }
 )
-_BUSINESS_SCOPED_ID = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}")
 
 
 @dataclass(frozen=True)
@@ -455,11 +456,11 @@ class InboundContact:
 def _inbound_contact(data: dict[str, Any], config: SimulatorConfig) -> InboundContact | str:
     """Who writes to which business number, from /_simulator/inbound's fields; or what is wrong."""
     sender = data.get("from")
-    wa_id = re.sub(r"[\s\-().+]", "", sender) if isinstance(sender, str) else ""
+    wa_id = phone_digits(sender)
     if not wa_id.isdigit():
         return "'from' must be the contact's phone number"
     user_id = data.get("user_id")
-    if user_id is not None and not (isinstance(user_id, str) and _BUSINESS_SCOPED_ID.fullmatch(user_id)):
+    if user_id is not None and not (isinstance(user_id, str) and is_business_scoped_id(user_id)):
         return "'user_id' must be a business-scoped user id such as US.13491208655302741918"
     hide_number = data.get("hide_number", False)
     if not isinstance(hide_number, bool) or (hide_number and user_id is None):

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from wacloud.meta.identifiers import is_business_scoped_id
+
 from . import errors
 from .config import SimulatorConfig, TemplateSpec
 
@@ -36,7 +38,6 @@ SHORT_TEXT_MAX = 60
 FLOW_CTA_MAX = 30
 PRODUCTS_MAX = 30
 _PHONE_SEPARATORS = re.compile(r"[\s\-().+]")
-_BUSINESS_SCOPED_ID = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}")
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,11 @@ def parse_request(body: object, config: SimulatorConfig) -> SendRequest | MarkRe
     return SendRequest(to, wa_id, message_type, body, user_id=user_id)
 
 
+def phone_digits(value: object) -> str:
+    """A phone number as Meta reads it: without spaces, dashes, dots, brackets or '+' ("" for no text)."""
+    return _PHONE_SEPARATORS.sub("", value) if isinstance(value, str) else ""
+
+
 def _recipient(body: dict[str, Any]) -> tuple[str, str, str | None]:
     """``to`` as given, the WhatsApp id Meta derives from it (digits only), and None; or, for a
     request with ``recipient`` and no ``to``, the business-scoped id three times."""
@@ -110,7 +116,7 @@ def _recipient(body: dict[str, Any]) -> tuple[str, str, str | None]:
         raise errors.missing_parameter("to")
     if not isinstance(to, str):
         raise errors.invalid_parameter("to", "must be a string.")
-    wa_id = _PHONE_SEPARATORS.sub("", to)
+    wa_id = phone_digits(to)
     if not wa_id.isdigit() or not 5 <= len(wa_id) <= 15:
         raise errors.invalid_parameter("to", f'must be a phone number in international format - got "{to}".')
     _recipient_type(body)
@@ -119,7 +125,7 @@ def _recipient(body: dict[str, Any]) -> tuple[str, str, str | None]:
 
 def _business_scoped_recipient(body: dict[str, Any]) -> tuple[str, str, str]:
     recipient = body.get("recipient")
-    if not isinstance(recipient, str) or not _BUSINESS_SCOPED_ID.fullmatch(recipient):
+    if not isinstance(recipient, str) or not is_business_scoped_id(recipient):
         raise errors.invalid_parameter(
             "recipient",
             f'must be a business-scoped user ID or parent business-scoped user ID - got "{recipient}".',
