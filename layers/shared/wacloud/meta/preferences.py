@@ -32,7 +32,6 @@ __all__ = [
     "ReadPreferences",
     "UserPreference",
     "preference_contact",
-    "preference_user_ids",
     "read_preferences",
 ]
 
@@ -77,17 +76,6 @@ def preference_contact(preference: UserPreference, links: Mapping[str, str] | No
         return preference.wa_id
     user_id = preference.user_id or ""  # the model refuses a preference naming neither
     return (links or {}).get(user_id, user_id)
-
-
-def preference_user_ids(value: Mapping[str, Any]) -> set[str]:
-    """The business-scoped user ids the preferences of a change's ``value`` name, as sent."""
-    raw = value.get(FIELD)
-    entries = raw if isinstance(raw, list) else []
-    return {
-        entry["user_id"]
-        for entry in entries
-        if isinstance(entry, dict) and isinstance(entry.get("user_id"), str)
-    }
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +13,7 @@ from wacloud.meta.error_codes import OPTED_OUT_OF_MARKETING
 from wacloud.meta.identifiers import is_business_scoped_id
 from wacloud.meta.inbound import Entry, InboundMessage, MessagesValue, ReadPayload, Status, UntypedPart
 from wacloud.meta.preferences import FIELD as USER_PREFERENCES
-from wacloud.meta.preferences import preference_contact, preference_user_ids, read_preferences
+from wacloud.meta.preferences import preference_contact, read_preferences
 from wacloud.meta.templates import TemplateChange, template_change
 from wacloud.table.facets import (
     Facet,
@@ -198,15 +198,14 @@ class PayloadChanges:
         errors = [error.model_dump(mode="json", exclude_none=True) for error in status.errors]
         pricing = status.pricing.model_dump(mode="json", exclude_none=True) if status.pricing else None
         facet = status_facet(status.status, status.timestamp, status.id, errors, pricing)
+        recipient = status_recipient(status, self.links)
         if facet is not None:
             self.message_facets[status.id].append(facet)
-            recipient = status_recipient(status, self.links)
             if recipient:
                 self.recipients[status.id] = recipient
             metadata = value.metadata if value is not None else None
             if metadata is not None and metadata.phone_number_id:
                 self.business_numbers[status.id] = metadata.phone_number_id
-        recipient = status_recipient(status, self.links)
         if recipient and any(error.code == OPTED_OUT_OF_MARKETING for error in status.errors):
             self.profiles[recipient].append(marketing_stopped_facet(status.timestamp, status.id))
 
@@ -214,62 +213,39 @@ class PayloadChanges:
 def user_ids(read: ReadPayload) -> set[str]:
     """Every business-scoped user id the payload names a contact by: those to look up in the
     table's links before :meth:`PayloadChanges.of`."""
-    found: set[str] = set()
-    for value in _messages_values(read):
-        found.update(contact.user_id for contact in value.contacts if contact.user_id)
-        found.update(message.from_user_id for message in value.messages if message.from_user_id)
-        found.update(status.recipient_user_id for status in value.statuses if status.recipient_user_id)
-    for entry in read.payload.entry:
-        for change in entry.changes:
-            if change.field == USER_PREFERENCES and isinstance(change.value, Mapping):
-                found.update(preference_user_ids(change.value))
-    return found
+    return {user_id for user_id, _ in _contact_names(read) if user_id}
 
 
 def identity_pairs(read: ReadPayload) -> list[tuple[str, str]]:
     """(business-scoped id, number) of every contact the payload names by both, in payload order."""
-    pairs: list[tuple[str, str]] = []
-    for value in _messages_values(read):
-        pairs += [(c.user_id, c.wa_id) for c in value.contacts if c.user_id and c.wa_id]
-        pairs += [
-            (message.from_user_id, message.from_)
-            for message in value.messages
-            if message.from_user_id and message.from_
-        ]
-        pairs += [
-            (status.recipient_user_id, status.recipient_id)
-            for status in value.statuses
-            if status.recipient_user_id and status.recipient_id
-        ]
+    return [
+        (user_id, wa_id)
+        for user_id, wa_id in _contact_names(read)
+        if user_id and wa_id and is_business_scoped_id(user_id)
+    ]
+
+
+def _contact_names(read: ReadPayload) -> Iterator[tuple[str | None, str | None]]:
+    """(business-scoped id, number) of each place the payload names a contact, in payload order:
+    ``contacts`` entries, messages' senders, statuses' recipients, and the contacts and entries of
+    ``user_preferences`` changes (untyped objects there). Either may be None."""
     for entry in read.payload.entry:
         for change in entry.changes:
-            if change.field == USER_PREFERENCES and isinstance(change.value, Mapping):
-                pairs += _named_by_both(change.value.get("contacts"))
-                pairs += _named_by_both(change.value.get(USER_PREFERENCES))
-    return [(user_id, wa_id) for user_id, wa_id in pairs if is_business_scoped_id(user_id)]
+            value = change.messages_value()
+            if value is not None:
+                yield from ((contact.user_id, contact.wa_id) for contact in value.contacts)
+                yield from ((message.from_user_id, message.from_) for message in value.messages)
+                yield from ((status.recipient_user_id, status.recipient_id) for status in value.statuses)
+            elif change.field == USER_PREFERENCES and isinstance(change.value, Mapping):
+                for name in ("contacts", USER_PREFERENCES):
+                    named = change.value.get(name)
+                    for item in named if isinstance(named, list) else []:
+                        if isinstance(item, Mapping):
+                            yield _text(item.get("user_id")), _text(item.get("wa_id"))
 
 
-def _named_by_both(entries: object) -> list[tuple[str, str]]:
-    """(``user_id``, ``wa_id``) of the objects of an untyped list (a field other than messages)
-    that carry both as strings."""
-    if not isinstance(entries, list):
-        return []
-    return [
-        (entry["user_id"], entry["wa_id"])
-        for entry in entries
-        if isinstance(entry, Mapping)
-        and isinstance(entry.get("user_id"), str)
-        and isinstance(entry.get("wa_id"), str)
-    ]
-
-
-def _messages_values(read: ReadPayload) -> list[MessagesValue]:
-    return [
-        value
-        for entry in read.payload.entry
-        for change in entry.changes
-        if (value := change.messages_value()) is not None
-    ]
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 class _ChangePaths:

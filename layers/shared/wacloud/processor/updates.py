@@ -147,10 +147,7 @@ class WebhookProcessor:
             self._store.reject(digest, str(exc), archived.received_at_ms(webhook.received_at_ms))
             return ProcessingSummary(duplicate=not archived.first, rejected=str(exc))
         # One read for the payload's business-scoped ids, whose contact may be known by a number.
-        ids = user_ids(read)
-        changes = PayloadChanges.of(
-            read, digest, self._settings, self._store.user_links(ids) if ids else None
-        )
+        changes = PayloadChanges.of(read, digest, self._settings, self._store.user_links(user_ids(read)))
         if archived is None and (changes.untyped or changes.updates >= MARK_STORED_MIN_UPDATES):
             # The typed items do not hold all of it (untyped parts are kept under the archive), or
             # noting that it was stored in full saves its redeliveries more than the archive costs.
