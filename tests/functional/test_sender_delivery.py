@@ -641,3 +641,30 @@ def test_failed_sends_are_listed_for_follow_up(rig: Rig) -> None:
     assert record["status"] == "failed"
     assert record["type"] == "template"
     assert json.loads(record["request"])["template"]["name"] == "daily_reminder"
+
+
+def test_every_business_number_needs_its_own_pacers(rig: Rig) -> None:
+    other = "109876543210987"
+    pacer = SharedPacer(rig.table, LOCAL_PHONE_NUMBER_ID, 10_000, clock=rig.clock, sleep=rig.clock.sleep)
+    pairs = PairPacer(rig.table, LOCAL_PHONE_NUMBER_ID, clock=rig.clock)
+
+    def sender(**lines: Any) -> MessageSender:
+        return MessageSender(
+            GraphClient(graph_pool(), GraphEndpoint(rig.graph.url, "v24.0", LOCAL_PHONE_NUMBER_ID)),
+            CredentialsCache(
+                boto3.client("secretsmanager", region_name=REGION),
+                rig.secret_arn,
+                AccessToken.from_secret_string,
+            ),
+            rig.store,
+            rig.ledger,
+            numbers=(LOCAL_PHONE_NUMBER_ID, other),
+            **lines,
+        )
+
+    with pytest.raises(ValueError, match=f"none for {other}"):
+        sender(limiter=pacer, pairs=pairs)
+    with pytest.raises(ValueError, match=f"none for {other}"):
+        sender(limiter={LOCAL_PHONE_NUMBER_ID: pacer, other: pacer}, pairs={LOCAL_PHONE_NUMBER_ID: pairs})
+    both = sender(limiter={LOCAL_PHONE_NUMBER_ID: pacer, other: pacer}, pairs=None)
+    assert both.numbers == (LOCAL_PHONE_NUMBER_ID, other)

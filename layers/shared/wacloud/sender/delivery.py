@@ -155,6 +155,14 @@ class MessageSender:
         self._numbers = tuple(numbers) or (graph.endpoint.phone_number_id,)
         self._limiters = limiter if isinstance(limiter, Mapping) else {self._numbers[0]: limiter}
         self._pairs = pairs if isinstance(pairs, Mapping) or pairs is None else {self._numbers[0]: pairs}
+        unpaced = [
+            number
+            for number in self._numbers
+            if number not in self._limiters or (self._pairs is not None and number not in self._pairs)
+        ]
+        if unpaced:
+            # Found here, not on a send: a number without its own lines would break Meta's limits.
+            raise ValueError(f"every business number needs its pacers; none for {', '.join(unpaced)}")
         self._retry = retry or RetryPolicy()
         self._clock = clock
         self._sleep = sleep
