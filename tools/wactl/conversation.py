@@ -12,8 +12,9 @@ import time
 from typing import Any
 
 from wacloud.meta.media import MEDIA_TYPES
-from wacloud.sender.policy import WINDOW_SECONDS, window_open
+from wacloud.sender.policy import window_open
 from wacloud.table.media import media_view
+from wacloud.table.store import WINDOW_SECONDS
 from wactl.arguments import positive_int
 from wactl.errors import WactlError
 from wactl.output import Output, ago, plain, shorten, table, utc

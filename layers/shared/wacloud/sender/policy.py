@@ -22,8 +22,8 @@ from typing import Any
 from wacloud.meta.error_codes import OPTED_OUT_OF_MARKETING
 from wacloud.meta.outbound import OutboundItem, SendError
 from wacloud.table.facets import MARKETING_PREFERENCE_PREFIX
+from wacloud.table.store import WINDOW_SECONDS
 
-WINDOW_SECONDS = 24 * 3600
 REENGAGEMENT_REQUIRED = 131047
 REFUSED_BEFORE_SENDING = "Refused before sending"
 

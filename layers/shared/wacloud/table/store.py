@@ -118,6 +118,7 @@ class Archived:
 # then pages of more, never past this many messages (the name may be older: then it is unknown).
 PROFILE_FIRST_PAGE = 3
 PROFILE_MESSAGES_READ = 50
+# Meta's customer service window: the sender's rule (sender/policy.py) and the profile's read.
 WINDOW_SECONDS = 24 * 3600
 # Sorts after every inbound message's sort key (``MSG#<10 digits>#<wamid>``), before ``PROFILE``.
 INBOUND_SK_END = "MSG#~"
