@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ from botocore.config import Config
 
 from bench.standin import stand_in
 from support.clock import FakeTime
+from wacloud.core.metrics import metrics
 from wacloud.table.errors import TableUnavailableError
 from wacloud.table.pacing import NotBefore, PairPacer, SharedPacer
 from walocal.provision import LocalStack
@@ -109,6 +111,71 @@ def test_concurrent_reservations_are_each_a_distinct_slot_of_one_line(table: Tab
     assert len(slots) == 60
     gaps = [later - earlier for earlier, later in itertools.pairwise(slots)]
     assert gaps == pytest.approx([1 / 5] * 59, abs=1e-6)
+
+
+def test_threads_asking_together_share_one_reservation_of_as_many_turns(table: Table) -> None:
+    pacer = SharedPacer(table, NUMBER, 5, horizon_seconds=60)
+    other = SharedPacer(table, NUMBER, 5, horizon_seconds=60)
+    for _ in range(5):
+        other.reserve()  # the line is busy for a second: every reservation extends it
+    updates: list[float] = []
+
+    def first_answer_is_slow(**_: object) -> None:
+        updates.append(time.monotonic())
+        if len(updates) == 1:
+            time.sleep(0.3)  # the other nine threads ask while it is on its way
+
+    table.meta.client.meta.events.register("before-call.dynamodb.UpdateItem", first_answer_is_slow)
+    barrier = threading.Barrier(10)
+
+    def reserve(_: int) -> float:
+        barrier.wait()
+        return pacer.reserve()
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        turns = sorted(pool.map(reserve, range(10)))
+    # One update for the first thread, one for the nine that asked while it was on its way.
+    assert len(updates) == 2
+    gaps = [later - earlier for earlier, later in itertools.pairwise(turns)]
+    assert gaps == pytest.approx([1 / 5] * 9, abs=1e-6)
+    assert other.reserve() == pytest.approx(turns[-1] + 1 / 5)  # and the line goes on after them
+
+
+def test_a_turn_the_instance_wakes_too_late_for_is_given_up_for_a_later_one(table: Table) -> None:
+    clock = FakeTime(1_800_000_000.0)
+    start = clock.now
+    other = SharedPacer(table, NUMBER, 10, clock=clock, sleep=clock.sleep)
+    for _ in range(5):
+        other.reserve()  # the line is taken until start + 0.5 s
+
+    def starved(seconds: float) -> None:
+        clock.sleep(seconds + 0.3)  # the instance gets the CPU 0.3 s after its turn
+
+    mine = SharedPacer(table, NUMBER, 10, clock=clock, sleep=starved)
+    assert mine.late_seconds == pytest.approx(0.2)  # two turns at 10/s
+    metrics.lines()  # nothing else counted
+    mine.acquire()
+    assert '"SendTurnsMissed":1.0' in "".join(metrics.lines())
+    # Its turn (start + 0.5) was 0.3 s past when it woke: sent then, it would have gone out with
+    # the turns reserved after it. It took the line's next free turn instead: now.
+    assert clock.now == pytest.approx(start + 0.8)
+    # And the line goes on from the turn kept, not from the one given up.
+    assert other.reserve() == pytest.approx(start + 0.9)
+
+
+def test_an_instance_that_misses_every_turn_sends_nothing(table: Table) -> None:
+    clock = FakeTime(1_800_000_000.0)
+
+    def starved() -> float:
+        clock.now += 1.0  # every reading of the clock comes a second after the last one
+        return clock.now
+
+    pacer = SharedPacer(table, NUMBER, 10, clock=starved, sleep=clock.sleep)
+    metrics.lines()
+    with pytest.raises(TableUnavailableError, match="no send turn could be kept") as raised:
+        pacer.acquire()
+    assert raised.value.retryable
+    assert '"SendTurnsMissed":10.0' in "".join(metrics.lines())
 
 
 def test_a_rate_must_be_positive(table: Table) -> None:
