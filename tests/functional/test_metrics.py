@@ -6,6 +6,7 @@ import copy
 import io
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -166,6 +167,12 @@ def test_processor_counts_a_record_that_fails(
 
 
 # ---------------------------------------------------------------- sender
+def sends(out: str) -> Counter[tuple[str, ...]]:
+    """The sender's counts but its missed turns: whether the instance got the CPU in time for its
+    turn on the send line depends on how busy the machine is, not on the request."""
+    found = counts(out)
+    found.pop(("SendTurnsMissed",), None)
+    return found
 
 
 def test_sender_counts_results_meta_errors_and_retries(
@@ -175,7 +182,7 @@ def test_sender_counts_results_meta_errors_and_retries(
     graph.fake.script.append(graph_error(130429, "Rate limit hit"))
     answer, out = invoke(sender, TEXT, log)
     assert answer["results"][0]["status"] == "accepted"
-    assert counts(out) == {
+    assert sends(out) == {
         ("MessagesSent", "result=accepted"): 1,
         ("GraphApiErrors", "code=130429"): 1,
         ("SendRetries",): 1,
@@ -184,11 +191,11 @@ def test_sender_counts_results_meta_errors_and_retries(
     # Someone who never wrote: refused by the 24-hour rule before Meta is asked.
     answer, out = invoke(sender, {**TEXT, "to": "16505550199"}, log)
     assert answer["results"][0]["status"] == "failed"
-    assert counts(out) == {("MessagesSent", "result=failed"): 1, ("SendFailures", "code=131047"): 1}
+    assert sends(out) == {("MessagesSent", "result=failed"): 1, ("SendFailures", "code=131047"): 1}
 
     graph.fake.script.append(graph_error(131026, "Message undeliverable"))
     answer, out = invoke(sender, TEXT, log)
-    assert counts(out) == {
+    assert sends(out) == {
         ("MessagesSent", "result=failed"): 1,
         ("SendFailures", "code=131026"): 1,
         ("GraphApiErrors", "code=131026"): 1,

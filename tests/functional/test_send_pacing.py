@@ -118,6 +118,7 @@ def test_threads_asking_together_share_one_reservation_of_as_many_turns(table: T
     other = SharedPacer(table, NUMBER, 5, horizon_seconds=60)
     for _ in range(5):
         other.reserve()  # the line is busy for a second: every reservation extends it
+    pacer.reserve()  # and this instance has seen it busy: it extends it first
     updates: list[float] = []
 
     def first_answer_is_slow(**_: object) -> None:
@@ -139,6 +140,24 @@ def test_threads_asking_together_share_one_reservation_of_as_many_turns(table: T
     gaps = [later - earlier for earlier, later in itertools.pairwise(turns)]
     assert gaps == pytest.approx([1 / 5] * 9, abs=1e-6)
     assert other.reserve() == pytest.approx(turns[-1] + 1 / 5)  # and the line goes on after them
+
+
+def test_an_idle_line_and_a_busy_one_each_cost_one_update_per_send(table: Table) -> None:
+    clock = FakeTime(1_800_000_000.0)
+    [pacer] = pacers(table, 1, 10, clock)
+    updates: list[str] = []
+    table.meta.client.meta.events.register(
+        "before-call.dynamodb.UpdateItem", lambda **_: updates.append("UpdateItem")
+    )
+    for _ in range(5):  # one send a second at 10/s: the line is empty each time
+        assert pacer.reserve() == clock.now
+        clock.now += 1
+    assert len(updates) == 5
+    updates.clear()
+    burst = [pacer.reserve() for _ in range(20)]  # twenty at once: queued behind each other
+    assert burst == pytest.approx([clock.now + n / 10 for n in range(20)])
+    # The second found the line busy where it expected it empty (two updates), then each one.
+    assert len(updates) == 21
 
 
 def test_a_turn_the_instance_wakes_too_late_for_is_given_up_for_a_later_one(table: Table) -> None:

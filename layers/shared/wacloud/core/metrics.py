@@ -25,6 +25,7 @@ import json
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TextIO, TypeVar
 
@@ -41,6 +42,8 @@ MILLISECONDS = "Milliseconds"
 # A dimension value past this is cut: CloudWatch takes up to 1,024 characters, but a value that
 # long is a bug upstream (dimensions hold types, statuses and codes).
 MAX_DIMENSION_CHARS = 64
+# Distinct sets of metrics and dimensions whose schema is kept (they are few: bounded dimensions).
+_MAX_SCHEMAS = 256
 
 F = TypeVar("F", bound=Callable[..., Any])
 Dimensions = tuple[tuple[str, str], ...]
@@ -66,6 +69,8 @@ class Metrics:
         self._pending: dict[Dimensions, dict[str, tuple[str, list[float]]]] = {}
         # Built once per namespace and service: its constructor costs more than a whole flush.
         self._providers: dict[tuple[str, str], AmazonCloudWatchEMFProvider] = {}
+        # The EMF schema of each set of metrics and dimensions written so far.
+        self._schemas: dict[tuple[str, str, Dimensions, tuple[tuple[str, str], ...]], Any] = {}
 
     @property
     def namespace(self) -> str:
@@ -120,15 +125,38 @@ class Metrics:
             self._providers[(namespace, service)] = provider
         found = []
         for dimensions, metrics in pending.items():
-            serialized = provider.serialize_metric_set(
-                metrics={
-                    name: {"Unit": unit, "Value": values[0] if len(values) == 1 else values}
-                    for name, (unit, values) in metrics.items()
-                },
-                dimensions={"service": service, **dict(dimensions)},
-                metadata={},
+            values = {
+                name: amounts[0] if len(amounts) == 1 else amounts for name, (_, amounts) in metrics.items()
+            }
+            signature = (
+                namespace,
+                service,
+                dimensions,
+                tuple((name, unit) for name, (unit, _) in metrics.items()),
             )
-            found.append(json.dumps(serialized, separators=(",", ":")))
+            schema = self._schemas.get(signature)
+            if schema is None:
+                # Powertools validates the names, units and dimensions, and writes the EMF schema.
+                serialized = provider.serialize_metric_set(
+                    metrics={
+                        name: {"Unit": metrics[name][0], "Value": value} for name, value in values.items()
+                    },
+                    dimensions={"service": service, **dict(dimensions)},
+                    metadata={},
+                )
+                schema = serialized["_aws"]["CloudWatchMetrics"]
+                if len(self._schemas) >= _MAX_SCHEMAS:
+                    self._schemas.clear()
+                self._schemas[signature] = schema
+            # The same metrics with the same dimensions have the same schema: only the time and
+            # the values change, so later lines skip the serializer (most of a flush's CPU).
+            line = {
+                "_aws": {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": schema},
+                "service": service,
+                **dict(dimensions),
+                **values,
+            }
+            found.append(json.dumps(line, separators=(",", ":")))
         return found
 
     def flush(self) -> None:
