@@ -19,7 +19,6 @@ import os
 from typing import Any
 
 import boto3
-from botocore.config import Config
 
 from wacloud.core.aws import client_config
 from wacloud.core.credentials import CredentialsCache, WebhookCredentials
@@ -33,9 +32,6 @@ from wacloud.webhook.request import BadRequest, HttpRequest
 
 # Meta waits a few seconds at most, and retries whatever is not a 200: fail fast, let it retry.
 AWS_CONFIG = client_config(read_timeout=2.0, max_attempts=2)
-# The intake builds each SendMessage itself: validating its shape again on every request costs
-# CPU on the hot path for a mistake the tests would already have caught.
-SQS_CONFIG = AWS_CONFIG.merge(Config(parameter_validation=False))
 settings = WebhookSettings.from_env(os.environ)
 intake = WebhookIntake(
     credentials=CredentialsCache(
@@ -44,7 +40,7 @@ intake = WebhookIntake(
         WebhookCredentials.from_secret_string,
         max_age_seconds=settings.secret_max_age_seconds,
     ),
-    sqs=boto3.client("sqs", config=SQS_CONFIG),
+    sqs=boto3.client("sqs", config=AWS_CONFIG),
     s3_factory=lambda: boto3.client("s3", config=AWS_CONFIG),
     queue_url=settings.queue_url,
     payload_bucket=settings.payload_bucket,
