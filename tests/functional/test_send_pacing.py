@@ -182,6 +182,21 @@ def test_a_turn_the_instance_wakes_too_late_for_is_given_up_for_a_later_one(tabl
     assert other.reserve() == pytest.approx(start + 0.9)
 
 
+def test_a_turn_the_table_answers_late_counts_from_the_answer(table: Table) -> None:
+    clock = FakeTime(1_800_000_000.0)
+    [pacer] = pacers(table, 1, 10, clock)
+
+    def slow_table(**_: object) -> None:
+        clock.now += 0.3  # each update takes longer than two turns
+
+    table.meta.client.meta.events.register("before-call.dynamodb.UpdateItem", slow_table)
+    metrics.lines()
+    # The line was empty: its turn is the time it was asked, 0.3 s before the answer. Nothing was
+    # reserved after it meanwhile that it could go out with, so it is kept.
+    assert pacer.acquire() == 0.0
+    assert metrics.lines() == []
+
+
 def test_an_instance_that_misses_every_turn_sends_nothing(table: Table) -> None:
     clock = FakeTime(1_800_000_000.0)
 

@@ -174,8 +174,9 @@ class SharedPacer:
         self.late_seconds = max(LATE_TURNS * self._lines.interval_us / _MICROS, MIN_LATE_SECONDS)
         self._clock = clock
         self._sleep = sleep
-        # Turns this instance reserved for threads that have not taken them yet (microseconds).
-        self._turns: deque[int] = deque()
+        # Turns this instance reserved for threads that have not taken them yet (microseconds), and
+        # when the table's answer gave them (epoch seconds).
+        self._turns: deque[tuple[int, float]] = deque()
         self._turns_ready = threading.Condition()
         self._asking = 0  # threads waiting for a turn
         self._reserving = False  # a thread is reserving turns for those waiting
@@ -188,23 +189,24 @@ class SharedPacer:
     def acquire(self) -> float:
         """Reserve the next send time of the number and wait for it; the seconds waited for it.
 
-        A turn that is already past by more than :attr:`late_seconds` when the wait ends (the
-        instance had no CPU for that long, or the table answered late) is given up for the next
-        free one: sent now, it would go out together with the turns reserved after it, and one
-        second would hold more requests than the rate. A missed turn is lost capacity, never an
-        extra request.
+        A turn that is past by more than :attr:`late_seconds` when the wait for it ends (the
+        instance had no CPU for that long) is given up for the next free one: sent now, it would go
+        out together with the turns reserved after it, and one second would hold more requests
+        than the rate. A missed turn is lost capacity, never an extra request. A turn already past
+        when the table's answer came (an empty line starts at the time it was asked) counts from
+        that answer: the round trip is the table's, not the instance's.
 
         Raises :class:`TableUnavailableError` (retryable) when the table cannot be asked, or when
         every turn this instance got came too late.
         """
         waited = 0.0
         for _ in range(_MAX_LATE_TURNS):
-            turn = self.reserve()
+            turn, answered = self._take_turn()
             pause = turn - self._clock()
             if pause > 0:
                 self._sleep(pause)
                 waited += pause
-            if self._clock() - turn <= self.late_seconds:
+            if self._clock() - max(turn, answered) <= self.late_seconds:
                 return waited
             # A sign that the instances are short of CPU (MemorySize): they lose capacity.
             metrics.count("SendTurnsMissed")
@@ -221,6 +223,10 @@ class SharedPacer:
         batch's records reach their turns at about the same time, and each update is a round trip
         and a write unit. Waits only while the line reaches beyond the horizon.
         """
+        return self._take_turn()[0]
+
+    def _take_turn(self) -> tuple[float, float]:
+        """The next send time (epoch seconds) taken, and when the table's answer gave it."""
         with self._turns_ready:
             self._asking += 1
             try:
@@ -232,12 +238,14 @@ class SharedPacer:
                     self._turns_ready.release()
                     try:
                         first = self._reserve_turns(count)
+                        answered = self._clock()
                     finally:
                         self._turns_ready.acquire()
                         self._reserving = False
                         self._turns_ready.notify_all()
-                    self._turns.extend(first + n * self._lines.interval_us for n in range(count))
-                return self._turns.popleft() / _MICROS
+                    self._turns.extend((first + n * self._lines.interval_us, answered) for n in range(count))
+                turn, answered = self._turns.popleft()
+                return turn / _MICROS, answered
             finally:
                 self._asking -= 1
 
