@@ -34,10 +34,11 @@ from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Self, TypeVar
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetPydanticSchema,
     ModelWrapValidatorHandler,
     TypeAdapter,
     ValidationError,
@@ -45,7 +46,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import ErrorDetails
+from pydantic_core import CoreSchema, ErrorDetails, core_schema
 
 __all__ = [
     "Audio",
@@ -110,7 +111,19 @@ def clamp_timestamp(value: int) -> int:
     return min(max(value, 0), MAX_TIMESTAMP)
 
 
-Timestamp = Annotated[int, AfterValidator(clamp_timestamp)]
+def _timestamp_schema(_source: Any, _handler: GetCoreSchemaHandler) -> CoreSchema:
+    # An int as pydantic reads one (same errors), kept as is when in range, and clamped by a Python
+    # call only when out of range: a Python validator on every timestamp cost a twentieth of reading
+    # a webhook.
+    in_range = core_schema.int_schema(ge=0, le=MAX_TIMESTAMP)
+    clamped = core_schema.no_info_plain_validator_function(clamp_timestamp)
+    return core_schema.chain_schema(
+        [core_schema.int_schema(), core_schema.union_schema([in_range, clamped], mode="left_to_right")],
+        serialization=core_schema.simple_ser_schema("int"),
+    )
+
+
+Timestamp = Annotated[int, GetPydanticSchema(_timestamp_schema)]
 """Epoch seconds as Meta sends them (a string of digits), clamped to what keys can order."""
 
 KeyText = Annotated[str, Field(max_length=256)]
