@@ -528,9 +528,7 @@ class Contact(WebhookModel):
 # them); a function hands each item its object once both are read.
 _RAW_PARTS = (("messages", " raw messages"), ("statuses", " raw statuses"))
 _RAW_NAMES = frozenset(raw_name for _, raw_name in _RAW_PARTS)
-_RAW_PARTS_RENAMED = tuple(
-    (name, raw_name, _PART_MODELS[name]._renamed) for name, raw_name in _RAW_PARTS
-)
+_RAW_PARTS_RENAMED = tuple((name, raw_name, _PART_MODELS[name]._renamed) for name, raw_name in _RAW_PARTS)
 
 
 def _keeping_raw_parts(model: core_schema.ModelSchema, handler: GetCoreSchemaHandler) -> CoreSchema:
