@@ -490,6 +490,9 @@ class Status(_KeepsRaw):
 
 
 _PART_MODELS: dict[str, type[_KeepsRaw]] = {"messages": InboundMessage, "statuses": Status}
+if InboundMessage._renamed != {"from_"} or Status._renamed:
+    # _keep_raw_parts spells out the fields each model renames, for speed.
+    raise RuntimeError("_keep_raw_parts no longer matches the fields the part models rename")
 
 # The message types whose body the models type, and those Meta sends without a body.
 _BODY_TYPES = frozenset(
@@ -526,9 +529,10 @@ class Contact(WebhookModel):
 # item's JSON into Python and validate that, three times the cost of the model), and reads the same
 # lists a second time, untyped, under names no JSON key can reach (validate_by_name is off for
 # them); a function hands each item its object once both are read.
-_RAW_PARTS = (("messages", " raw messages"), ("statuses", " raw statuses"))
-_RAW_NAMES = frozenset(raw_name for _, raw_name in _RAW_PARTS)
-_RAW_PARTS_RENAMED = tuple((name, raw_name, _PART_MODELS[name]._renamed) for name, raw_name in _RAW_PARTS)
+_RAW_MESSAGES = " raw messages"
+_RAW_STATUSES = " raw statuses"
+_RAW_PARTS = (("messages", _RAW_MESSAGES), ("statuses", _RAW_STATUSES))
+_RAW_NAMES = frozenset((_RAW_MESSAGES, _RAW_STATUSES))
 
 
 def _keeping_raw_parts(model: core_schema.ModelSchema, handler: GetCoreSchemaHandler) -> CoreSchema:
@@ -544,16 +548,19 @@ def _keeping_raw_parts(model: core_schema.ModelSchema, handler: GetCoreSchemaHan
 
 
 def _keep_raw_parts(value: MessagesValue) -> MessagesValue:
-    # Run once per value read, in the time of a few models: kept to the fewest Python operations.
+    # Run once per value read, in the time of two models: written out for the fewest operations.
     held = value.__dict__
-    for name, raw_name, renamed in _RAW_PARTS_RENAMED:
-        raws = held.pop(raw_name, None)  # None from Python input, whose models keep their own
-        if raws:
-            # Each item is a JSON object (its model accepts nothing else); one keyed by Python
-            # names (from_) is not Meta's JSON, and its raw falls back to a dump.
-            for model, raw in zip(held[name], raws, strict=True):
-                if not renamed or renamed.isdisjoint(raw):
-                    _set_attribute(model, "__pydantic_private__", {"_raw": raw})
+    raws = held.pop(_RAW_MESSAGES, None)  # None from Python input, whose models keep their own
+    if raws:
+        # Each is a JSON object (its model accepts nothing else); one keyed by a Python name
+        # (from_) is not Meta's JSON, and its raw falls back to a dump.
+        for model, raw in zip(held["messages"], raws, strict=True):
+            if "from_" not in raw:
+                _set_attribute(model, "__pydantic_private__", {"_raw": raw})
+    raws = held.pop(_RAW_STATUSES, None)
+    if raws:
+        for model, raw in zip(held["statuses"], raws, strict=True):
+            _set_attribute(model, "__pydantic_private__", {"_raw": raw})
     value.__pydantic_fields_set__.difference_update(_RAW_NAMES)
     return value
 
