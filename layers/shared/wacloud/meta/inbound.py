@@ -554,13 +554,16 @@ def _keep_raw_parts(value: MessagesValue) -> MessagesValue:
     if raws:
         # Each is a JSON object (its model accepts nothing else); one keyed by a Python name
         # (from_) is not Meta's JSON, and its raw falls back to a dump.
-        for model, raw in zip(held["messages"], raws, strict=True):
+        # The lists are one list read twice (no zip: a keyword to zip() costs more than the rest).
+        models = held["messages"]
+        for index, raw in enumerate(raws):
             if "from_" not in raw:
-                _set_attribute(model, "__pydantic_private__", {"_raw": raw})
+                _set_attribute(models[index], "__pydantic_private__", {"_raw": raw})
     raws = held.pop(_RAW_STATUSES, None)
     if raws:
-        for model, raw in zip(held["statuses"], raws, strict=True):
-            _set_attribute(model, "__pydantic_private__", {"_raw": raw})
+        models = held["statuses"]
+        for index, raw in enumerate(raws):
+            _set_attribute(models[index], "__pydantic_private__", {"_raw": raw})
     value.__pydantic_fields_set__.difference_update(_RAW_NAMES)
     return value
 
