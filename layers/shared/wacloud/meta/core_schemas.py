@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
-from pydantic import BaseModel, GetCoreSchemaHandler
+from pydantic import BaseModel, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
 Transform = Callable[[core_schema.ModelSchema], CoreSchema]
@@ -29,16 +30,26 @@ def built_schema(model: type[BaseModel]) -> CoreSchema | None:
     return cast(CoreSchema, built) if isinstance(built, dict) else None
 
 
-def by_input(schema: CoreSchema, *, json: Transform, python: Transform) -> CoreSchema:
+def by_input(schema: CoreSchema, *, json: Transform, python: Transform) -> core_schema.JsonOrPythonSchema:
     """A model's schema read by ``json(schema)`` from JSON and by ``python(schema)`` from Python.
 
-    Dumps are unchanged: pydantic-core serializes by the Python schema.
+    Dumps are unchanged (pydantic-core serializes by the Python schema), and so is the JSON Schema.
     """
     if schema["type"] != "model":
         raise TypeError(f"expected a model's schema, not {schema['type']!r}")
     model = cast(core_schema.ModelSchema, {**schema})
     ref = model.pop("ref", None)  # one reference, to the whole
-    return core_schema.json_or_python_schema(json_schema=json(model), python_schema=python(model), ref=ref)
+    python_schema = python(model)
+
+    def described_as_from_python(_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return handler(python_schema)  # pydantic would describe the JSON branch, whose reading differs
+
+    return core_schema.json_or_python_schema(
+        json_schema=json(model),
+        python_schema=python_schema,
+        ref=ref,
+        metadata={"pydantic_js_functions": [described_as_from_python]},
+    )
 
 
 def with_fields(

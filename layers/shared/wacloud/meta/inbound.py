@@ -38,6 +38,7 @@ from pydantic import (
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     GetPydanticSchema,
     ModelWrapValidatorHandler,
     TypeAdapter,
@@ -46,6 +47,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, ErrorDetails, core_schema
 
 from wacloud.meta.core_schemas import (
@@ -132,7 +134,11 @@ def _timestamp_schema(_source: Any, _handler: GetCoreSchemaHandler) -> CoreSchem
     )
 
 
-Timestamp = Annotated[int, GetPydanticSchema(_timestamp_schema)]
+def _timestamp_json_schema(_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+    return handler(core_schema.int_schema())  # described as before: an integer
+
+
+Timestamp = Annotated[int, GetPydanticSchema(_timestamp_schema, _timestamp_json_schema)]
 """Epoch seconds as Meta sends them (a string of digits), clamped to what keys can order."""
 
 KeyText = Annotated[str, Field(max_length=256)]
@@ -589,14 +595,11 @@ class MessagesValue(WebhookModel):
         # The link is made outside the split by input, where it also sees Python input (with no raw
         # lists: nothing to do): a model's schema whose outermost part is a function is the only kind
         # pydantic-core will not reuse whole inside its parents', which would make the link twice.
-        return core_schema.no_info_after_validator_function(
-            _keep_raw_parts,
-            by_input(
-                handler(source),
-                json=lambda model: _keeping_raw_parts(model, handler),
-                python=lambda model: model,
-            ),
+        split = by_input(
+            handler(source), json=lambda model: _keeping_raw_parts(model, handler), python=lambda model: model
         )
+        ref = split.pop("ref", None)  # on the whole, as pydantic puts a model validator's
+        return core_schema.no_info_after_validator_function(_keep_raw_parts, split, ref=ref)
 
     def contact_for(self, message: InboundMessage) -> Contact | None:
         """The entry of ``contacts`` describing the sender of ``message``, if Meta sent one."""
