@@ -853,9 +853,7 @@ def test_json_is_read_as_python_is(path: Path) -> None:
     from_json = WebhookPayload.model_validate_json(path.read_bytes())
     from_python = WebhookPayload.model_validate(json.loads(path.read_bytes()))
     assert from_json == from_python
-    for (_, change), (_, same_change) in zip(
-        iter_changes(from_json), iter_changes(from_python), strict=True
-    ):
+    for (_, change), (_, same_change) in zip(iter_changes(from_json), iter_changes(from_python), strict=True):
         assert type(change.value) is type(same_change.value)
         assert change.model_fields_set == same_change.model_fields_set
         read = change.messages_value()
