@@ -538,7 +538,6 @@ class Contact(WebhookModel):
 _RAW_MESSAGES = " raw messages"
 _RAW_STATUSES = " raw statuses"
 _RAW_PARTS = (("messages", _RAW_MESSAGES), ("statuses", _RAW_STATUSES))
-_RAW_NAMES = frozenset((_RAW_MESSAGES, _RAW_STATUSES))
 
 
 def _keeping_raw_parts(model: core_schema.ModelSchema, handler: GetCoreSchemaHandler) -> CoreSchema:
@@ -556,8 +555,11 @@ def _keeping_raw_parts(model: core_schema.ModelSchema, handler: GetCoreSchemaHan
 def _keep_raw_parts(value: MessagesValue) -> MessagesValue:
     # Run once per value read, in the time of two models: written out for the fewest operations.
     held = value.__dict__
-    raws = held.pop(_RAW_MESSAGES, None)  # None from Python input, whose models keep their own
-    if raws:
+    sent = value.__pydantic_fields_set__
+    # None when the value had no such list, and from Python input, whose models keep their own.
+    raws = held.pop(_RAW_MESSAGES, None)
+    if raws is not None:
+        sent.discard(_RAW_MESSAGES)
         # Each is a JSON object (its model accepts nothing else); one keyed by a Python name
         # (from_) is not Meta's JSON, and its raw falls back to a dump.
         # The lists are one list read twice (no zip: a keyword to zip() costs more than the rest).
@@ -566,11 +568,11 @@ def _keep_raw_parts(value: MessagesValue) -> MessagesValue:
             if "from_" not in raw:
                 _set_attribute(models[index], "__pydantic_private__", {"_raw": raw})
     raws = held.pop(_RAW_STATUSES, None)
-    if raws:
+    if raws is not None:
+        sent.discard(_RAW_STATUSES)
         models = held["statuses"]
         for index, raw in enumerate(raws):
             _set_attribute(models[index], "__pydantic_private__", {"_raw": raw})
-    value.__pydantic_fields_set__.difference_update(_RAW_NAMES)
     return value
 
 
