@@ -721,7 +721,7 @@ class UntypedPart:
     error: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: made once per POST, a third of a microsecond less
 class ReadPayload:
     """A POST's typed updates, and the parts set aside because they could not be typed."""
 
@@ -733,9 +733,7 @@ def read_payload(body: bytes | str) -> ReadPayload:
     """Type every update of a webhook POST on its own; raise :class:`NotAWebhookError` when there
     is nothing to type (not JSON, not a JSON object, no ``entry`` nor ``object``)."""
     try:
-        # model_validate_json without its Python wrapper, read once per POST: a tenth of a
-        # microsecond counts in a read of twenty.
-        payload: WebhookPayload = WebhookPayload.__pydantic_validator__.validate_json(body)
+        payload: WebhookPayload = _read_json(body)
     except ValidationError:
         pass  # not JSON, or some part is not typed: find out below
     else:
@@ -850,6 +848,9 @@ class _PartReader:
         return None
 
 
+# model_validate_json without its Python wrapper and lookups, called once per POST: tenths of a
+# microsecond count in a read of fifteen.
+_read_json = WebhookPayload.__pydantic_validator__.validate_json
 _M = TypeVar("_M", bound=WebhookModel)
 _VALUE_PARTS: tuple[tuple[str, type[WebhookModel], str], ...] = (
     ("contacts", Contact, "contact"),
