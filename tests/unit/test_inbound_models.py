@@ -844,3 +844,55 @@ def test_a_message_without_an_id_is_rejected_with_its_location() -> None:
     with pytest.raises(ValidationError) as raised:
         WebhookPayload.model_validate(sent)
     assert raised.value.errors()[0]["loc"] == ("entry", 0, "changes", 0, "value", "messages", 0, "id")
+
+
+@pytest.mark.parametrize("path", FIXTURE_PATHS, ids=lambda path: path.stem)
+def test_json_is_read_as_python_is(path: Path) -> None:
+    # JSON is read by schemas of its own (no Python per model): the models, their fields set and
+    # extras, and the raw parts are those the Python schemas give.
+    from_json = WebhookPayload.model_validate_json(path.read_bytes())
+    from_python = WebhookPayload.model_validate(json.loads(path.read_bytes()))
+    assert from_json == from_python
+    for (_, change), (_, same_change) in zip(iter_changes(from_json), iter_changes(from_python), strict=True):
+        assert type(change.value) is type(same_change.value)
+        assert change.model_fields_set == same_change.model_fields_set
+        read = change.messages_value()
+        if read is None:
+            continue
+        assert read.__dict__.keys() == MessagesValue.model_fields.keys()
+        assert read.model_fields_set == same_change.value.model_fields_set  # type: ignore[union-attr]
+        for part in [*read.messages, *read.statuses]:
+            assert part.__pydantic_private__ is not None
+    assert [m.raw for _, m in iter_messages(from_json)] == [m.raw for _, m in iter_messages(from_python)]
+    assert [s.raw for _, s in iter_statuses(from_json)] == [s.raw for _, s in iter_statuses(from_python)]
+
+
+def test_a_change_is_typed_by_its_field_when_read_from_json() -> None:
+    value = load_json("message_text")["entry"][0]["changes"][0]["value"]
+    for field in ("messages ", "Messages", "message", "messages\n", "history"):
+        change = Change.model_validate_json(json.dumps({"field": field, "value": value}))
+        assert change.messages_value() is None
+        assert change.value == value
+    assert Change.model_validate_json(json.dumps({"field": "messages", "value": value})).messages_value()
+    value["messages"][0]["timestamp"] = "yesterday"
+    with pytest.raises(ValidationError):
+        Change.model_validate_json(json.dumps({"field": "messages", "value": value}))
+
+
+def test_a_message_keyed_by_python_names_has_no_raw_object_from_json_either() -> None:
+    sent = load_json("message_text")
+    message = sent["entry"][0]["changes"][0]["value"]["messages"][0]
+    message["from_"] = message.pop("from")
+    _, parsed = only_message(WebhookPayload.model_validate_json(json.dumps(sent)))
+    assert parsed.from_ == CUSTOMER
+    assert parsed.raw == parsed.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+def test_timestamps_out_of_range_are_clamped_from_json_and_python() -> None:
+    sent = load_json("status_read")
+    sent["entry"][0]["changes"][0]["value"]["statuses"][0]["timestamp"] = "-5"
+    read = (WebhookPayload.model_validate_json(json.dumps(sent)), WebhookPayload.model_validate(sent))
+    for payload in read:
+        (_, status), *_ = iter_statuses(payload)
+        assert status.timestamp == 0
+        assert status.raw["timestamp"] == "-5"
