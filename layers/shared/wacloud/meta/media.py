@@ -129,7 +129,8 @@ class MediaDescription(BaseModel):
     """``GET /<version>/<media-id>``: where to download the media (for about five minutes) and what
     it is."""
 
-    model_config = ConfigDict(extra="allow")
+    # Built on first use: the sender imports this module for its upload rules, never this model.
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     url: str
     mime_type: str | None = None
