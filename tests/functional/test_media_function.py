@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from wacloud.media.keeper import MediaDownloadError
-from wacloud.meta.media import sha256_matches
+from wacloud.meta.inbound_media import sha256_matches
 from wacloud.table.keys import contact_pk, inbound_sk
 from walocal.events import load_event
 from walocal.functions import LocalFunction

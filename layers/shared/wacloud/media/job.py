@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from wacloud.core.errors import WaCloudError
-from wacloud.meta.media import InboundMedia, inbound_media
+from wacloud.meta.inbound_media import InboundMedia, inbound_media
 
 
 class NotAMediaJobError(WaCloudError):

@@ -37,7 +37,8 @@ from wacloud.meta.graph_client import (
     GraphUnreachableError,
     MediaTooLargeError,
 )
-from wacloud.meta.media import MAX_MEDIA_BYTES, InboundMedia, MediaDescription, hex_sha256, sha256_matches
+from wacloud.meta.inbound_media import InboundMedia, MediaDescription, hex_sha256, sha256_matches
+from wacloud.meta.media import MAX_MEDIA_BYTES
 from wacloud.table.media import MediaLedger, MediaRecord, media_key
 
 if TYPE_CHECKING:

@@ -24,13 +24,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeGuard
 
 from wacloud.core.observability import log_failure, logger
-from wacloud.meta.outbound import OutboundItem, SendError, TemplateMessage
+from wacloud.meta.outbound import SendError
 from wacloud.meta.templates import DISABLED, MARKETING, MEDIA_HEADERS, PAUSED, TemplateDefinition
 from wacloud.sender.policy import REFUSED_BEFORE_SENDING
 from wacloud.table.errors import TableUnavailableError
 from wacloud.table.templates import CatalogSnapshot, TemplateCatalogStore
+
+if TYPE_CHECKING:
+    from wacloud.meta.outbound import OutboundItem, TemplateMessage
 
 CACHE_SECONDS = 60.0
 TEMPLATE_MISSING = 132001
@@ -105,7 +109,7 @@ class TemplateCatalog:
         return definition.category if definition is not None else None
 
     def verdict(self, item: OutboundItem) -> TemplateVerdict:
-        if not isinstance(item, TemplateMessage):
+        if not _is_template(item):
             return UNCHECKED
         snapshot = self.snapshot()
         if snapshot is None or not snapshot.known:
@@ -124,6 +128,12 @@ class TemplateCatalog:
                 _refused(TEMPLATE_MISSING, "Template name does not exist in the translation", detail)
             )
         return TemplateVerdict(_check(definition, item), definition.category)
+
+
+def _is_template(item: OutboundItem) -> TypeGuard[TemplateMessage]:
+    # Its class's flag rather than isinstance: importing TemplateMessage here would create every
+    # template model at the sender's start, whatever the type of its sends.
+    return item.is_template
 
 
 def _check(definition: TemplateDefinition, item: TemplateMessage) -> SendError | None:

@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wacloud.core.errors import WaCloudError
 from wacloud.core.metrics import metrics
@@ -43,7 +43,7 @@ from wacloud.meta.error_codes import (
     pair_limit_delay,
 )
 from wacloud.meta.graph_client import GraphApiError, GraphClient, GraphOutcomeUnknownError
-from wacloud.meta.outbound import STATUS_FAILED, OutboundItem, SendError, SendResponse, SendResult
+from wacloud.meta.outbound import STATUS_FAILED, SendError, SendResponse, SendResult
 from wacloud.sender.catalog import UNCHECKED, TemplateCatalog
 from wacloud.sender.media_upload import MediaUploads, s3_source
 from wacloud.sender.policy import REFUSED_BEFORE_SENDING, refusal
@@ -54,6 +54,9 @@ from wacloud.table.items import FailedSend, OutboundRecord
 from wacloud.table.ledger import Claim, SendLedger, Taken, request_fingerprint
 from wacloud.table.pacing import NotBefore, PairPacer
 from wacloud.table.store import ConversationStore
+
+if TYPE_CHECKING:
+    from wacloud.meta.outbound import OutboundItem
 
 # Beyond the deadline, how long a claim stays reserved for its owner: past it, the owner's
 # invocation has certainly ended.

@@ -17,12 +17,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wacloud.meta.error_codes import OPTED_OUT_OF_MARKETING
-from wacloud.meta.outbound import OutboundItem, SendError
+from wacloud.meta.outbound import SendError
 from wacloud.table.facets import MARKETING_PREFERENCE_PREFIX
 from wacloud.table.store import WINDOW_SECONDS
+
+if TYPE_CHECKING:
+    from wacloud.meta.outbound import OutboundItem
 
 REENGAGEMENT_REQUIRED = 131047
 REFUSED_BEFORE_SENDING = "Refused before sending"

@@ -47,13 +47,15 @@ PAGE_SIZE = 1000
 CONTINUE_BELOW_SECONDS = 10.0
 
 _DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-_RECIPIENT: TypeAdapter[str] = TypeAdapter(Recipient)
+# The validators below are built on first use (defer_build): only the reminder's jobs need them,
+# and building them at import lengthened every cold start of the sender, sends included.
+_RECIPIENT: TypeAdapter[str] = TypeAdapter(Recipient, config=ConfigDict(defer_build=True))
 
 
 class ReminderJob(BaseModel):
     """One contact's reminder of one day."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     job: Literal["reminder"] = "reminder"
     date: str = Field(pattern=_DATE)
@@ -68,7 +70,7 @@ class ReminderJob(BaseModel):
 class FanoutJob(BaseModel):
     """The rest of a day's fan-out, from ``cursor`` (the listing's LastEvaluatedKey)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     job: Literal["reminder_fanout"] = "reminder_fanout"
     date: str = Field(pattern=_DATE)

@@ -26,7 +26,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -34,7 +34,7 @@ from wacloud.core.errors import WaCloudError
 from wacloud.core.observability import logger
 from wacloud.core.settings import ReminderSettings
 from wacloud.meta.access_token import AccessTokenRejected
-from wacloud.meta.outbound import OutboundItem, Problem, SendRequestError, SendResponse, parse_send_request
+from wacloud.meta.outbound import Problem, SendRequestError, SendResponse, parse_send_request
 from wacloud.sender.delivery import MessageSender, RetryBy, SendReport
 from wacloud.sender.queue import OutboundQueue
 from wacloud.sender.reminders import (
@@ -50,6 +50,9 @@ from wacloud.sender.reminders import (
     scheduled_time,
 )
 from wacloud.sender.retry import Deadline
+
+if TYPE_CHECKING:
+    from wacloud.meta.outbound import OutboundItem
 
 
 class RedeliveryRequested(WaCloudError):

@@ -35,12 +35,13 @@ from wacloud.table.keys import (
 )
 from wacloud.table.spill import INLINE_ITEM_BYTES
 from wacloud.table.values import compact_json
-from wacloud.webhook.envelope import LOCATION_INLINE, LOCATION_S3, QueuedWebhook
 
 if TYPE_CHECKING:
     # Annotations only: the sender writes and reads the table through this module, and loading
-    # the webhook payload models would add their schema building to its every cold start.
+    # the webhook payload models would add their schema building to its every cold start (the
+    # queue's envelope, its dataclasses).
     from wacloud.meta.inbound import Contact, Entry, InboundMessage, MessagesValue, Status, UntypedPart
+    from wacloud.webhook.envelope import QueuedWebhook
 
 # An inbound message's ``text`` is kept on its item only past this much ``raw`` (half the size at
 # which an item spills its largest attributes to the bucket).
@@ -164,6 +165,10 @@ def raw_archive_item(archive: RawArchive) -> dict[str, Any]:
 
 def queued_webhook_of_archive(item: Mapping[str, Any]) -> QueuedWebhook:
     """The queue message that brings an archived payload back to the processor."""
+    # Imported here: the sender reads and writes the table through this module and never needs
+    # the queue's envelope, whose dataclasses would lengthen its cold start.
+    from wacloud.webhook.envelope import LOCATION_INLINE, LOCATION_S3, QueuedWebhook  # noqa: PLC0415
+
     in_bucket = "body_s3" in item
     return QueuedWebhook(
         body=str(item["body_s3"] if in_bucket else item.get("body", "")),

@@ -21,7 +21,6 @@ from decimal import Decimal
 from typing import Any
 
 from wacloud.table.values import compact_json
-from wacloud.webhook.envelope import PayloadPointer
 
 # Past 32 KB an item is not an ordinary update (Meta caps a text message at 4,096 characters):
 # one S3 PUT costs less than the 32 or more write units it would cost, twice with an index entry,
@@ -44,6 +43,10 @@ class SpilledObject:
 
 def spill(item: Mapping[str, Any], bucket: str) -> tuple[dict[str, Any], list[SpilledObject]]:
     """The item as it can be stored, and the objects its pointers name (none for most items)."""
+    # Imported here: only the processor spills; the sender imports this module for the size
+    # limit alone, and the envelope's dataclasses would lengthen its cold start.
+    from wacloud.webhook.envelope import PayloadPointer  # noqa: PLC0415
+
     kept = dict(item)
     objects: list[SpilledObject] = []
     size = item_size(kept)
