@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -102,6 +103,25 @@ class RunningRuntime:
         return admin_session().resource("dynamodb", endpoint_url=self.aws_url).Table(TABLE)
 
 
+_START_ATTEMPTS = 3
+
+
+class _PortTaken(Exception):
+    """The runtime stopped at start: one of its ports was taken after it was chosen."""
+
+
+def _ready(runtime: RunningRuntime, *, retry_taken_port: bool) -> bool:
+    if runtime.process.poll() is not None:
+        log = runtime.log()
+        if retry_taken_port and "Address already in use" in log:
+            raise _PortTaken
+        raise AssertionError(f"the local runtime exited early:\n{log}")
+    try:
+        return requests.post(f"{runtime.invoke_url}/", timeout=5).status_code == 404
+    except requests.RequestException:  # not listening yet
+        return False
+
+
 @contextmanager
 def local_runtime(
     log_path: Path,
@@ -111,45 +131,54 @@ def local_runtime(
     parameters: dict[str, str] | None = None,
 ) -> Iterator[RunningRuntime]:
     """Start ``wa-local`` on free ports with no AWS, WhatsApp or Graph settings of the caller's;
-    ready once its Lambda Invoke API answers (it opens after every function's first cold start)."""
-    ports = free_ports(4)
+    ready once its Lambda Invoke API answers (it opens after every function's first cold start).
+
+    A port chosen free may be taken by another program before the runtime binds it (tests run
+    side by side): the runtime is then started again on other ports, a few times."""
     environment = {
         k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WHATSAPP_", "GRAPH_API"))
     }
-    command = [sys.executable, "-m", "walocal", *(["--template", str(template)] if template else [])]
-    for option, port in zip(("webhook", "invoke", "graph", "aws"), ports, strict=True):
-        command += [f"--{option}-port", str(port)]
     # The reply bot would answer every message the tests send: only the tests of the bot want it.
     parameters = {"ReplyBot": "Disabled", **(parameters or {})}
-    command += ["--parameter-overrides", *(f"{name}={value}" for name, value in parameters.items())]
-    # A file, not a pipe: nobody reads the runtime's logs while it runs, and a full pipe would block it.
-    with log_path.open("w", encoding="utf-8") as log:
-        process = subprocess.Popen(
-            command, env={**environment, **(env or {})}, stdout=log, stderr=subprocess.STDOUT, text=True
+    for attempt in range(1, _START_ATTEMPTS + 1):
+        ports = free_ports(4)
+        command = [sys.executable, "-m", "walocal", *(["--template", str(template)] if template else [])]
+        for option, port in zip(("webhook", "invoke", "graph", "aws"), ports, strict=True):
+            command += [f"--{option}-port", str(port)]
+        command += ["--parameter-overrides", *(f"{name}={value}" for name, value in parameters.items())]
+        # A file, not a pipe: nobody reads the runtime's logs while it runs, and a full pipe would
+        # block it.
+        with log_path.open("w", encoding="utf-8") as log:
+            process = subprocess.Popen(
+                command, env={**environment, **(env or {})}, stdout=log, stderr=subprocess.STDOUT, text=True
+            )
+        runtime = RunningRuntime(
+            webhook_url=f"http://127.0.0.1:{ports[0]}/webhook",
+            invoke_url=f"http://127.0.0.1:{ports[1]}",
+            graph_url=f"http://127.0.0.1:{ports[2]}",
+            aws_url=f"http://127.0.0.1:{ports[3]}",
+            log_path=log_path,
+            process=process,
         )
-    runtime = RunningRuntime(
-        webhook_url=f"http://127.0.0.1:{ports[0]}/webhook",
-        invoke_url=f"http://127.0.0.1:{ports[1]}",
-        graph_url=f"http://127.0.0.1:{ports[2]}",
-        aws_url=f"http://127.0.0.1:{ports[3]}",
-        log_path=log_path,
-        process=process,
-    )
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"the local runtime exited early:\n{runtime.log()}")
         try:
-            return requests.post(f"{runtime.invoke_url}/", timeout=5).status_code == 404
-        except requests.RequestException:  # not listening yet
-            return False
-
+            eventually(
+                functools.partial(_ready, runtime, retry_taken_port=attempt < _START_ATTEMPTS), timeout=120
+            )
+            break
+        except _PortTaken:
+            continue
+        except BaseException:
+            _stop(process)
+            raise
     try:
-        eventually(ready, timeout=120)
         yield runtime
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
