@@ -8,9 +8,9 @@ its own.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING
 
+from wacloud.core.lazy import lazy_names
 from wacloud.core.settings.reading import DEFAULT_OPT_IN_KEYWORDS, DEFAULT_OPT_OUT_KEYWORDS, phone_numbers
 
 if TYPE_CHECKING:
@@ -49,10 +49,4 @@ _MODULE_OF = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # read once: the next reads find it without this function
-    return value
+__getattr__ = lazy_names(__name__, _MODULE_OF)

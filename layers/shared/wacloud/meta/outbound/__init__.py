@@ -16,9 +16,9 @@ eighty models is a large part of the sender's cold start, and a send needs only 
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING
 
+from wacloud.core.lazy import lazy_names
 from wacloud.meta.outbound.fields import BusinessScopedId, PhoneNumberId, Recipient, S3Uri, Url
 from wacloud.meta.outbound.items import MAX_BATCH_SIZE, Context
 from wacloud.meta.outbound.parsing import Problem, SendRequestError, parse_send_request
@@ -253,10 +253,4 @@ FAMILIES = {
 _FAMILY_OF = {name: family for family, names in FAMILIES.items() for name in names.split()}
 
 
-def __getattr__(name: str) -> object:
-    family = _FAMILY_OF.get(name)
-    if family is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{family}"), name)
-    globals()[name] = value  # read once: the next reads find it without this function
-    return value
+__getattr__ = lazy_names(__name__, _FAMILY_OF)
