@@ -1,53 +1,72 @@
 """Warm webhook CPU per signed POST, against its floor: the HMAC check and SQS SendMessage of the
 same body (bench/floors/webhook.py).
 
-Both run warm in this process with real boto3 clients whose calls go to a stand-in AWS in another
-process, so the process clock counts what the function itself spends: event parsing, the
-signature check, building and signing the SQS request, reading the answer, logging.
+Both run warm in one process of the template's runtime (python3.13 when installed) whose path
+holds only the webhook's built artifacts, the runtime's own packages (boto3 as Lambda has it) and
+the floors (``bench/webhook_instance.py``), with real boto3 clients whose calls go to a stand-in
+AWS in another process, so the process clock counts what the function itself spends: event
+parsing, the signature check, building and signing the SQS request, reading the answer, logging.
+Short blocks of calls in strict turns with the floor's, each side's fastest kept (as timeit
+advises): a busy moment of the shared cores then weighs on neither side's figure.
 """
 
 from __future__ import annotations
 
-import functools
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
 
-from bench.figures import Figure, cpu_seconds_per_call, figure
-from bench.harness import (
-    api_event,
-    function_environment,
-    load,
-    load_floor,
-    log_sink,
-    padded,
-    saved_environment,
-    webhook_body,
-)
+from bench.figures import Figure, figure
+from bench.harness import FLOORS_DIR, api_event, function_environment, padded, webhook_body
 from bench.standin import aws_environment, stand_in
+from walocal.build import base_interpreter, build_for_host, find_interpreter, python_version
+from walocal.template import Template
 
+NAME = "WebhookFunction"
+INSTANCE = Path(__file__).resolve().parent / "webhook_instance.py"
 SIZES = ((1024, "1 KB"), (100 * 1024, "100 KB"))
 GOAL = 1.1
 # Warm calls per block.
 BLOCK = 50
+_notes: list[str] = []
 
 
 def measure(blocks: int) -> dict[str, tuple[float, float]]:
     """CPU ms per request of the webhook and of its floor, by body size."""
-    found = {}
-    with saved_environment(), log_sink(), stand_in() as endpoint:
-        environment = function_environment("WebhookFunction", **aws_environment(endpoint))
-        webhook = load("WebhookFunction", environment)
-        floor = load_floor("webhook", environment)
-        for size, label in SIZES:
-            event = api_event(padded(webhook_body("message_text"), size))
-            assert webhook(event)["statusCode"] == 200
-            assert floor(event)["statusCode"] == 200
-            # Short blocks in strict turns, each side's fastest kept (as timeit advises): a busy
-            # moment of the shared cores then weighs on neither side's figure.
-            own, least = [], []
-            for _ in range(blocks):
-                own.append(cpu_seconds_per_call(functools.partial(webhook, event), BLOCK, blocks=1))
-                least.append(cpu_seconds_per_call(functools.partial(floor, event), BLOCK, blocks=1))
-            found[label] = (1000 * min(own), 1000 * min(least))
-    return found
+    python = find_interpreter("3.13") or base_interpreter()
+    template = Template.load()
+    spec = template.functions()[NAME]
+    path = [*build_for_host(template, python=python).import_path(NAME), FLOORS_DIR]
+    _notes[:] = [f"webhook CPU measured on python{python_version(python)} from the built artifacts"]
+    events = [[label, api_event(padded(webhook_body("message_text"), size))] for size, label in SIZES]
+    with stand_in() as endpoint, tempfile.TemporaryDirectory() as scratch:
+        (Path(scratch) / "events.json").write_text(json.dumps(events), encoding="utf-8")
+        environment = {
+            "LANG": "C.UTF-8",
+            **function_environment(NAME, **aws_environment(endpoint)),
+            "POWERTOOLS_LOG_LEVEL": "ERROR",
+            "PYTHONPATH": os.pathsep.join(map(str, path)),
+            "BENCH_MEMORY": str(spec.memory_size),
+            "BENCH_EVENTS": str(Path(scratch) / "events.json"),
+            "BENCH_RESULT": str(Path(scratch) / "result.json"),
+            "BENCH_BLOCKS": str(blocks),
+            "BENCH_CALLS": str(BLOCK),
+        }
+        run = subprocess.run(
+            [python, "-S", str(INSTANCE)],
+            env=environment,
+            cwd=path[0],
+            stdout=subprocess.DEVNULL,  # the function's log
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+        if run.returncode != 0:
+            raise RuntimeError(f"the webhook's warm run failed: {run.stderr[-2000:]}")
+        found = json.loads((Path(scratch) / "result.json").read_text(encoding="utf-8"))
+    return {label: (1000 * own, 1000 * least) for label, (own, least) in found.items()}
 
 
 def figures(*, quick: bool = False) -> list[Figure]:
@@ -61,5 +80,6 @@ def assumptions() -> list[str]:
     return [
         "webhook CPU: process CPU time per warm invocation on this machine (one vCPU), AWS answering "
         "from a stand-in in another process, the fastest of 40 blocks of 50 calls taken in turns with "
-        "the floor's; floor: HMAC check + SQS SendMessage of the same body"
+        "the floor's; floor: HMAC check + SQS SendMessage of the same body",
+        *_notes,
     ]
