@@ -24,7 +24,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from walocal import moto_atomic, moto_partitions
+from walocal import moto_atomic, moto_dispatch, moto_partitions
 from walocal.build import BuildError, HostArtifacts, build_for_host
 from walocal.faults import FAULTS
 from walocal.http_api import HttpApiServer
@@ -158,6 +158,7 @@ class LocalRuntime:
         _point_aws_at(config.aws_endpoint)
         moto_partitions.install()
         moto_atomic.install()
+        moto_dispatch.install()
         self._moto = ThreadedMotoServer(ip_address=config.host, port=config.aws_port, verbose=False)
         self._moto.start()
         session = boto3.Session(region_name=REGION)

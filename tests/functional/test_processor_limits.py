@@ -258,6 +258,47 @@ def test_a_record_that_overruns_is_stopped_and_reported_before_the_timeout(
     )
 
 
+def test_the_retry_of_a_record_that_overran_goes_on_from_where_it_stopped(
+    processor: LocalFunction, stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = statuses_post(200)
+    with slow_table(monkeypatch, 0.3) as stop_waiting:
+        answer = shorter(processor, 5).invoke(sqs_event(body))
+        stop_waiting.set()
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "00000000-0000-4000-8000-000000000000"}]}
+    time.sleep(0.5)  # the writes in flight when the record was stopped land
+    first = items_by_key(stack)
+    updated = {pk for pk, sk in first if pk.startswith("MSG#") and sk == "MESSAGE"}
+    assert sum(1 for _, sk in first if sk.startswith("STATUS#")) == 200  # the puts came first
+    assert 0 < len(updated) < 200
+
+    calls: list[str] = []
+    for name in ("update", "batch_put", "batch_get"):
+        original = getattr(TableClient, name)
+
+        def counted(
+            self: TableClient, *args: Any, _name: str = name, _original: Any = original, **kwargs: Any
+        ) -> Any:
+            calls.append(_name)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(TableClient, name, counted)
+    # SQS hands the record over again: what the first attempt stored is read, not written again.
+    assert processor.invoke(sqs_event(body, receive_count=2)) == {"batchItemFailures": []}
+    assert calls.count("batch_put") == 0
+    # The messages the first attempt did not reach, then the note that the payload is stored in full.
+    assert calls.count("update") == 200 - len(updated) + 1
+    assert calls.count("batch_get") == 2  # the status items, then the messages' status facets
+    items = items_by_key(stack)
+    current = {
+        pk: item["status"] for (pk, sk), item in items.items() if pk.startswith("MSG#") and sk == "MESSAGE"
+    }
+    assert current == {f"MSG#wamid.A{index:05d}": "sent" for index in range(200)}
+    assert {key: item for key, item in items.items() if key[0] in updated} == {
+        key: item for key, item in first.items() if key[0] in updated
+    }
+
+
 # ------------------------------------------------------------------ throttled batch writes
 @pytest.fixture
 def throttled(stack: LocalStack) -> Iterator[ThrottledBatchWrites]:

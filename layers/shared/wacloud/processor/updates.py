@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -27,7 +27,7 @@ from wacloud.table.client import BATCH_WRITE_MAX
 from wacloud.table.items import FailedAttempt, RawArchive, payload_sha256
 from wacloud.table.keys import day_of
 from wacloud.table.spill import spill
-from wacloud.table.store import Archived, ConversationStore
+from wacloud.table.store import Archived, ConversationStore, message_advance, profile_advance
 from wacloud.webhook.envelope import PayloadPointer, QueuedWebhook
 
 if TYPE_CHECKING:
@@ -129,8 +129,15 @@ class WebhookProcessor:
         return BatchRun(self, BatchTimer(remaining_ms))
 
     def process(
-        self, webhook: QueuedWebhook, *, deadline: Deadline | None = None, replay: bool = False
+        self,
+        webhook: QueuedWebhook,
+        *,
+        deadline: Deadline | None = None,
+        replay: bool = False,
+        retry: bool = False,
     ) -> ProcessingSummary:
+        """Store every update of the payload. ``retry``: an earlier attempt at this record may have
+        stored part of it, so what is stored already is read first and not written again."""
         body = self._read_body(webhook)
         digest = hashlib.sha256(body).hexdigest()
         archived: Archived | None = None
@@ -154,7 +161,9 @@ class WebhookProcessor:
             archived = self._archive(body, digest, webhook)
             if archived.processed_updates is not None:
                 return ProcessingSummary(duplicate=True, skipped=True)
-        self._write(changes, deadline)
+        # A body received before may be partly stored too (Meta's redelivery of a failed attempt).
+        again = retry or (archived is not None and not archived.first)
+        self._write(changes, deadline, again=again and not replay)
         if archived is not None:
             self._note_outcome(digest, changes, archived)
         if changes.unknown_types or changes.unknown_fields:
@@ -229,32 +238,32 @@ class WebhookProcessor:
         return PayloadPointer(self._bucket.name, key, len(body), digest).to_json()
 
     # ------------------------------------------------------------------ updates
-    def _write(self, changes: PayloadChanges, deadline: Deadline | None) -> None:
+    def _write(self, changes: PayloadChanges, deadline: Deadline | None, *, again: bool = False) -> None:
         """Items fully determined by their key first, then the evolving state, each phase's writes
         side by side: an item put after an update of the same item would undo the update. Within
-        a phase, each item is written once."""
+        a phase, each item is written once. ``again``: only what the table does not hold yet (a
+        retry then goes on from where the last attempt stopped, at the price of reads)."""
+        store = self._store
         # One write per key: the last of the payload, as when they were written in order.
-        items = list({(item["pk"], item["sk"]): item for item in changes.items}.values())
+        items: list[Mapping[str, Any]] = list(
+            {(item["pk"], item["sk"]): item for item in changes.items}.values()
+        )
+        if again:
+            items = store.missing_items(items)
         until = deadline.at if deadline is not None else None
         puts: list[Task] = [
             partial(self._put, items[start : start + BATCH_WRITE_MAX], until)
             for start in range(0, len(items), BATCH_WRITE_MAX)
         ]
         self._pool.run(puts, deadline, "storing the updates")
-        store = self._store
-        updates: list[Task] = [
-            partial(
-                store.advance_message,
-                wamid,
-                facets,
-                changes.recipients.get(wamid),
-                changes.business_numbers.get(wamid),
-            )
+        advances = [
+            message_advance(wamid, facets, changes.recipients.get(wamid), changes.business_numbers.get(wamid))
             for wamid, facets in changes.message_facets.items()
         ]
-        updates += [
-            partial(store.advance_profile, wa_id, facets) for wa_id, facets in changes.profiles.items()
-        ]
+        advances += [profile_advance(wa_id, facets) for wa_id, facets in changes.profiles.items()]
+        if again:
+            advances = store.unwritten(advances)
+        updates: list[Task] = [partial(store.apply, advance) for advance in advances]
         self._pool.run(updates, deadline, "updating messages and contacts")
         # A number change also updates the new number's profile, which the phase above may update
         # too: after it, so that no two writes of the POST meet on one item at once.
@@ -270,7 +279,7 @@ class WebhookProcessor:
         for change, field_name, at in changes.template_changes:
             store.apply_template_change(change, field_name, at)
 
-    def _put(self, items: list[dict[str, Any]], until: float | None) -> None:
+    def _put(self, items: Sequence[Mapping[str, Any]], until: float | None) -> None:
         stored = []
         for item in items:
             kept, objects = spill(item, self._bucket.name)
@@ -310,7 +319,9 @@ class BatchRun:
         try:
             deadline = self._timer.start_record()
             try:
-                summary = self._processor.process(webhook, deadline=deadline, replay=delivery.replay)
+                summary = self._processor.process(
+                    webhook, deadline=deadline, replay=delivery.replay, retry=delivery.receive_count > 1
+                )
             finally:
                 self._timer.record_done()
         except Exception as exc:

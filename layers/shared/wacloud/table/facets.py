@@ -56,6 +56,35 @@ def newest(facets: Iterable[Facet]) -> list[Facet]:
     return list(kept.values())
 
 
+@dataclass(frozen=True)
+class Advance:
+    """The facets to write on one item, and its ``constants``: attributes with one value for the
+    item's whole life (a contact's wa_id, a message's recipient), set whenever they are missing."""
+
+    pk: str
+    sk: str
+    facets: Sequence[Facet]
+    constants: Mapping[str, Any]
+
+    @property
+    def attributes(self) -> set[str]:
+        """The stored attributes that tell what of it is written already."""
+        return {facet.key_attribute for facet in self.facets} | set(self.constants)
+
+    def beyond(self, stored: Mapping[str, Any]) -> Advance | None:
+        """What of it ``stored`` (the item's attributes, or a part of them) does not hold yet:
+        the facets newer than the stored keys and the constants missing; None when nothing is."""
+        facets = [
+            facet
+            for facet in newest(self.facets)
+            if facet.key_attribute not in stored or str(stored[facet.key_attribute]) < facet.key
+        ]
+        constants = {name: value for name, value in self.constants.items() if name not in stored}
+        if not facets and not constants:
+            return None
+        return Advance(self.pk, self.sk, facets, constants)
+
+
 # ---------------------------------------------------------------------- facets of a contact profile
 def inbound_facet(timestamp: int, wamid: str) -> Facet:
     """The contact's latest inbound message: it opens the 24-hour customer service window."""
