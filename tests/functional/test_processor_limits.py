@@ -130,15 +130,10 @@ def test_a_2_mb_post_is_stored_with_its_large_attributes_in_s3(
 
 
 # ------------------------------------------------------------------ the largest POSTs, in time
-def test_a_post_of_1000_statuses_is_stored_in_seconds_and_its_redelivery_skipped(
-    processor: LocalFunction, stack: LocalStack, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # 1,000 statuses of 100 messages. (The emulator takes 20 to 30 ms of CPU per conditional
-    # update; 1,000 distinct messages would make this test last half a minute. The worst case's
-    # timing is measured by the processor benchmark instead.)
-    body = statuses_post(1000, messages=100)
+def counted_calls(monkeypatch: pytest.MonkeyPatch, *names: str) -> list[str]:
+    """The names of the table client's methods ``names`` as they are called, in order."""
     calls: list[str] = []
-    for name in ("put", "update", "batch_put"):
+    for name in names:
         original = getattr(TableClient, name)
 
         def counted(
@@ -148,6 +143,17 @@ def test_a_post_of_1000_statuses_is_stored_in_seconds_and_its_redelivery_skipped
             return _original(self, *args, **kwargs)
 
         monkeypatch.setattr(TableClient, name, counted)
+    return calls
+
+
+def test_a_post_of_1000_statuses_is_stored_in_seconds_and_its_redelivery_skipped(
+    processor: LocalFunction, stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 1,000 statuses of 100 messages. (The emulator takes 20 to 30 ms of CPU per conditional
+    # update; 1,000 distinct messages would make this test last half a minute. The worst case's
+    # timing is measured by the processor benchmark instead.)
+    body = statuses_post(1000, messages=100)
+    calls = counted_calls(monkeypatch, "put", "update", "batch_put")
 
     started = time.monotonic()
     assert processor.invoke(sqs_event(body)) == {"batchItemFailures": []}
@@ -272,17 +278,7 @@ def test_the_retry_of_a_record_that_overran_goes_on_from_where_it_stopped(
     assert sum(1 for _, sk in first if sk.startswith("STATUS#")) == 200  # the puts came first
     assert 0 < len(updated) < 200
 
-    calls: list[str] = []
-    for name in ("update", "batch_put", "batch_get"):
-        original = getattr(TableClient, name)
-
-        def counted(
-            self: TableClient, *args: Any, _name: str = name, _original: Any = original, **kwargs: Any
-        ) -> Any:
-            calls.append(_name)
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(TableClient, name, counted)
+    calls = counted_calls(monkeypatch, "update", "batch_put", "batch_get")
     # SQS hands the record over again: what the first attempt stored is read, not written again.
     assert processor.invoke(sqs_event(body, receive_count=2)) == {"batchItemFailures": []}
     assert calls.count("batch_put") == 0
