@@ -279,39 +279,28 @@ class ConversationStore:
         """Keep why the latest attempt at a payload failed (one item per payload, replaced)."""
         self._table.put(failure_item(failure))
 
-    def advance(
-        self, pk: str, sk: str, facets: Iterable[Facet], constants: Mapping[str, Any] | None = None
-    ) -> set[str]:
-        """Write each facet whose key is newer than the stored one; the key attributes written.
-
-        ``constants`` are attributes with one value for the item's whole life (the contact's wa_id,
-        a message's recipient): set whenever they are missing, whichever facet wins.
+    def apply(self, advance: Advance) -> set[str]:
+        """Write each of an item's facets whose key is newer than the stored one, and its constants
+        where they are missing; the key attributes written.
 
         One conditional update writes every facet while all are newer (the usual case: updates
         arrive roughly in order). When one is not, the stored item that DynamoDB returns with the
         failed condition (at no extra cost) tells which facets are still behind, and those are
         retried alone. A stored key never decreases, so each retry drops at least one facet.
         """
-        pending = {facet.key_attribute: facet for facet in newest(facets)}
-        to_set = dict(constants or {})
-        while pending or to_set:
+        pending: Advance | None = Advance(advance.pk, advance.sk, newest(advance.facets), advance.constants)
+        while pending is not None and (pending.facets or pending.constants):
             try:
-                self._update_facets(pk, sk, list(pending.values()), to_set)
+                self._update_facets(pending.pk, pending.sk, pending.facets, pending.constants)
             except ConditionFailed as failed:
-                stored = failed.stored
-                if stored is None:
+                if failed.stored is None:
                     raise
-                still_behind = {
-                    name: facet
-                    for name, facet in pending.items()
-                    if name not in stored or str(stored[name]) < facet.key
-                }
-                if len(still_behind) == len(pending):
+                left = pending.beyond(failed.stored)
+                if len(left.facets if left is not None else ()) == len(pending.facets):
                     raise  # cannot happen with keys that only grow; never loop on it
-                pending = still_behind
-                to_set = {name: value for name, value in to_set.items() if name not in stored}
+                pending = left
                 continue
-            return set(pending)
+            return {facet.key_attribute for facet in pending.facets}
         return set()
 
     def advance_profile(self, wa_id: str, facets: Iterable[Facet]) -> set[str]:
@@ -326,40 +315,37 @@ class ConversationStore:
     ) -> set[str]:
         return self.apply(message_advance(wamid, facets, recipient_id, phone_number_id))
 
-    def apply(self, advance: Advance) -> set[str]:
-        """:meth:`advance` of one item's facets and constants."""
-        return self.advance(advance.pk, advance.sk, advance.facets, advance.constants)
-
     def unwritten(self, advances: Sequence[Advance]) -> list[Advance]:
         """What of ``advances`` the table does not hold yet, read in batches of a hundred items.
 
-        For a retry of a payload that was partly stored: a read costs a quarter of a write unit's
-        price and a refused conditional write costs a whole one, and the retry goes on from where
-        the last attempt stopped. The reads are eventually consistent: a stale answer shows an
-        older state, never a newer one, so at worst a write is tried that its condition refuses.
+        For a retry of a payload that was partly stored: an eventually consistent read costs half
+        a read unit, a tenth of the write unit a refused conditional write costs, and the retry
+        goes on from where the last attempt stopped. A stale answer shows an older state, never a
+        newer one, so at worst a write is tried that its condition refuses.
         """
-        if not advances:
-            return []
-        keys = list({(advance.pk, advance.sk): None for advance in advances})
         attributes = set().union(*(advance.attributes for advance in advances))
-        found = self._table.batch_get(
-            [{"pk": pk, "sk": sk} for pk, sk in keys], attributes=attributes, consistent=False
-        )
-        stored = {(str(item["pk"]), str(item["sk"])): item for item in found}
+        stored = self._read_back(((advance.pk, advance.sk) for advance in advances), attributes)
         left = [advance.beyond(stored.get((advance.pk, advance.sk), {})) for advance in advances]
         return [advance for advance in left if advance is not None]
 
     def missing_items(self, items: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
         """The items among ``items`` (each fully determined by its key) not in the table yet:
         a retry puts only those (eventually consistent reads, as :meth:`unwritten`)."""
-        if not items:
-            return []
-        keys = list({(str(item["pk"]), str(item["sk"])): None for item in items})
+        present = self._read_back((_item_key(item) for item in items), ())
+        return [item for item in items if _item_key(item) not in present]
+
+    def _read_back(
+        self, keys: Iterable[tuple[str, str]], attributes: Iterable[str]
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """The items among ``keys`` that exist, by key, with only ``attributes`` besides the key,
+        read eventually consistent (what the attempts before a retry stored)."""
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
         found = self._table.batch_get(
-            [{"pk": pk, "sk": sk} for pk, sk in keys], attributes=(), consistent=False
+            [{"pk": pk, "sk": sk} for pk, sk in wanted], attributes=attributes, consistent=False
         )
-        present = {(str(item["pk"]), str(item["sk"])) for item in found}
-        return [item for item in items if (str(item["pk"]), str(item["sk"])) not in present]
+        return {_item_key(item): item for item in found}
 
     def link_previous_number(self, new_wa_id: str, old_wa_id: str) -> None:
         """``user_changed_number`` on the new number's profile: the numbers it had before.
@@ -759,3 +745,7 @@ def message_advance(
 def profile_advance(wa_id: str, facets: Iterable[Facet]) -> Advance:
     """A contact profile's facets, with its wa_id."""
     return Advance(contact_pk(wa_id), PROFILE_SK, list(facets), {"wa_id": wa_id})
+
+
+def _item_key(item: Mapping[str, Any]) -> tuple[str, str]:
+    return str(item["pk"]), str(item["sk"])
