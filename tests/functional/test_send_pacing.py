@@ -75,6 +75,16 @@ def test_sends_slower_than_the_pace_never_wait(table: Table) -> None:
     assert clock.sleeps == []
 
 
+def test_a_turn_at_the_clocks_now_is_not_waited_for_whatever_its_microseconds_round_to(table: Table) -> None:
+    # This time in microseconds rounds up to the next whole microsecond, one float step after it.
+    now = 1_800_000_000.7762089
+    assert int(now * 1_000_000) / 1_000_000 > now
+    clock = FakeTime(now)
+    [pacer] = pacers(table, 1, 80, clock)
+    assert pacer.acquire() == 0.0
+    assert clock.sleeps == []
+
+
 def test_a_line_beyond_the_horizon_waits_before_reserving(table: Table) -> None:
     clock = FakeTime(1_800_000_000.0)
     pacer = SharedPacer(table, NUMBER, 10, horizon_seconds=1.0, clock=clock, sleep=clock.sleep)

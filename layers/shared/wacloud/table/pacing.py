@@ -95,7 +95,11 @@ class _Lines:
         self._clock = clock
 
     def now_us(self) -> int:
-        return int(self._clock() * _MICROS)
+        now = self._clock()
+        micros = int(now * _MICROS)
+        # Never after the clock: the product may round up to the next microsecond (a clock near
+        # 1.8e9 s has quarter-microsecond steps), and a turn given at "now" would then be waited for.
+        return micros - 1 if micros / _MICROS > now else micros
 
     def reserve(
         self, key: Mapping[str, str], now: int, latest: int, *, idle_first: bool = False, count: int = 1
