@@ -6,8 +6,9 @@ holds only the webhook's built artifacts, the runtime's own packages (boto3 as L
 the floors (``bench/webhook_instance.py``), with real boto3 clients whose calls go to a stand-in
 AWS in another process, so the process clock counts what the function itself spends: event
 parsing, the signature check, building and signing the SQS request, reading the answer, logging.
-Short blocks of calls in strict turns with the floor's, each side's fastest kept (as timeit
-advises): a busy moment of the shared cores then weighs on neither side's figure.
+Short blocks of calls in strict turns with the floor's, each side's median block kept (see
+:func:`bench.figures.cpu_seconds_per_call`, which this process cannot import): both sides share the
+busy and the quiet moments of the shared cores alike.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def figures(*, quick: bool = False) -> list[Figure]:
 def assumptions() -> list[str]:
     return [
         "webhook CPU: process CPU time per warm invocation on this machine (one vCPU), AWS answering "
-        "from a stand-in in another process, the fastest of 40 blocks of 50 calls taken in turns with "
+        "from a stand-in in another process, the median of 40 blocks of 50 calls taken in turns with "
         "the floor's; floor: HMAC check + SQS SendMessage of the same body",
         *_notes,
     ]

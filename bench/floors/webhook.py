@@ -11,8 +11,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-# The least a queueing call can cost: the request is ours, so botocore need not validate it.
-sqs = boto3.client("sqs", config=Config(parameter_validation=False))
+# The least a queueing call can cost: the request is ours, so botocore need not validate it, and a
+# fixed User-Agent spares it rebuilding one per request.
+sqs = boto3.client("sqs", config=Config(parameter_validation=False, user_agent="floor"))
 queue_url = os.environ["WEBHOOK_QUEUE_URL"]
 secret = json.loads(
     boto3.client("secretsmanager").get_secret_value(SecretId=os.environ["WEBHOOK_SECRET_ARN"])["SecretString"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 import types
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from bench import parse, prices
 from bench.__main__ import run
 from bench.cost import Invocations, Usage, duration_ms, http_api_units
-from bench.figures import check_shape, figure, table
+from bench.figures import check_shape, cpu_seconds_per_call, figure, table
 from bench.metering import sqs_billed, sqs_chunks, sqs_message_bytes
 
 
@@ -106,3 +107,33 @@ def test_without_pywa_the_parse_benchmark_leaves_the_peer_out_and_says_so(
     (only,) = parse.figures(quick=True)
     assert (only["name"], only["goal"]) == ("parse per update (read_payload)", "<= 2x floor")
     assert any("pywa not installed" in line for line in parse.assumptions())
+
+
+def test_timed_actions_take_turns_block_by_block_and_a_disturbed_block_does_not_count(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [0.0]
+    order: list[str] = []
+
+    def action(name: str, cost: float) -> None:
+        order.append(name)
+        clock[0] += cost
+        if len(order) == 20:  # in the fast action's third block, another process took the core
+            clock[0] += 100.0
+
+    monkeypatch.setattr(time, "process_time", lambda: clock[0])
+
+    def fast() -> None:
+        action("fast", 1.0)
+
+    def slow() -> None:
+        action("slow", 3.0)
+
+    found = cpu_seconds_per_call([fast, slow], calls=4, blocks=5)
+
+    assert found == [1.0, 3.0]
+    # One warm-up call each, then blocks of four calls in strict turns.
+    assert order[:2] == ["fast", "slow"]
+    runs = [order[start] for start in range(2, len(order), 4)]
+    assert runs == ["fast", "slow"] * 5
+    assert all(len(set(order[start : start + 4])) == 1 for start in range(2, len(order), 4))
