@@ -306,15 +306,6 @@ class ConversationStore:
     def advance_profile(self, wa_id: str, facets: Iterable[Facet]) -> set[str]:
         return self.apply(profile_advance(wa_id, facets))
 
-    def advance_message(
-        self,
-        wamid: str,
-        facets: Iterable[Facet],
-        recipient_id: str | None,
-        phone_number_id: str | None = None,
-    ) -> set[str]:
-        return self.apply(message_advance(wamid, facets, recipient_id, phone_number_id))
-
     def unwritten(self, advances: Sequence[Advance]) -> list[Advance]:
         """What of ``advances`` the table does not hold yet, read in batches of a hundred items.
 
