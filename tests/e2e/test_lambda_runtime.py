@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-from support.local_runtime import RunningRuntime, eventually, local_runtime
+from support.local_runtime import PORT_TAKEN, RunningRuntime, eventually, local_runtime
 from walocal.ports import free_ports
 from walocal.template import PROJECT_ROOT
 
@@ -199,5 +199,5 @@ def test_a_port_in_use_is_named(tmp_path: Path) -> None:
             check=False,
         )
     assert result.returncode == 1
-    assert f"port {port} (Lambda Invoke API) is already in use" in result.stderr
+    assert f"port {port} (Lambda Invoke API) {PORT_TAKEN}" in result.stderr
     assert "Traceback" not in result.stderr

@@ -104,6 +104,9 @@ class RunningRuntime:
 
 
 _START_ATTEMPTS = 3
+# What wa-local prints when a port it was given is taken (tests/e2e/test_lambda_runtime.py holds
+# it to that).
+PORT_TAKEN = "is already in use"
 
 
 class _PortTaken(Exception):
@@ -113,7 +116,7 @@ class _PortTaken(Exception):
 def _ready(runtime: RunningRuntime, *, retry_taken_port: bool) -> bool:
     if runtime.process.poll() is not None:
         log = runtime.log()
-        if retry_taken_port and "Address already in use" in log:
+        if retry_taken_port and PORT_TAKEN in log:
             raise _PortTaken
         raise AssertionError(f"the local runtime exited early:\n{log}")
     try:
