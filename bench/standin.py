@@ -169,6 +169,8 @@ def stand_in(latency: float = 0.0) -> Iterator[str]:
     process.start()
     try:
         while not port.value:
+            if not process.is_alive():
+                raise RuntimeError(f"the AWS stand-in exited at start (exit code {process.exitcode})")
             time.sleep(0.01)
         yield f"http://127.0.0.1:{port.value}"
     finally:

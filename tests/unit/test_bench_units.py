@@ -8,7 +8,7 @@ import types
 
 import pytest
 
-from bench import parse, prices
+from bench import parse, prices, standin
 from bench.__main__ import run
 from bench.cost import Invocations, Usage, duration_ms, http_api_units
 from bench.figures import check_shape, cpu_seconds_per_call, figure, table
@@ -137,3 +137,10 @@ def test_timed_actions_take_turns_block_by_block_and_a_disturbed_block_does_not_
     runs = [order[start] for start in range(2, len(order), 4)]
     assert runs == ["fast", "slow"] * 5
     assert all(len(set(order[start : start + 4])) == 1 for start in range(2, len(order), 4))
+
+
+def test_a_stand_in_that_dies_at_start_is_an_error_not_a_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The child process runs sys.exit(port, latency): a TypeError, so it exits at once.
+    monkeypatch.setattr(standin, "_serve", sys.exit)
+    with pytest.raises(RuntimeError, match="stand-in exited at start"), standin.stand_in():
+        pass
