@@ -18,6 +18,7 @@ import os
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from bench.figures import Figure, figure
 from bench.harness import FLOORS_DIR, api_event, function_environment, padded, webhook_body
@@ -36,12 +37,20 @@ _notes: list[str] = []
 
 def measure(blocks: int) -> dict[str, tuple[float, float]]:
     """CPU ms per request of the webhook and of its floor, by body size."""
+    found = run_instance(INSTANCE, [(label, size) for size, label in SIZES], blocks)
+    return {label: (1000 * own, 1000 * least) for label, (own, least) in found.items()}
+
+
+def run_instance(script: Path, bodies: list[tuple[str, int]], blocks: int) -> Any:
+    """What ``script`` writes to ``BENCH_RESULT``, run in the webhook's process as Lambda loads it
+    (its artifacts, the runtime's packages and the floors on the path), given signed POSTs of the
+    message_text fixture padded to each size in ``BENCH_EVENTS``."""
     python = find_interpreter("3.13") or base_interpreter()
     template = Template.load()
     spec = template.functions()[NAME]
     path = [*build_for_host(template, python=python).import_path(NAME), FLOORS_DIR]
     _notes[:] = [f"webhook CPU measured on python{python_version(python)} from the built artifacts"]
-    events = [[label, api_event(padded(webhook_body("message_text"), size))] for size, label in SIZES]
+    events = [[label, api_event(padded(webhook_body("message_text"), size))] for label, size in bodies]
     with stand_in() as endpoint, tempfile.TemporaryDirectory() as scratch:
         (Path(scratch) / "events.json").write_text(json.dumps(events), encoding="utf-8")
         environment = {
@@ -56,7 +65,7 @@ def measure(blocks: int) -> dict[str, tuple[float, float]]:
             "BENCH_CALLS": str(BLOCK),
         }
         run = subprocess.run(
-            [python, "-S", str(INSTANCE)],
+            [python, "-S", str(script)],
             env=environment,
             cwd=path[0],
             stdout=subprocess.DEVNULL,  # the function's log
@@ -66,8 +75,7 @@ def measure(blocks: int) -> dict[str, tuple[float, float]]:
         )
         if run.returncode != 0:
             raise RuntimeError(f"the webhook's warm run failed: {run.stderr[-2000:]}")
-        found = json.loads((Path(scratch) / "result.json").read_text(encoding="utf-8"))
-    return {label: (1000 * own, 1000 * least) for label, (own, least) in found.items()}
+        return json.loads((Path(scratch) / "result.json").read_text(encoding="utf-8"))
 
 
 def figures(*, quick: bool = False) -> list[Figure]:

@@ -48,3 +48,27 @@ def test_a_quick_run_writes_every_figure_with_its_floor_and_goal(tmp_path: Path)
     # The table printed is the one written.
     assert all(item["name"] in run.stdout for item in figures)
     assert "Assumptions:" in run.stdout
+
+
+@pytest.mark.slow
+def test_the_webhook_steps_account_times_each_step_and_the_handlers_in_turns() -> None:
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(str(ROOT / part) for part in ("layers/shared", "local", "tools", ".")),
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.webhook_steps", "--blocks", "2"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    lines = run.stdout.splitlines()
+    for step in ("reading the HTTP API event", "Powertools' context injection", "the invocation's metrics"):
+        assert any(line.strip().startswith(step) and line.rstrip().endswith(" us") for line in lines)
+    for handler in ("webhook", "its core", "SendMessage of the body alone"):
+        assert any(line.strip().startswith(handler) and "x the floor" in line for line in lines)
+    assert any(line.strip().startswith("floor") and "1.000x the floor" in line for line in lines)
