@@ -52,4 +52,5 @@ def main() -> None:
         json.dump(found, result)
 
 
-main()
+if __name__ == "__main__":
+    main()

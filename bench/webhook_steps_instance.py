@@ -20,6 +20,7 @@ from typing import Any
 
 import app  # type: ignore[import-not-found]  # the webhook's module, from its artifacts
 import webhook as floor  # type: ignore[import-not-found]  # bench/floors/webhook.py
+from webhook_instance import Context  # type: ignore[import-not-found]  # beside this script
 
 from wacloud.core.metrics import metrics
 from wacloud.core.observability import logger
@@ -28,16 +29,6 @@ from wacloud.webhook.envelope import QueuedWebhook
 from wacloud.webhook.request import HttpRequest
 
 LOOPS, STEP_CALLS = 7, 2000
-
-
-class Context:
-    function_name = "WebhookFunction"
-    memory_limit_in_mb = int(os.environ["BENCH_MEMORY"])
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:WebhookFunction"
-    aws_request_id = "00000000-0000-4000-8000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 def _alone(step: object, calls: int = STEP_CALLS) -> float:

@@ -16,22 +16,26 @@ from bench.figures import KEYS
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.slow
-def test_a_quick_run_writes_every_figure_with_its_floor_and_goal(tmp_path: Path) -> None:
-    output = tmp_path / "latest.json"
+def _bench(module: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
     environment = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(str(ROOT / part) for part in ("layers/shared", "local", "tools", ".")),
     }
-    run = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--output", str(output)],
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         env=environment,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=timeout,
         check=False,
     )
+
+
+@pytest.mark.slow
+def test_a_quick_run_writes_every_figure_with_its_floor_and_goal(tmp_path: Path) -> None:
+    output = tmp_path / "latest.json"
+    run = _bench("bench", "--quick", "--output", str(output), timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
     figures = json.loads(output.read_text())["figures"]
     assert figures
@@ -52,19 +56,7 @@ def test_a_quick_run_writes_every_figure_with_its_floor_and_goal(tmp_path: Path)
 
 @pytest.mark.slow
 def test_the_webhook_steps_account_times_each_step_and_the_handlers_in_turns() -> None:
-    environment = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(str(ROOT / part) for part in ("layers/shared", "local", "tools", ".")),
-    }
-    run = subprocess.run(
-        [sys.executable, "-m", "bench.webhook_steps", "--blocks", "2"],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    run = _bench("bench.webhook_steps", "--blocks", "2", timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     lines = run.stdout.splitlines()
     for step in ("reading the HTTP API event", "Powertools' context injection", "the invocation's metrics"):
