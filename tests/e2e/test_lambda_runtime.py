@@ -110,13 +110,20 @@ def test_the_http_api_answers_502_when_the_function_fails(probe: Probe) -> None:
 
 def test_instances_run_at_once_up_to_the_reserved_concurrency(probe: Probe) -> None:
     probe.invoke({})  # one warm instance; the others start on demand
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        answers = list(pool.map(lambda _: probe.invoke({"sleep": 0.7}), range(3)))
-    assert all("X-Amz-Function-Error" not in answer.headers for answer in answers)
+    # A waiting call goes to the first instance free: when starting the others takes longer than
+    # a sleep (a loaded machine), the warm one serves a second call, so a few rounds are allowed.
+    for _ in range(5):
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            answers = list(pool.map(lambda _: probe.invoke({"sleep": 0.7}), range(3)))
+        assert all("X-Amz-Function-Error" not in answer.headers for answer in answers)
+        pids = {answer.json()["pid"] for answer in answers}
+        slept = [answer.json()["slept"] for answer in answers]
+        if len(pids) == 3 and max(start for start, _ in slept) < min(end for _, end in slept):
+            break
     # The three ran at once, each in an instance of its own: one after another, the warm
     # instance would have served them all.
-    assert len({answer.json()["pid"] for answer in answers}) == 3
-    slept = [answer.json()["slept"] for answer in answers]
+    assert len(pids) == 3
+    assert max(start for start, _ in slept) < min(end for _, end in slept)
     assert all(end - start >= 0.7 for start, end in slept)
     with ThreadPoolExecutor(max_workers=6) as pool:
         answers = list(pool.map(lambda _: probe.invoke({}), range(6)))
