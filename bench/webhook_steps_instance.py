@@ -20,7 +20,7 @@ from typing import Any
 
 import app  # type: ignore[import-not-found]  # the webhook's module, from its artifacts
 import webhook as floor  # type: ignore[import-not-found]  # bench/floors/webhook.py
-from webhook_instance import Context  # type: ignore[import-not-found]  # beside this script
+from webhook_instance import Context, _block  # type: ignore[import-not-found]  # beside this script
 
 from wacloud.core.metrics import metrics
 from wacloud.core.observability import logger
@@ -94,16 +94,12 @@ def main() -> None:
         ("floor", floor.handler),
     ]
     for _, handler in handlers:
-        for _ in range(calls):
-            handler(event, context)
+        _block(handler, event, calls)  # warm
     times: dict[str, list[float]] = {name: [] for name, _ in handlers}
     for _ in range(blocks):
         random.shuffle(handlers)
         for name, handler in handlers:
-            started = time.process_time()
-            for _ in range(calls):
-                handler(event, context)
-            times[name].append((time.process_time() - started) / calls)
+            times[name].append(_block(handler, event, calls))
     whole = {name: 1e6 * statistics.median(found) for name, found in times.items()}
     with open(os.environ["BENCH_RESULT"], "w", encoding="utf-8") as result:
         json.dump({"alone": alone, "whole": whole}, result)

@@ -12,6 +12,8 @@ from pathlib import Path
 _EPHEMERAL_DEFAULT = (32768, 60999)
 _LOWEST = 10000
 _TRIES = 200
+# Below this many ports under the range, the kernel chooses: too few to pick at random among.
+_MIN_BAND = 1000
 
 
 def _ephemeral_range() -> tuple[int, int]:
@@ -37,8 +39,8 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
     small or too busy."""
     low, _ = _ephemeral_range()
     chosen: list[int] = []
-    if low - _LOWEST >= 1000:
-        for port in random.sample(range(_LOWEST, low), k=min(_TRIES, low - _LOWEST)):
+    if low - _LOWEST >= _MIN_BAND:
+        for port in random.sample(range(_LOWEST, low), k=_TRIES):
             if _bindable(port, host):
                 chosen.append(port)
                 if len(chosen) == count:
